@@ -1,0 +1,326 @@
+// data: the store's records: adding models, synthesis runs, metamers, null distributions
+// and judgments (each add is one transaction), and the queries used for resume and
+// provenance (find_metamer, metamers_of_run, find_metamer_by_file_sha, find_null).
+//
+// Sections
+//   [SECTION] Helpers       timestamps, status checks, the metamers column list
+//   [SECTION] Models        upsert_model
+//   [SECTION] Synth runs    begin_synth_run, finish_synth_run
+//   [SECTION] Metamers      add_metamer and its queries
+//   [SECTION] Nulls         add_null, find_null
+//   [SECTION] Judgments     begin_judgment_run, add_judgments
+#include "data/sqlite_util.h"
+#include "data/store.h"
+
+#include <stdexcept>
+
+namespace mm::data {
+namespace {
+
+using detail::Db;
+using detail::Stmt;
+using detail::Txn;
+
+// [SECTION] Helpers -----------------------------------------------------------------------
+#define MM_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+// The metamers columns in MetamerRecord order; read_metamer() and add_metamer() rely on it.
+#define MM_METAMER_COLUMNS                                                                 \
+  "run_id, reference_path, reference_sha256, category, layer, seed, iterations, "          \
+  "final_loss, spearman, pearson, snr_db, null_spearman_max, null_pearson_max, "           \
+  "null_snr_max, null_id, pred_metamer, pred_reference, passed, status, message, "         \
+  "png_path, png_sha256, wav_path, wav_sha256, float_path, float_sha256, wall_s"
+
+MetamerRecord read_metamer(const Stmt& s, int c) {
+  MetamerRecord m;
+  m.run_id = s.i64(c++);
+  m.reference_path = s.text(c++);
+  m.reference_sha256 = s.text(c++);
+  m.category = s.text(c++);
+  m.layer = s.text(c++);
+  m.seed = s.i64(c++);
+  m.iterations = s.i64(c++);
+  m.final_loss = s.f64(c++);
+  m.spearman = s.f64(c++);
+  m.pearson = s.f64(c++);
+  m.snr_db = s.f64(c++);
+  m.null_spearman_max = s.f64(c++);
+  m.null_pearson_max = s.f64(c++);
+  m.null_snr_max = s.f64(c++);
+  m.null_id = s.i64(c++);  // NULL reads as 0
+  m.pred_metamer = s.text(c++);
+  m.pred_reference = s.text(c++);
+  m.passed = s.i64(c++) != 0;
+  m.status = s.text(c++);
+  m.message = s.text(c++);
+  m.png_path = s.text(c++);
+  m.png_sha256 = s.text(c++);
+  m.wav_path = s.text(c++);
+  m.wav_sha256 = s.text(c++);
+  m.float_path = s.text(c++);
+  m.float_sha256 = s.text(c++);
+  m.wall_s = s.f64(c++);
+  return m;
+}
+
+void bind_metamer(Stmt& s, const MetamerRecord& m) {
+  int i = 1;
+  s.bind(i++, m.run_id);
+  s.bind(i++, m.reference_path);
+  s.bind(i++, m.reference_sha256);
+  s.bind(i++, m.category);
+  s.bind(i++, m.layer);
+  s.bind(i++, m.seed);
+  s.bind(i++, m.iterations);
+  s.bind(i++, m.final_loss);
+  s.bind(i++, m.spearman);
+  s.bind(i++, m.pearson);
+  s.bind(i++, m.snr_db);
+  s.bind(i++, m.null_spearman_max);
+  s.bind(i++, m.null_pearson_max);
+  s.bind(i++, m.null_snr_max);
+  s.bind_id_or_null(i++, m.null_id);
+  s.bind(i++, m.pred_metamer);
+  s.bind(i++, m.pred_reference);
+  s.bind(i++, m.passed);
+  s.bind(i++, m.status);
+  s.bind(i++, m.message);
+  s.bind(i++, m.png_path);
+  s.bind(i++, m.png_sha256);
+  s.bind(i++, m.wav_path);
+  s.bind(i++, m.wav_sha256);
+  s.bind(i++, m.float_path);
+  s.bind(i++, m.float_sha256);
+  s.bind(i++, m.wall_s);
+}
+
+#define MM_NULL_COLUMNS                                                                    \
+  "model_id, model_sha256, layer, stimulus_set, set_sha256, pairs, seed, spearman_max, "   \
+  "pearson_max, snr_max, spearman_mean, pearson_mean, snr_mean, program_version, wall_s"
+
+NullRecord read_null(const Stmt& s, int c) {
+  NullRecord n;
+  n.model_id = s.i64(c++);
+  n.model_sha256 = s.text(c++);
+  n.layer = s.text(c++);
+  n.stimulus_set = s.text(c++);
+  n.set_sha256 = s.text(c++);
+  n.pairs = s.i64(c++);
+  n.seed = s.i64(c++);
+  n.spearman_max = s.f64(c++);
+  n.pearson_max = s.f64(c++);
+  n.snr_max = s.f64(c++);
+  n.spearman_mean = s.f64(c++);
+  n.pearson_mean = s.f64(c++);
+  n.snr_mean = s.f64(c++);
+  n.program_version = s.text(c++);
+  n.wall_s = s.f64(c++);
+  return n;
+}
+
+bool is_run_status(const std::string& s) {
+  return s == "running" || s == "done" || s == "failed" || s == "interrupted";
+}
+
+}  // namespace
+
+// [SECTION] Models ------------------------------------------------------------------------
+int64_t Store::upsert_model(const ModelRecord& m) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording model " + m.spec;
+  Txn t(d, what);
+  int64_t id = 0;
+  {
+    Stmt s(d, "SELECT id FROM models WHERE sha256 = ?1 AND spec = ?2", what);
+    s.bind(1, m.sha256).bind(2, m.spec);
+    if (s.step()) id = s.i64(0);
+  }
+  if (id != 0) {
+    Stmt s(d,
+           "UPDATE models SET path = ?1, modality = ?2, info_json = ?3, updated_at = " MM_NOW
+           " WHERE id = ?4",
+           what);
+    s.bind(1, m.path).bind(2, m.modality).bind(3, m.info_json).bind(4, id).run();
+  } else {
+    Stmt s(d,
+           "INSERT INTO models (spec, path, sha256, modality, info_json, created_at, "
+           "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, " MM_NOW ", " MM_NOW ")",
+           what);
+    s.bind(1, m.spec).bind(2, m.path).bind(3, m.sha256).bind(4, m.modality).bind(5, m.info_json);
+    s.run();
+    id = sqlite3_last_insert_rowid(db_);
+  }
+  t.commit();
+  return id;
+}
+
+// [SECTION] Synth runs --------------------------------------------------------------------
+int64_t Store::begin_synth_run(const SynthRunRecord& r) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording a synthesis run";
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO synth_runs (model_id, command, options_json, out_dir, program_version, "
+         "started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, " MM_NOW ", 'running')",
+         what);
+  s.bind(1, r.model_id).bind(2, r.command).bind(3, r.options_json).bind(4, r.out_dir);
+  s.bind(5, r.program_version).run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  t.commit();
+  return id;
+}
+
+void Store::finish_synth_run(int64_t run_id, const std::string& status, double wall_s) {
+  if (!is_run_status(status))
+    throw std::runtime_error(path_ + ": finish_synth_run: status '" + status +
+                                "' is not one of running, done, failed, interrupted");
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "finishing synthesis run " + std::to_string(run_id);
+  Txn t(d, what);
+  Stmt s(d,
+         "UPDATE synth_runs SET status = ?1, wall_s = ?2, finished_at = " MM_NOW
+         " WHERE id = ?3",
+         what);
+  s.bind(1, status).bind(2, wall_s).bind(3, run_id).run();
+  if (sqlite3_changes(db_) != 1)
+    throw std::runtime_error(path_ + ": " + what + ": no synthesis run with id " +
+                             std::to_string(run_id) + "; pass an id from begin_synth_run");
+  t.commit();
+}
+
+// [SECTION] Metamers ----------------------------------------------------------------------
+int64_t Store::add_metamer(const MetamerRecord& m) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording the metamer of " + m.reference_path;
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO metamers (" MM_METAMER_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, "
+         "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+         "?22, ?23, ?24, ?25, ?26, ?27, " MM_NOW ")",
+         what);
+  bind_metamer(s, m);
+  s.run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  t.commit();
+  return id;
+}
+
+std::optional<MetamerRecord> Store::find_metamer(const std::string& options_json,
+                                                 const std::string& out_dir,
+                                                 const std::string& reference_sha256,
+                                                 const std::string& layer) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT m.run_id, m.reference_path, m.reference_sha256, m.category, m.layer, m.seed, "
+         "m.iterations, m.final_loss, m.spearman, m.pearson, m.snr_db, m.null_spearman_max, "
+         "m.null_pearson_max, m.null_snr_max, m.null_id, m.pred_metamer, m.pred_reference, "
+         "m.passed, m.status, m.message, m.png_path, m.png_sha256, m.wav_path, m.wav_sha256, "
+         "m.float_path, m.float_sha256, m.wall_s "
+         "FROM metamers AS m JOIN synth_runs AS r ON r.id = m.run_id "
+         "WHERE m.reference_sha256 = ?1 AND m.layer = ?2 "
+         "AND r.options_json = ?3 AND r.out_dir = ?4 "
+         "ORDER BY m.id DESC LIMIT 1",
+         "looking up a recorded metamer");
+  s.bind(1, reference_sha256).bind(2, layer).bind(3, options_json).bind(4, out_dir);
+  if (!s.step()) return std::nullopt;
+  return read_metamer(s, 0);
+}
+
+std::vector<MetamerRecord> Store::metamers_of_run(int64_t run_id) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d, "SELECT " MM_METAMER_COLUMNS " FROM metamers WHERE run_id = ?1 ORDER BY id",
+         "listing the metamers of run " + std::to_string(run_id));
+  s.bind(1, run_id);
+  std::vector<MetamerRecord> out;
+  while (s.step()) out.push_back(read_metamer(s, 0));
+  return out;
+}
+
+std::optional<MetamerRecord> Store::find_metamer_by_file_sha(const std::string& sha256) const {
+  if (sha256.empty()) return std::nullopt;  // audio rows have no PNG hash, and so on
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT " MM_METAMER_COLUMNS " FROM metamers "
+         "WHERE png_sha256 = ?1 OR wav_sha256 = ?1 OR float_sha256 = ?1 "
+         "ORDER BY id DESC LIMIT 1",
+         "looking up a metamer by file hash");
+  s.bind(1, sha256);
+  if (!s.step()) return std::nullopt;
+  return read_metamer(s, 0);
+}
+
+// [SECTION] Nulls -------------------------------------------------------------------------
+int64_t Store::add_null(const NullRecord& n) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording the null distribution of layer " + n.layer;
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO null_distributions (" MM_NULL_COLUMNS ", created_at) VALUES (?1, ?2, "
+         "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, " MM_NOW ")",
+         what);
+  s.bind(1, n.model_id).bind(2, n.model_sha256).bind(3, n.layer);
+  s.bind(4, n.stimulus_set).bind(5, n.set_sha256).bind(6, n.pairs).bind(7, n.seed);
+  s.bind(8, n.spearman_max).bind(9, n.pearson_max).bind(10, n.snr_max);
+  s.bind(11, n.spearman_mean).bind(12, n.pearson_mean).bind(13, n.snr_mean);
+  s.bind(14, n.program_version).bind(15, n.wall_s);
+  s.run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  t.commit();
+  return id;
+}
+
+std::optional<std::pair<int64_t, NullRecord>> Store::find_null(const std::string& model_sha256,
+                                                               const std::string& layer,
+                                                               const std::string& set_sha256,
+                                                               int64_t pairs,
+                                                               int64_t seed) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT id, " MM_NULL_COLUMNS " FROM null_distributions "
+         "WHERE model_sha256 = ?1 AND layer = ?2 AND set_sha256 = ?3 AND pairs = ?4 "
+         "AND seed = ?5 ORDER BY id DESC LIMIT 1",
+         "looking up a null distribution");
+  s.bind(1, model_sha256).bind(2, layer).bind(3, set_sha256).bind(4, pairs).bind(5, seed);
+  if (!s.step()) return std::nullopt;
+  return std::make_pair(s.i64(0), read_null(s, 1));
+}
+
+// [SECTION] Judgments ---------------------------------------------------------------------
+int64_t Store::begin_judgment_run(const JudgmentRunRecord& r) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording a judgment run";
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO judgment_runs (model_id, stimulus_set, restricted_to, program_version, "
+         "started_at) VALUES (?1, ?2, ?3, ?4, " MM_NOW ")",
+         what);
+  s.bind(1, r.model_id).bind(2, r.stimulus_set).bind(3, r.restricted_to);
+  s.bind(4, r.program_version).run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  t.commit();
+  return id;
+}
+
+void Store::add_judgments(const std::vector<JudgmentRecord>& js) {
+  if (js.empty()) return;
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording " + std::to_string(js.size()) + " judgments";
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO judgments (judgment_run_id, stimulus_path, stimulus_sha256, category, "
+         "predicted, correct) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         what);
+  for (const JudgmentRecord& j : js) {
+    s.reset();
+    s.bind(1, j.judgment_run_id).bind(2, j.stimulus_path).bind(3, j.stimulus_sha256);
+    s.bind(4, j.category).bind(5, j.predicted).bind(6, j.correct);
+    s.run();
+  }
+  t.commit();
+}
+
+#undef MM_NOW
+#undef MM_METAMER_COLUMNS
+#undef MM_NULL_COLUMNS
+
+}  // namespace mm::data

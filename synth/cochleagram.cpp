@@ -1,0 +1,270 @@
+// synth/cochleagram.cpp: the differentiable cochleagram declared in cochleagram.h.
+//
+// Sections
+//   [SECTION] Constants and ERB scale
+//   [SECTION] Autograd functions    relu_identity_grad, clipped_power
+//   [SECTION] Filter bank           half-cosine ERB filters and the edge filters
+//   [SECTION] Low-pass kernel       Kaiser-windowed sinc for envelope downsampling
+//   [SECTION] Options check
+//   [SECTION] Module                constructor, sizes, forward
+//
+// Design (numbers for the defaults: 20 kHz, 40000 samples, n = 50, s = 4, 50 Hz-10 kHz):
+// - Filters live on the ERB-number axis e(f) = 9.265 ln(1 + f / (24.7 * 9.265)). The interval
+//   [e(low_hz), e(high_hz)] is cut into (n+1)*s equal steps D; lattice points c_j = e_lo + j*D.
+//   Every filter is a half-cosine cos(pi/2 * (e - c_j) / (s*D)) over |e - c_j| < s*D, i.e. it
+//   spans 2*s*D = 2*(e_hi - e_lo)/(n+1) ERBs, the width of the 1x bank's filters.
+//   - j = 1 .. (n+1)*s - 1: the band-pass filters (203 by default, CFs 50.x Hz .. 9.9 kHz).
+//   - j = -(s-1) .. 0: s low-pass edge filters, equal to 1 below c_j and rolling off above.
+//   - j = (n+1)*s .. (n+1)*s + s-1: s high-pass edge filters, 1 above c_j, rolling off below.
+//   Lattice points D apart with half-width s*D give sum_j cos^2 = s at every e (cos^2 + sin^2
+//   pairs, points s apart are a quarter period apart); an edge filter set to 1 beyond its
+//   lattice point stands in exactly for the lattice points missing past the ends. So after
+//   dividing by sqrt(s) the squared responses of all (n+3)*s - 1 filters (211 by default)
+//   sum to exactly 1 at every frequency from DC to Nyquist (up to rounding).
+// - Output channels: all 211 filters in ascending order (include_edge_filters, as in the
+//   paper's 211), or only the 203 band-pass ones.
+// - Envelope low-pass: a sinc with cutoff env_sr/2 and 5 zero crossings per side, i.e.
+//   10*D+1 taps (1001 at 20 kHz -> 200 Hz), Kaiser window beta 10, unit DC gain, applied as
+//   a 'valid' strided convolution: T = (N - taps) / D + 1, 390 for 2 s (as in the paper),
+//   frame t centred on sample t*D + 5*D. No padding, so no edge artefacts enter the output.
+#include "synth/cochleagram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mm::synth {
+namespace {
+
+// [SECTION] Constants and ERB scale ------------------------------------------------------
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kErbEarQ = 9.265;        // Glasberg & Moore (1990)
+constexpr double kErbMinBandwidth = 24.7;  // Hz
+constexpr double kEnvelopeEps = 1e-20;     // |z| = sqrt(re^2 + im^2 + eps): finite gradient at 0
+constexpr double kCompressionOffset = 1e-8;
+constexpr double kKaiserBeta = 10.0;
+constexpr int64_t kLowpassZeroCrossings = 5;  // sinc zero crossings on each side of the centre
+
+double hz_to_erb(double hz) { return kErbEarQ * std::log1p(hz / (kErbMinBandwidth * kErbEarQ)); }
+double erb_to_hz(double erb) { return kErbMinBandwidth * kErbEarQ * std::expm1(erb / kErbEarQ); }
+
+// [SECTION] Autograd functions -----------------------------------------------------------
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct ReluIdentityGradFunction : public torch::autograd::Function<ReluIdentityGradFunction> {
+  static torch::Tensor forward(AutogradContext* /*ctx*/, torch::Tensor x) { return torch::relu(x); }
+  static variable_list backward(AutogradContext* /*ctx*/, variable_list grad) { return {grad[0]}; }
+};
+
+struct ClippedPowerFunction : public torch::autograd::Function<ClippedPowerFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, double power, double clip) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["power"] = power;
+    ctx->saved_data["clip"] = clip;
+    return (x + kCompressionOffset).pow(power);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    const double power = ctx->saved_data["power"].toDouble();
+    const double clip = ctx->saved_data["clip"].toDouble();
+    const torch::Tensor slope = ((x + kCompressionOffset).pow(power - 1.0) * power).clamp(-clip, clip);
+    return {grad[0] * slope, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// [SECTION] Filter bank ------------------------------------------------------------------
+struct FilterBank {
+  torch::Tensor all;         // [n_all, N/2+1] float32, ascending lattice order
+  std::vector<double> cfs;   // Hz of each filter's lattice point (clamped at 0)
+  int64_t n_band = 0;        // band-pass filters, rows s-1+1 .. s-1+n_band
+};
+
+FilterBank make_filter_bank(const CochleagramOptions& o) {
+  const int64_t s = o.sample_factor;
+  const int64_t n_band = (int64_t(o.n_filters) + 1) * s - 1;
+  const int64_t n_all = n_band + 2 * s;
+  const double e_lo = hz_to_erb(o.low_hz);
+  const double e_hi = hz_to_erb(o.high_hz);
+  const double step = (e_hi - e_lo) / double(n_band + 1);
+  const double half_width = double(s) * step;
+  const double scale = 1.0 / std::sqrt(double(s));
+  const int64_t n_bins = o.signal_samples / 2 + 1;
+
+  std::vector<double> bin_erb(static_cast<size_t>(n_bins));
+  for (int64_t b = 0; b < n_bins; ++b)
+    bin_erb[size_t(b)] = hz_to_erb(double(b) * o.sample_rate / double(o.signal_samples));
+
+  FilterBank bank;
+  bank.n_band = n_band;
+  torch::Tensor all = torch::zeros({n_all, n_bins}, torch::kFloat64);
+  auto acc = all.accessor<double, 2>();
+  for (int64_t row = 0; row < n_all; ++row) {
+    const int64_t j = row - (s - 1);  // lattice index
+    const bool low_edge = j <= 0;
+    const bool high_edge = j > n_band;
+    const double centre = e_lo + double(j) * step;
+    bank.cfs.push_back(centre > 0 ? erb_to_hz(centre) : 0.0);
+    for (int64_t b = 0; b < n_bins; ++b) {
+      const double x = (bin_erb[size_t(b)] - centre) / half_width;
+      double h = 0;
+      if ((low_edge && x <= 0) || (high_edge && x >= 0))
+        h = 1;
+      else if (std::abs(x) < 1)
+        h = std::cos(0.5 * kPi * x);
+      acc[row][b] = h * scale;
+    }
+  }
+  bank.all = all.to(torch::kFloat32);
+  return bank;
+}
+
+// [SECTION] Low-pass kernel --------------------------------------------------------------
+// Modified Bessel function of the first kind, order 0 (power series; converges fast for the
+// arguments a Kaiser window needs).
+double bessel_i0(double x) {
+  double sum = 1, term = 1;
+  const double q = 0.25 * x * x;
+  for (int k = 1; k < 200 && term > 1e-17 * sum; ++k) {
+    term *= q / (double(k) * double(k));
+    sum += term;
+  }
+  return sum;
+}
+
+// [1, 1, 2*5*factor + 1] sinc low-pass with cutoff at 1/(2*factor) of the sample rate,
+// Kaiser-windowed, normalised to unit DC gain.
+torch::Tensor make_lowpass(int64_t factor) {
+  const int64_t taps = 2 * kLowpassZeroCrossings * factor + 1;
+  const int64_t mid = taps / 2;
+  std::vector<double> h(static_cast<size_t>(taps));
+  double sum = 0;
+  for (int64_t n = 0; n < taps; ++n) {
+    const double t = double(n - mid) / double(factor);  // in units of the output period
+    const double sinc = n == mid ? 1.0 : std::sin(kPi * t) / (kPi * t);
+    const double r = double(n - mid) / double(mid);
+    const double window = bessel_i0(kKaiserBeta * std::sqrt(std::max(0.0, 1 - r * r))) /
+                          bessel_i0(kKaiserBeta);
+    h[size_t(n)] = sinc * window;
+    sum += h[size_t(n)];
+  }
+  for (double& v : h) v /= sum;
+  return torch::tensor(h, torch::kFloat64).to(torch::kFloat32).reshape({1, 1, taps});
+}
+
+// [SECTION] Options check ----------------------------------------------------------------
+[[noreturn]] void bad_option(const std::string& what) {
+  throw std::invalid_argument("Cochleagram: " + what);
+}
+
+// Returns the integer downsampling factor sample_rate / env_sr; throws on invalid options.
+int64_t check_options(const CochleagramOptions& o) {
+  std::ostringstream msg;
+  if (o.sample_rate <= 0) bad_option("sample_rate must be positive, got " + std::to_string(o.sample_rate));
+  if (o.signal_samples <= 0)
+    bad_option("signal_samples must be positive, got " + std::to_string(o.signal_samples));
+  if (o.n_filters < 1) bad_option("n_filters must be at least 1, got " + std::to_string(o.n_filters));
+  if (o.sample_factor < 1)
+    bad_option("sample_factor must be at least 1, got " + std::to_string(o.sample_factor));
+  const double nyquist = 0.5 * o.sample_rate;
+  if (!(o.low_hz > 0) || !(o.low_hz < o.high_hz) || !(o.high_hz <= nyquist)) {
+    msg << "need 0 < low_hz < high_hz <= sample_rate/2 (" << nyquist << " Hz), got low_hz "
+        << o.low_hz << ", high_hz " << o.high_hz;
+    bad_option(msg.str());
+  }
+  if (!(o.env_sr > 0) || !(o.env_sr <= o.sample_rate)) {
+    msg << "env_sr must be in (0, sample_rate], got " << o.env_sr;
+    bad_option(msg.str());
+  }
+  const double ratio = o.sample_rate / o.env_sr;
+  const int64_t factor = std::llround(ratio);
+  if (factor < 1 || std::abs(ratio - double(factor)) > 1e-9 * ratio) {
+    msg << "sample_rate / env_sr must be an integer, got " << o.sample_rate << " / " << o.env_sr
+        << " = " << ratio << "; choose an env_sr that divides the sample rate";
+    bad_option(msg.str());
+  }
+  if (!(o.compression > 0)) {
+    msg << "compression must be positive, got " << o.compression;
+    bad_option(msg.str());
+  }
+  if (!(o.grad_clip > 0)) {
+    msg << "grad_clip must be positive, got " << o.grad_clip;
+    bad_option(msg.str());
+  }
+  const int64_t taps = 2 * kLowpassZeroCrossings * factor + 1;
+  if (o.signal_samples < taps) {
+    msg << "signal_samples (" << o.signal_samples << ") is shorter than the envelope low-pass ("
+        << taps << " taps at sample_rate / env_sr = " << factor << ")";
+    bad_option(msg.str());
+  }
+  return factor;
+}
+
+}  // namespace
+
+torch::Tensor relu_identity_grad(const torch::Tensor& x) { return ReluIdentityGradFunction::apply(x); }
+
+torch::Tensor clipped_power(const torch::Tensor& x, double power, double clip) {
+  return ClippedPowerFunction::apply(x, power, clip);
+}
+
+// [SECTION] Module -----------------------------------------------------------------------
+CochleagramImpl::CochleagramImpl(CochleagramOptions o) : opt_(o) {
+  downsample_ = check_options(opt_);
+  FilterBank bank = make_filter_bank(opt_);
+  filters_ = register_buffer("filters", bank.all);
+  const int64_t s = opt_.sample_factor;
+  if (opt_.include_edge_filters) {
+    out_filters_ = register_buffer("out_filters", bank.all.clone());
+    cfs_ = bank.cfs;
+  } else {
+    out_filters_ = register_buffer("out_filters", bank.all.narrow(0, s, bank.n_band).clone());
+    cfs_.assign(bank.cfs.begin() + s, bank.cfs.begin() + s + bank.n_band);
+  }
+  lowpass_ = register_buffer("lowpass", make_lowpass(downsample_));
+  frames_ = (opt_.signal_samples - lowpass_.size(2)) / downsample_ + 1;
+}
+
+int64_t CochleagramImpl::n_channels() const { return out_filters_.size(0); }
+int64_t CochleagramImpl::n_frames() const { return frames_; }
+std::vector<double> CochleagramImpl::center_frequencies() const { return cfs_; }
+
+torch::Tensor CochleagramImpl::forward(const torch::Tensor& wave) {
+  const int64_t n = opt_.signal_samples;
+  if (wave.dim() != 2 || wave.size(1) != n) {
+    std::ostringstream msg;
+    msg << "Cochleagram: expected a waveform of shape [B, " << n << "], got " << wave.sizes();
+    throw std::invalid_argument(msg.str());
+  }
+  if (!wave.is_floating_point())
+    throw std::invalid_argument("Cochleagram: the waveform must be float32 or float64");
+  const int64_t batch = wave.size(0);
+  const int64_t n_bins = n / 2 + 1;
+  const int64_t channels = out_filters_.size(0);
+  const auto real_options = wave.options();
+
+  // One-sided weights that turn a filtered rFFT into the spectrum of the analytic signal:
+  // DC and (for even n) Nyquist once, positive frequencies twice, negatives zero (padded).
+  torch::Tensor one_sided = torch::full({n_bins}, 2.0, real_options);
+  one_sided.narrow(0, 0, 1).fill_(1.0);
+  if (n % 2 == 0) one_sided.narrow(0, n_bins - 1, 1).fill_(1.0);
+  const torch::Tensor filters = out_filters_.to(real_options) * one_sided;  // [F, K]
+
+  const torch::Tensor spectrum = torch::fft::rfft(wave, n, -1);              // [B, K]
+  const torch::Tensor bands = spectrum.unsqueeze(1) * filters;               // [B, F, K]
+  const torch::Tensor negatives = torch::zeros({batch, channels, n - n_bins}, bands.options());
+  const torch::Tensor analytic = torch::fft::ifft(torch::cat({bands, negatives}, -1), n, -1);
+  const torch::Tensor envelope =
+      (torch::view_as_real(analytic).square().sum(-1) + kEnvelopeEps).sqrt();  // [B, F, N]
+
+  const torch::Tensor lowpassed =
+      torch::conv1d(envelope.reshape({batch * channels, 1, n}), lowpass_.to(real_options),
+                    /*bias=*/{}, /*stride=*/downsample_);  // [B*F, 1, T]
+  const torch::Tensor coch = lowpassed.reshape({batch, 1, channels, frames_});
+  return clipped_power(relu_identity_grad(coch), opt_.compression, opt_.grad_clip);
+}
+
+}  // namespace mm::synth

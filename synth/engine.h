@@ -1,0 +1,148 @@
+// synth/engine.h: the metamer engine's torch-free public face.
+//
+// Opens models (TorchScript archives or zoo:NAME C++ networks), computes activations only
+// up to the layers asked for, synthesizes metamers (normalized-gradient descent or Adam,
+// per-example losses, checkpoint/resume), measures similarity (Spearman, Pearson, SNR)
+// and null distributions, and classifies stimuli. Callers outside synth/ see no torch.
+//
+// Sections
+//   [SECTION] Model info and handle
+//   [SECTION] Similarity and null distributions
+//   [SECTION] Synthesis
+//   [SECTION] Runtime
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stimuli/stimuli.h"
+
+namespace mm::synth {
+
+class Model;
+
+// [SECTION] Model info and handle ---------------------------------------------------------
+struct ModelInfo {
+  std::string spec;                  // as named by the user
+  std::string path;                  // resolved archive or weights file ("" if none)
+  std::string sha256;                // of that file ("" if none)
+  std::string modality;              // "image" | "audio"
+  std::vector<int64_t> input_shape;  // [C,H,W] for images, [N] for audio
+  int sample_rate = 0;               // audio only
+  float lo = 0.0f, hi = 1.0f;        // input range
+  std::vector<std::string> classes;  // logits order
+  std::vector<std::string> layers;   // in forward order; includes "logits"
+  std::string json;                  // metamerlab.json as stored
+  stimuli::ImageSpec image_spec() const;
+  stimuli::AudioSpec audio_spec() const;
+};
+
+struct Prediction {
+  int64_t index = -1;      // into ModelInfo::classes
+  std::string label;
+  float score = 0;         // the winning logit
+};
+
+class ModelHandle {
+ public:
+  // spec: a TorchScript path or zoo:NAME. Throws std::runtime_error naming the file and fix.
+  static ModelHandle open(const std::string& spec);
+  const ModelInfo& info() const;
+  // Throws the unknown-layer error (listing layers) unless every name exists.
+  void check_layers(const std::vector<std::string>& layers) const;
+  // Loads a stimulus file as the model takes it (image crop/resize or audio resample/RMS).
+  stimuli::Array load_stimulus(const std::string& path, std::string* note = nullptr) const;
+  // Arg-max over the logits, restricted to `allowed` class names when not empty
+  // (the paper's 16-category restriction). Unknown allowed names throw.
+  std::vector<Prediction> classify(const std::vector<stimuli::Array>& xs,
+                                   const std::vector<std::string>& allowed = {},
+                                   int batch = 16) const;
+  // Flattened activations of one layer for each stimulus (for tests and analyses).
+  std::vector<std::vector<float>> activations(const std::vector<stimuli::Array>& xs,
+                                              const std::string& layer, int batch = 16) const;
+  Model& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<Model> impl_;
+  std::shared_ptr<ModelInfo> info_;
+};
+
+// [SECTION] Similarity and null distributions ---------------------------------------------
+struct Similarity {
+  double spearman = 0, pearson = 0, snr_db = 0;
+};
+// Between two flattened activation vectors; the first is the reference. If either is all
+// zeros, all three are 0 (as the paper counts such pairs).
+Similarity similarity(const std::vector<float>& reference, const std::vector<float>& other);
+
+struct NullStats {
+  int64_t pairs = 0;
+  int64_t stimuli = 0;
+  double spearman_max = 0, pearson_max = 0, snr_max = 0;
+  double spearman_mean = 0, pearson_mean = 0, snr_mean = 0;
+};
+// Random ordered pairs (i != j, drawn with replacement) of the natural stimuli, measured at
+// `layer`. Activations are computed once per stimulus and the pairs read off Gram
+// matrices, so 10^6 pairs cost little more than 10^3.
+NullStats null_distribution(const ModelHandle& m, const std::string& layer,
+                            const std::vector<stimuli::Array>& naturals, int64_t pairs,
+                            uint64_t seed, int batch = 16);
+
+// [SECTION] Synthesis ---------------------------------------------------------------------
+enum class Optimizer { gd, adam };
+enum class Loss { l2norm, mse };
+
+struct SynthOptions {
+  int64_t iterations = 300;   // per round
+  int rounds = 8;             // the step halves after each round
+  double step = -1;           // <0: the optimizer's default (gd 1.0, adam 0.01)
+  Optimizer optimizer = Optimizer::gd;
+  Loss loss = Loss::l2norm;
+  uint64_t seed = 0;          // the noise start depends on seed and shape only
+  bool fake_relu = true;      // at the measured layer
+  double audio_init_sigma = 1e-7;
+  int64_t checkpoint_every = 100;  // steps between checkpoints (0: never)
+  int64_t stop_after = -1;    // testing: stop (as if killed) after this many steps
+  double step_for_round(int round) const;  // step * 0.5^round (with the default resolved)
+};
+
+struct SynthProgress {
+  std::string layer;
+  int64_t step = 0, total = 0;
+  int round = 0;
+  double mean_loss = 0;
+  double elapsed_s = 0, eta_s = 0;
+};
+using ProgressFn = std::function<void(const SynthProgress&)>;
+
+struct SynthOutcome {
+  stimuli::Array metamer;
+  int64_t iterations = 0;   // steps taken for this reference
+  double final_loss = 0;    // at the last iterate
+  bool nonfinite = false;   // stopped on NaN or Inf
+  std::string message;      // why it stopped, if it did
+};
+
+// Synthesizes one metamer per reference at `layer`, all references of the batch at once
+// but independently (per-example loss, per-example gradient normalization). If
+// `checkpoint_path` is not empty the state is saved there every checkpoint_every steps
+// (atomically) and an existing checkpoint for the same inputs and options is resumed.
+// Returns an empty vector if stop_after interrupted the run.
+std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& layer,
+                                     const std::vector<stimuli::Array>& references,
+                                     const SynthOptions& opt,
+                                     const std::string& checkpoint_path = "",
+                                     const ProgressFn& progress = nullptr);
+
+// The noise start for a stimulus of this model (same for every layer and reference).
+stimuli::Array initial_noise(const ModelInfo& info, uint64_t seed, double audio_sigma);
+
+// [SECTION] Runtime -----------------------------------------------------------------------
+// Sets torch's intra-op threads (0: the number of cores). Call once at program start.
+void init_runtime(int threads = 0);
+int runtime_threads();
+std::string program_version();
+
+}  // namespace mm::synth

@@ -1,0 +1,491 @@
+// synth/jobs.cpp: synth, null, classify and demo jobs (torch-free orchestration).
+//
+// Sections
+//   [SECTION] Helpers       loading sets, hashing sets, JSON, progress line
+//   [SECTION] null
+//   [SECTION] synth
+//   [SECTION] classify
+//   [SECTION] demo
+#include "synth/jobs.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "analysis/accuracy.h"
+#include "stimuli/demo.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace mm::synth {
+
+// [SECTION] Helpers -----------------------------------------------------------------------
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+stimuli::Modality modality_of(const ModelInfo& info) {
+  return info.modality == "audio" ? stimuli::Modality::audio : stimuli::Modality::image;
+}
+
+// Loads every item through the model; the first bad file stops everything (nothing has
+// been written yet at that point).
+std::vector<stimuli::Array> load_all(const ModelHandle& m, const std::vector<stimuli::Item>& items, std::ostream& err) {
+  std::vector<stimuli::Array> xs;
+  xs.reserve(items.size());
+  for (const auto& it : items) {
+    std::string note;
+    xs.push_back(m.load_stimulus(it.path, &note));
+    if (!note.empty()) err << "note: " << it.path << ": " << note << "\n";
+  }
+  return xs;
+}
+
+std::string set_hash(const std::vector<stimuli::Item>& items, std::vector<std::string>* file_hashes = nullptr) {
+  std::string all;
+  for (const auto& it : items) {
+    std::string h = data::sha256_file(it.path);
+    if (file_hashes) file_hashes->push_back(h);
+    all += it.category + ":" + h + "\n";
+  }
+  return data::sha256_hex(all.data(), all.size());
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string fmt(double v, int prec = 3) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(prec) << v;
+  return s.str();
+}
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s)) return "?";
+  int t = static_cast<int>(s + 0.5);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
+  else if (t >= 60) o << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
+  else o << t << "s";
+  return o.str();
+}
+
+// A progress line: rewritten in place on a terminal, one line every 10 s otherwise.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled), tty_(::isatty(2)) {}
+  void update(const std::string& what, const SynthProgress& p) {
+    if (!enabled_) return;
+    auto now = Clock::now();
+    if (!tty_ && p.step != p.total && std::chrono::duration<double>(now - last_).count() < 10) return;
+    last_ = now;
+    std::ostringstream s;
+    s << what << " layer " << p.layer << " step " << p.step << "/" << p.total << " round " << p.round + 1
+      << " loss " << fmt(p.mean_loss, 4) << " elapsed " << fmt_duration(p.elapsed_s) << " ETA " << fmt_duration(p.eta_s);
+    if (tty_) err_ << "\r" << s.str() << "\033[K" << std::flush;
+    else err_ << s.str() << "\n" << std::flush;
+    dirty_ = tty_;
+  }
+  void done() {
+    if (dirty_) err_ << "\n" << std::flush;
+    dirty_ = false;
+  }
+
+ private:
+  std::ostream& err_;
+  bool enabled_, tty_, dirty_ = false;
+  Clock::time_point last_{};
+};
+
+std::string options_json(const SynthJob& job, const ModelInfo& info) {
+  json j;
+  j["model_sha256"] = info.sha256;
+  j["model"] = info.spec;
+  j["optimizer"] = job.opt.optimizer == Optimizer::gd ? "gd" : "adam";
+  j["loss"] = job.opt.loss == Loss::l2norm ? "l2norm" : "mse";
+  j["rounds"] = job.opt.rounds;
+  j["iterations_per_round"] = job.opt.iterations;
+  j["step"] = job.opt.step_for_round(0);
+  j["step_schedule"] = "halves each round";
+  j["seed"] = job.opt.seed;
+  j["fake_relu"] = job.opt.fake_relu;
+  j["batch"] = job.batch;
+  j["categories"] = job.categories;
+  j["null_pairs"] = job.null_pairs;
+  j["null_seed"] = job.null_seed;
+  if (info.modality == "audio") j["audio_init_sigma"] = job.opt.audio_init_sigma;
+  return j.dump();
+}
+
+std::string safe_name(std::string s) {
+  for (auto& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
+  return s;
+}
+
+}  // namespace
+
+data::ModelRecord model_record(const ModelInfo& info) {
+  data::ModelRecord r;
+  r.spec = info.spec;
+  r.path = info.path.empty() ? "" : fs::absolute(info.path).string();
+  r.sha256 = info.sha256;
+  r.modality = info.modality;
+  r.info_json = info.json;
+  return r;
+}
+
+// [SECTION] null --------------------------------------------------------------------------
+NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model_id, const std::string& layer,
+                         const std::vector<stimuli::Item>& items, const std::vector<stimuli::Array>& naturals,
+                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch) {
+  NullEntry e;
+  e.layer = layer;
+  std::string sh = set_hash(items);
+  if (auto found = store.find_null(m.info().sha256, layer, sh, pairs, static_cast<int64_t>(seed))) {
+    e.id = found->first;
+    e.rec = found->second;
+    e.cached = true;
+    return e;
+  }
+  auto t0 = Clock::now();
+  NullStats st = null_distribution(m, layer, naturals, pairs, seed, batch);
+  data::NullRecord& r = e.rec;
+  r.model_id = model_id;
+  r.model_sha256 = m.info().sha256;
+  r.layer = layer;
+  r.stimulus_set = set_description;
+  r.set_sha256 = sh;
+  r.pairs = pairs;
+  r.seed = static_cast<int64_t>(seed);
+  r.spearman_max = st.spearman_max;
+  r.pearson_max = st.pearson_max;
+  r.snr_max = st.snr_max;
+  r.spearman_mean = st.spearman_mean;
+  r.pearson_mean = st.pearson_mean;
+  r.snr_mean = st.snr_mean;
+  r.program_version = program_version();
+  r.wall_s = seconds_since(t0);
+  e.id = store.add_null(r);
+  return e;
+}
+
+std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::ostream& err) {
+  auto m = ModelHandle::open(job.model);
+  m.check_layers(job.layers);
+  auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
+  auto xs = load_all(m, items, err);
+  data::Store store(job.db);
+  int64_t model_id = store.upsert_model(model_record(m.info()));
+  std::vector<NullEntry> res;
+  for (const auto& layer : job.layers)
+    res.push_back(null_for_layer(m, store, model_id, layer, items, xs, join(job.inputs, ","), job.pairs, job.seed, job.batch));
+  if (job.json) {
+    json j;
+    j["model"] = m.info().spec;
+    j["model_sha256"] = m.info().sha256;
+    j["stimuli"] = items.size();
+    for (const auto& e : res) {
+      j["layers"][e.layer] = {{"pairs", e.rec.pairs},          {"seed", e.rec.seed},
+                              {"cached", e.cached},            {"null_id", e.id},
+                              {"spearman_max", e.rec.spearman_max}, {"pearson_max", e.rec.pearson_max},
+                              {"snr_db_max", e.rec.snr_max},   {"spearman_mean", e.rec.spearman_mean},
+                              {"pearson_mean", e.rec.pearson_mean}, {"snr_db_mean", e.rec.snr_mean}};
+    }
+    out << j.dump() << "\n";
+  } else {
+    out << "null distribution: " << m.info().spec << ", " << items.size() << " natural stimuli, " << job.pairs
+        << " pairs, seed " << job.seed << "\n";
+    out << std::left << std::setw(14) << "layer" << std::setw(22) << "spearman max/mean" << std::setw(22)
+        << "pearson max/mean" << std::setw(22) << "snr_db max/mean" << "source\n";
+    for (const auto& e : res)
+      out << std::left << std::setw(14) << e.layer << std::setw(22)
+          << (fmt(e.rec.spearman_max) + " / " + fmt(e.rec.spearman_mean)) << std::setw(22)
+          << (fmt(e.rec.pearson_max) + " / " + fmt(e.rec.pearson_mean)) << std::setw(22)
+          << (fmt(e.rec.snr_max, 2) + " / " + fmt(e.rec.snr_mean, 2)) << (e.cached ? "cache" : "computed") << "\n";
+  }
+  return res;
+}
+
+// [SECTION] synth -------------------------------------------------------------------------
+SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostream& err) {
+  auto t_run = Clock::now();
+  auto m = ModelHandle::open(job.model);
+  const ModelInfo& info = m.info();
+  m.check_layers(job.layers);
+  if (job.batch < 1) throw std::runtime_error("--batch must be at least 1");
+  if (!job.categories.empty()) m.classify({}, job.categories);  // validates the names
+  auto items = stimuli::list_stimuli(job.inputs, modality_of(info));
+  auto refs = load_all(m, items, err);
+  std::vector<std::string> ref_sha;
+  set_hash(items, &ref_sha);
+  std::vector<stimuli::Item> null_items = job.null_inputs.empty() ? items : stimuli::list_stimuli(job.null_inputs, modality_of(info));
+  std::vector<stimuli::Array> naturals = job.null_inputs.empty() ? refs : load_all(m, null_items, err);
+  if (naturals.size() < 2)
+    throw std::runtime_error("the null distribution needs at least 2 natural stimuli; add --null-input DIR with more");
+
+  stimuli::ensure_writable_dir(job.out_dir);
+  const std::string out_abs = fs::absolute(job.out_dir).lexically_normal().string();
+  data::Store store(job.db);
+  int64_t model_id = store.upsert_model(model_record(info));
+  const std::string opts = options_json(job, info);
+  data::SynthRunRecord run;
+  run.model_id = model_id;
+  run.command = job.command_line;
+  run.options_json = opts;
+  run.out_dir = out_abs;
+  run.program_version = program_version();
+  SynthJobResult res;
+  res.run_id = store.begin_synth_run(run);
+
+  // Unique output names per category.
+  std::vector<std::string> names(items.size());
+  {
+    std::map<std::string, int> seen;
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string stem = safe_name(fs::path(items[i].path).stem().string());
+      std::string k = items[i].category + "/" + stem;
+      int n = seen[k]++;
+      names[i] = n ? stem + "-" + std::to_string(n) : stem;
+    }
+  }
+
+  ProgressLine pl(err, job.progress);
+  const std::string ckpt_dir = out_abs + "/.checkpoints";
+  try {
+    for (const auto& layer : job.layers) {
+      NullEntry null = null_for_layer(m, store, model_id, layer, null_items, naturals,
+                                      join(job.null_inputs.empty() ? job.inputs : job.null_inputs, ","), job.null_pairs,
+                                      job.null_seed, 16);
+      out << "layer " << layer << ": null over " << null.rec.pairs << " pairs" << (null.cached ? " (cached)" : "")
+          << ": max spearman " << fmt(null.rec.spearman_max) << ", pearson " << fmt(null.rec.pearson_max) << ", snr "
+          << fmt(null.rec.snr_max, 2) << " dB\n";
+      // What is already done (resume).
+      std::vector<size_t> pending;
+      for (size_t i = 0; i < items.size(); ++i) {
+        auto done = store.find_metamer(opts, out_abs, ref_sha[i], layer);
+        bool files_ok = done && !done->float_path.empty() && fs::exists(done->float_path) &&
+                        data::sha256_file(done->float_path) == done->float_sha256;
+        if (files_ok) {
+          ++res.resumed;
+          ++res.total;
+          res.passed += done->passed;
+          res.failed += (!done->passed && done->status != "nan");
+          res.nonfinite += done->status == "nan";
+          res.metamers.push_back(*done);
+        } else {
+          pending.push_back(i);
+        }
+      }
+      if (pending.size() < items.size())
+        out << "layer " << layer << ": " << items.size() - pending.size() << " metamer(s) already made by an earlier run; resuming\n";
+      for (size_t b = 0; b < pending.size(); b += job.batch) {
+        std::vector<size_t> idx(pending.begin() + b, pending.begin() + std::min(pending.size(), b + job.batch));
+        std::vector<stimuli::Array> batch_refs;
+        for (auto i : idx) batch_refs.push_back(refs[i]);
+        stimuli::ensure_writable_dir(ckpt_dir);
+        std::string ckpt = ckpt_dir + "/" + safe_name(layer) + "-" + ref_sha[idx[0]].substr(0, 16) + ".pt";
+        auto t0 = Clock::now();
+        std::string what = "[" + std::to_string(b + idx.size()) + "/" + std::to_string(pending.size()) + "]";
+        auto outcomes = synthesize(m, layer, batch_refs, job.opt, ckpt, [&](const SynthProgress& p) { pl.update(what, p); });
+        pl.done();
+        if (outcomes.empty()) throw std::runtime_error("interrupted (--stop-after); run the same command again to resume");
+        double wall = seconds_since(t0) / idx.size();
+        // Success test: similarity at the layer and predicted classes.
+        std::vector<stimuli::Array> both;
+        for (auto& o : outcomes) both.push_back(o.metamer);
+        for (auto& r : batch_refs) both.push_back(r);
+        auto acts = m.activations(both, layer);
+        auto preds = m.classify(both, job.categories);
+        const size_t n = idx.size();
+        for (size_t k = 0; k < n; ++k) {
+          size_t i = idx[k];
+          const auto& o = outcomes[k];
+          Similarity s = similarity(acts[n + k], acts[k]);
+          data::MetamerRecord r;
+          r.run_id = res.run_id;
+          r.reference_path = fs::absolute(items[i].path).string();
+          r.reference_sha256 = ref_sha[i];
+          r.category = items[i].category;
+          r.layer = layer;
+          r.seed = static_cast<int64_t>(job.opt.seed);
+          r.iterations = o.iterations;
+          r.final_loss = o.final_loss;
+          r.spearman = s.spearman;
+          r.pearson = s.pearson;
+          r.snr_db = s.snr_db;
+          r.null_spearman_max = null.rec.spearman_max;
+          r.null_pearson_max = null.rec.pearson_max;
+          r.null_snr_max = null.rec.snr_max;
+          r.null_id = null.id;
+          r.pred_metamer = preds[k].label;
+          r.pred_reference = preds[n + k].label;
+          r.passed = !o.nonfinite && s.spearman > null.rec.spearman_max && s.pearson > null.rec.pearson_max &&
+                     s.snr_db > null.rec.snr_max && r.pred_metamer == r.pred_reference;
+          r.status = o.nonfinite ? "nan" : (r.passed ? "ok" : "failed");
+          if (o.nonfinite) {
+            r.message = o.message;
+          } else if (!r.passed) {
+            std::vector<std::string> why;
+            if (!(s.spearman > null.rec.spearman_max)) why.push_back("spearman not above null max");
+            if (!(s.pearson > null.rec.pearson_max)) why.push_back("pearson not above null max");
+            if (!(s.snr_db > null.rec.snr_max)) why.push_back("snr not above null max");
+            if (r.pred_metamer != r.pred_reference) why.push_back("predicted class differs");
+            r.message = join(why, "; ");
+          }
+          std::string base = out_abs + "/" + safe_name(layer) + "/" + safe_name(items[i].category);
+          stimuli::ensure_writable_dir(base);
+          base += "/" + names[i];
+          if (info.modality == "image") {
+            r.png_path = base + ".png";
+            stimuli::save_png(r.png_path, o.metamer, info.lo, info.hi);
+            r.png_sha256 = data::sha256_file(r.png_path);
+          } else {
+            r.wav_path = base + ".wav";
+            stimuli::save_wav_float(r.wav_path, o.metamer, info.sample_rate);
+            r.wav_sha256 = data::sha256_file(r.wav_path);
+          }
+          r.float_path = base + ".npy";
+          stimuli::save_npy(r.float_path, o.metamer);
+          r.float_sha256 = data::sha256_file(r.float_path);
+          r.wall_s = wall;
+          store.add_metamer(r);
+          ++res.total;
+          res.passed += r.passed;
+          res.failed += r.status == "failed";
+          res.nonfinite += r.status == "nan";
+          if (o.nonfinite) err << "warning: " << items[i].path << " at layer " << layer << ": " << o.message << "\n";
+          out << (r.passed ? "PASS " : (o.nonfinite ? "NAN  " : "FAIL ")) << layer << " " << items[i].category << "/"
+              << names[i] << "  loss " << fmt(r.final_loss, 4) << "  spearman " << fmt(s.spearman) << "  pearson "
+              << fmt(s.pearson) << "  snr " << fmt(s.snr_db, 2) << " dB  pred " << r.pred_metamer << " (ref "
+              << r.pred_reference << ")" << (r.message.empty() ? "" : "  [" + r.message + "]") << "\n";
+          res.metamers.push_back(r);
+        }
+        std::error_code ec;
+        fs::remove(ckpt, ec);
+      }
+    }
+  } catch (...) {
+    pl.done();
+    try {
+      store.finish_synth_run(res.run_id, "failed", seconds_since(t_run));
+    } catch (...) {
+    }
+    throw;
+  }
+  store.finish_synth_run(res.run_id, "done", seconds_since(t_run));
+  std::error_code ec;
+  fs::remove(ckpt_dir, ec);  // only if empty
+  out << "done: " << res.total << " metamer(s), " << res.passed << " passed, " << res.failed << " failed the test, "
+      << res.nonfinite << " stopped on NaN/Inf, " << res.resumed << " resumed; outputs in " << out_abs
+      << "; recorded in " << job.db << " (run " << res.run_id << ")\n";
+  return res;
+}
+
+// [SECTION] classify ----------------------------------------------------------------------
+int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& err) {
+  auto m = ModelHandle::open(job.model);
+  auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
+  auto xs = load_all(m, items, err);
+  auto preds = m.classify(xs, job.categories, job.batch);
+  std::vector<analysis::Judgment> js;
+  std::vector<data::JudgmentRecord> recs;
+  for (size_t i = 0; i < items.size(); ++i) {
+    js.push_back({items[i].category, preds[i].label});
+    data::JudgmentRecord r;
+    r.stimulus_path = fs::absolute(items[i].path).string();
+    r.stimulus_sha256 = data::sha256_file(items[i].path);
+    r.category = items[i].category;
+    r.predicted = preds[i].label;
+    r.correct = r.category == r.predicted;
+    recs.push_back(r);
+  }
+  auto sum = analysis::summarize(js);
+  if (!job.db.empty()) {
+    data::Store store(job.db);
+    data::JudgmentRunRecord jr;
+    jr.model_id = store.upsert_model(model_record(m.info()));
+    jr.stimulus_set = join(job.inputs, ",");
+    jr.restricted_to = join(job.categories, ",");
+    jr.program_version = program_version();
+    int64_t id = store.begin_judgment_run(jr);
+    for (auto& r : recs) r.judgment_run_id = id;
+    store.add_judgments(recs);
+  }
+  if (job.json) {
+    json j;
+    j["model"] = m.info().spec;
+    j["model_sha256"] = m.info().sha256;
+    j["restricted_to"] = job.categories;
+    j["stimuli"] = json::array();
+    for (size_t i = 0; i < items.size(); ++i)
+      j["stimuli"].push_back({{"path", items[i].path},
+                              {"category", items[i].category},
+                              {"predicted", preds[i].label},
+                              {"score", preds[i].score},
+                              {"correct", items[i].category == preds[i].label}});
+    j["accuracy"] = sum.overall.proportion();
+    j["n"] = sum.overall.n;
+    j["correct"] = sum.overall.correct;
+    j["per_category"] = json::object();
+    for (const auto& [c, a] : sum.per_category)
+      j["per_category"][c] = {{"n", a.n}, {"correct", a.correct}, {"accuracy", a.proportion()}};
+    out << j.dump() << "\n";
+  } else {
+    for (size_t i = 0; i < items.size(); ++i)
+      out << (items[i].category == preds[i].label ? "ok   " : "miss ") << items[i].path << "  " << items[i].category
+          << " -> " << preds[i].label << "\n";
+    out << "accuracy " << fmt(sum.overall.proportion()) << " (" << sum.overall.correct << "/" << sum.overall.n << ")\n";
+    for (const auto& [c, a] : sum.per_category)
+      out << "  " << std::left << std::setw(16) << c << fmt(a.proportion()) << " (" << a.correct << "/" << a.n << ")\n";
+  }
+  return 0;
+}
+
+// [SECTION] demo --------------------------------------------------------------------------
+int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
+  const std::string in_dir = job.out_dir + "/inputs";
+  out << "metamerlab " << program_version() << " synthesis demo (threads: " << runtime_threads() << ")\n";
+  out << "1. writing the procedural demo set (4 categories x 4 images, 64x64) to " << in_dir << "\n";
+  auto items = stimuli::write_demo_shapes(in_dir, 4, 64, 7);
+  // References: the first image of each category; the null uses the whole set.
+  std::vector<std::string> refs;
+  for (const auto& it : items)
+    if (it.path.find("_0.png") != std::string::npos) refs.push_back(it.path);
+  SynthJob sj;
+  sj.model = "zoo:tiny-cnn";
+  sj.layers = {"conv1", "stage1", "stage3", "logits"};
+  sj.inputs = refs;
+  sj.null_inputs = {in_dir};
+  sj.out_dir = job.out_dir + "/metamers";
+  sj.db = job.db.empty() ? job.out_dir + "/metamerlab.db" : job.db;
+  sj.opt.iterations = job.iterations;
+  sj.opt.rounds = job.rounds;
+  sj.batch = 4;
+  sj.null_pairs = 1000;
+  sj.command_line = job.command_line;
+  out << "2. synthesizing metamers of " << refs.size() << " references at " << sj.layers.size()
+      << " layers of zoo:tiny-cnn (an untrained, seeded network until the bundled zoo arrives), " << sj.opt.rounds
+      << " rounds x " << sj.opt.iterations << " steps\n";
+  auto r = run_synth_job(sj, out, err);
+  out << "3. the metamers are PNG + .npy under " << sj.out_dir << "/<layer>/<category>/; provenance in " << sj.db
+      << " (tables synth_runs, metamers, null_distributions)\n";
+  return r.total == static_cast<int>(refs.size() * sj.layers.size()) ? 0 : 1;
+}
+
+}  // namespace mm::synth

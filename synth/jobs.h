@@ -1,0 +1,94 @@
+// synth/jobs.h: the engine's jobs as the command line runs them (torch-free).
+//
+// Each job ties the engine to the stimuli and the store: it loads and validates inputs
+// (failing on the first bad file before any work), computes, writes outputs atomically,
+// records provenance in SQLite and prints results. Used by app/ subcommands and tests.
+//
+// Sections
+//   [SECTION] synth      metamer synthesis with success tests, resume
+//   [SECTION] null       null distributions (cached in the store)
+//   [SECTION] classify   model judgments
+//   [SECTION] demo       the synthesis demo (main job until the app exists)
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "data/store.h"
+#include "synth/engine.h"
+
+namespace mm::synth {
+
+// [SECTION] synth -------------------------------------------------------------------------
+struct SynthJob {
+  std::string model;
+  std::vector<std::string> layers;
+  std::vector<std::string> inputs;       // folders (ImageFolder layout) or files
+  std::string out_dir;
+  std::string db = "metamerlab.db";
+  SynthOptions opt;
+  int batch = 1;
+  std::vector<std::string> categories;   // restrict predictions to these classes
+  int64_t null_pairs = 1000;
+  uint64_t null_seed = 0;
+  std::vector<std::string> null_inputs;  // natural set for the null (default: inputs)
+  std::string command_line;
+  bool progress = true;                  // progress line on stderr
+};
+struct SynthJobResult {
+  int64_t run_id = 0;
+  int total = 0, passed = 0, failed = 0, nonfinite = 0, resumed = 0;
+  std::vector<data::MetamerRecord> metamers;  // this run's and resumed ones, in order
+};
+SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostream& err);
+
+// [SECTION] null --------------------------------------------------------------------------
+struct NullJob {
+  std::string model;
+  std::vector<std::string> layers;
+  std::vector<std::string> inputs;
+  std::string db = "metamerlab.db";
+  int64_t pairs = 1000;
+  uint64_t seed = 0;
+  int batch = 16;
+  bool json = false;
+};
+struct NullEntry {
+  std::string layer;
+  int64_t id = 0;
+  bool cached = false;
+  data::NullRecord rec;
+};
+std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::ostream& err);
+
+// The null distribution for one layer: read from the store if it was computed for the
+// same model, layer, natural set, pair count and seed; otherwise computed and recorded.
+NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model_id, const std::string& layer,
+                         const std::vector<stimuli::Item>& items, const std::vector<stimuli::Array>& naturals,
+                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch);
+
+// [SECTION] classify ----------------------------------------------------------------------
+struct ClassifyJob {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::string db = "metamerlab.db";
+  std::vector<std::string> categories;
+  int batch = 16;
+  bool json = false;
+};
+int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& err);
+
+// [SECTION] demo --------------------------------------------------------------------------
+struct DemoJob {
+  std::string out_dir = "out/demo";
+  std::string db = "";   // default: OUT/metamerlab.db
+  int64_t iterations = 150;
+  int rounds = 4;
+  std::string command_line;
+};
+int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err);
+
+// Model record for the store.
+data::ModelRecord model_record(const ModelInfo& info);
+
+}  // namespace mm::synth

@@ -1,0 +1,337 @@
+// synth/model_torchscript.cpp: imported TorchScript models, and model loading by name.
+//
+// An archive follows the metamerlab convention: forward(x) returns Dict[str, Tensor] of
+// named activations including "logits", and the archive carries metamerlab.json. Any
+// exporter's archive works (ours, tools/export_model.py, or a hand-written scripted or
+// traced module). To compute only what the requested layers need, the forward graph is
+// copied, inlined, given the requested dictionary values as its outputs and pruned of dead
+// code; the result is cached per layer set. The paper's fake ReLU is inserted into the
+// copy where a requested value comes straight out of a ReLU.
+//
+// Sections
+//   [SECTION] Metadata        metamerlab.json parsing and validation
+//   [SECTION] Graph surgery   prune to requested outputs, fake ReLU
+//   [SECTION] Model           TorchScriptModel
+//   [SECTION] Loading         load_model_impl, zoo registry
+#include <torch/script.h>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "data/store.h"
+#include "synth/model.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace mm::synth {
+
+namespace {
+
+std::string first_line(const std::string& s) {
+  auto p = s.find('\n');
+  return p == std::string::npos ? s : s.substr(0, p);
+}
+
+// [SECTION] Metadata ----------------------------------------------------------------------
+ModelInfo parse_info(const std::string& path, const std::string& text) {
+  const std::string fix = "; re-export the model with tools/export_model.py (see tools/README.md)";
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": metamerlab.json is not valid JSON (" + first_line(e.what()) + ")" + fix);
+  }
+  ModelInfo info;
+  info.path = path;
+  info.json = text;
+  auto need = [&](const char* key) -> const json& {
+    if (!j.contains(key)) throw std::runtime_error(path + ": metamerlab.json has no \"" + key + "\"" + fix);
+    return j.at(key);
+  };
+  try {
+    info.modality = need("modality").get<std::string>();
+    const json& in = need("input");
+    if (info.modality == "image") {
+      if (!in.contains("shape")) throw std::runtime_error(path + ": metamerlab.json input has no \"shape\" [C,H,W]" + fix);
+      info.input_shape = in.at("shape").get<std::vector<int64_t>>();
+      if (info.input_shape.size() != 3 || (info.input_shape[0] != 1 && info.input_shape[0] != 3) ||
+          info.input_shape[1] < 1 || info.input_shape[2] < 1)
+        throw std::runtime_error(path + ": metamerlab.json input shape must be [1|3, H, W]" + fix);
+    } else if (info.modality == "audio") {
+      if (!in.contains("samples") || !in.contains("sample_rate"))
+        throw std::runtime_error(path + ": metamerlab.json audio input needs \"samples\" and \"sample_rate\"" + fix);
+      info.input_shape = {in.at("samples").get<int64_t>()};
+      info.sample_rate = in.at("sample_rate").get<int>();
+      if (info.input_shape[0] < 1 || info.sample_rate < 1)
+        throw std::runtime_error(path + ": metamerlab.json audio samples and sample_rate must be positive" + fix);
+    } else {
+      throw std::runtime_error(path + ": metamerlab.json modality must be \"image\" or \"audio\", not \"" + info.modality + "\"" + fix);
+    }
+    auto range = need("range").get<std::vector<double>>();
+    if (range.size() != 2 || !(range[0] < range[1]))
+      throw std::runtime_error(path + ": metamerlab.json range must be [lo, hi] with lo < hi" + fix);
+    info.lo = static_cast<float>(range[0]);
+    info.hi = static_cast<float>(range[1]);
+    info.classes = need("classes").get<std::vector<std::string>>();
+    info.layers = need("layers").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path + ": metamerlab.json has a field of the wrong type (" + first_line(e.what()) + ")" + fix);
+  }
+  if (info.classes.empty()) throw std::runtime_error(path + ": metamerlab.json lists no classes" + fix);
+  if (std::find(info.layers.begin(), info.layers.end(), "logits") == info.layers.end())
+    throw std::runtime_error(path + ": metamerlab.json layers must include \"logits\"" + fix);
+  return info;
+}
+
+// [SECTION] Graph surgery -----------------------------------------------------------------
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// The dictionary constructed at the graph's return, as name -> value; empty if the graph
+// does not end in a literal dict construction.
+std::map<std::string, Value*> returned_dict(Graph& g) {
+  std::map<std::string, Value*> out;
+  if (g.outputs().size() != 1) return out;
+  Node* n = g.outputs()[0]->node();
+  if (n->kind() != c10::prim::DictConstruct) return out;
+  auto ins = n->inputs();
+  for (size_t i = 0; i + 1 < ins.size(); i += 2) {
+    auto key = torch::jit::toIValue(ins[i]);
+    if (!key || !key->isString()) return {};
+    out[key->toStringRef()] = ins[i + 1];
+  }
+  return out;
+}
+
+// Inserts fake = pre + (relu(pre) - pre).detach() before the ReLU node producing `v`,
+// so the value equals the ReLU's output but its gradient is the identity. Returns `v`
+// itself if it does not come from a ReLU.
+Value* insert_fake_relu(Graph& g, Value* v) {
+  Node* relu = v->node();
+  if (relu->kind() != c10::aten::relu && relu->kind() != c10::aten::relu_) return v;
+  Value* pre = relu->input(0);
+  torch::jit::WithInsertPoint guard(relu);  // before the (possibly in-place) ReLU
+  Value* one = g.insertConstant(1);
+  Value* r = g.insert(c10::aten::relu, {pre});
+  Value* diff = g.insert(c10::aten::sub, {r, pre, one});
+  Value* det = g.insert(c10::aten::detach, {diff});
+  return g.insert(c10::aten::add, {pre, det, one});
+}
+
+// [SECTION] Model -------------------------------------------------------------------------
+class TorchScriptModel final : public Model {
+ public:
+  TorchScriptModel(torch::jit::Module module, ModelInfo info) : module_(std::move(module)), info_(std::move(info)) {
+    auto& fn = torch::jit::toGraphFunction(module_.get_method("forward").function());
+    base_ = fn.graph()->copy();
+    torch::jit::Inline(*base_);
+    prunable_ = !returned_dict(*base_).empty();
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  bool prunable() const { return prunable_; }
+
+  // The pruned graph for these layers, for tests and benchmarks.
+  std::shared_ptr<Graph> pruned_graph(const std::vector<std::string>& layers, bool fake) {
+    return function_for(layers, fake).graph();
+  }
+
+  std::map<std::string, torch::Tensor> forward(const torch::Tensor& x, const std::vector<std::string>& layers,
+                                               bool fake_relu) override {
+    for (const auto& l : layers)
+      if (std::find(info_.layers.begin(), info_.layers.end(), l) == info_.layers.end()) throw_unknown_layer(info_, l);
+    std::map<std::string, torch::Tensor> out;
+    if (!prunable_) {  // a dict built some other way: run the whole graph, pick the values
+      auto d = module_.forward({x}).toGenericDict();
+      for (const auto& l : layers) out[l] = d.at(l).toTensor();
+      return out;
+    }
+    auto& fn = function_for(layers, fake_relu);
+    torch::jit::Stack stack{module_._ivalue(), x};
+    fn.run(stack);
+    auto tuple = stack.back().toTuple();
+    for (size_t i = 0; i < layers.size(); ++i) out[layers[i]] = tuple->elements()[i].toTensor();
+    return out;
+  }
+
+ private:
+  torch::jit::GraphFunction& function_for(const std::vector<std::string>& layers, bool fake) {
+    std::string key = fake ? "F:" : "R:";
+    for (const auto& l : layers) key += l + ",";
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return *it->second;
+    auto g = base_->copy();
+    auto dict = returned_dict(*g);
+    std::vector<Value*> values;
+    for (const auto& l : layers) {
+      auto d = dict.find(l);
+      if (d == dict.end())
+        throw std::runtime_error(info_.path + ": forward() does not return layer \"" + l +
+                                 "\" listed in metamerlab.json; re-export the model");
+      values.push_back(fake ? insert_fake_relu(*g, d->second) : d->second);
+    }
+    Node* old_ret = g->outputs()[0]->node();
+    torch::jit::WithInsertPoint guard(g->return_node());
+    Value* tup = g->insertNode(g->createTuple(values))->output();
+    g->eraseOutput(0);
+    g->registerOutput(tup);
+    (void)old_ret;
+    torch::jit::EliminateDeadCode(g);
+    auto fn = std::make_unique<torch::jit::GraphFunction>("metamerlab_pruned_" + std::to_string(cache_.size()), g, nullptr);
+    auto& ref = *fn;
+    cache_[key] = std::move(fn);
+    return ref;
+  }
+
+  torch::jit::Module module_;
+  ModelInfo info_;
+  std::shared_ptr<Graph> base_;
+  bool prunable_ = false;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<torch::jit::GraphFunction>> cache_;
+};
+
+std::unique_ptr<Model> load_torchscript(const std::string& path, ModelInfo* out_info) {
+  const std::string fix_export = "; export it with tools/export_model.py (see tools/README.md)";
+  if (!fs::exists(path)) throw std::runtime_error(path + ": no such model file; give a TorchScript archive path or zoo:NAME");
+  if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, not a TorchScript archive" + fix_export);
+  if (fs::file_size(path) == 0) throw std::runtime_error(path + ": model file is empty" + fix_export);
+  torch::jit::ExtraFilesMap extra{{"metamerlab.json", ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, torch::kCPU, extra);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": not a TorchScript archive torch::jit::load can read (" +
+                             first_line(e.what()).substr(0, 160) + ")" + fix_export);
+  }
+  if (extra["metamerlab.json"].empty())
+    throw std::runtime_error(path + ": archive has no metamerlab.json extra file" + fix_export +
+                             " or save it with torch.jit.save(m, f, _extra_files={\"metamerlab.json\": ...})");
+  ModelInfo info = parse_info(path, extra["metamerlab.json"]);
+  module.eval();
+  for (auto p : module.parameters()) p.set_requires_grad(false);
+
+  auto out_type = module.get_method("forward").function().getSchema().returns();
+  bool dict_out = out_type.size() == 1 && out_type[0].type()->kind() == c10::TypeKind::DictType;
+  if (!dict_out)
+    throw std::runtime_error(path + ": forward() returns " + (out_type.empty() ? std::string("nothing") : out_type[0].type()->str()) +
+                             ", not Dict[str, Tensor] of named activations" + fix_export);
+
+  // One forward on a zero input of the declared shape: checks the shape and the layers.
+  std::vector<int64_t> shape{1};
+  shape.insert(shape.end(), info.input_shape.begin(), info.input_shape.end());
+  c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
+  try {
+    torch::NoGradGuard ng;
+    auto x = torch::full(shape, (info.lo + info.hi) / 2, torch::kFloat32);
+    d = module.forward({x}).toGenericDict();
+  } catch (const std::exception& e) {
+    std::ostringstream s;
+    s << path << ": forward() fails on an input of the shape metamerlab.json declares " << c10::IntArrayRef(shape) << " ("
+      << first_line(e.what()).substr(0, 160) << "); fix \"input\" in metamerlab.json or re-export";
+    throw std::runtime_error(s.str());
+  }
+  for (const auto& l : info.layers) {
+    if (!d.contains(l))
+      throw std::runtime_error(path + ": metamerlab.json lists layer \"" + l + "\" but forward() does not return it" + fix_export);
+  }
+  auto logits = d.at("logits").toTensor();
+  if (logits.dim() != 2 || logits.size(1) != static_cast<int64_t>(info.classes.size()))
+    throw std::runtime_error(path + ": logits have shape " + c10::str(logits.sizes()) + " but metamerlab.json lists " +
+                             std::to_string(info.classes.size()) + " classes" + fix_export);
+  info.sha256 = data::sha256_file(path);
+  if (out_info) *out_info = info;
+  return std::make_unique<TorchScriptModel>(std::move(module), info);
+}
+
+// [SECTION] Loading -----------------------------------------------------------------------
+struct ZooEntry {
+  std::string weights_file;
+  ModelFactory factory;
+};
+std::map<std::string, ZooEntry>& zoo() {
+  static std::map<std::string, ZooEntry> z;
+  return z;
+}
+
+std::string find_model_file(const std::string& name) {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("METAMERLAB_MODELS")) dirs.emplace_back(env);
+  dirs.emplace_back(fs::path(METAMERLAB_SOURCE_DIR) / "models");
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    dirs.push_back(exe.parent_path() / "models");
+    dirs.push_back(exe.parent_path().parent_path() / "models");
+  }
+  for (const auto& d : dirs)
+    if (fs::exists(d / name)) return (d / name).string();
+  return "";
+}
+
+}  // namespace
+
+void throw_unknown_layer(const ModelInfo& info, const std::string& layer) {
+  std::string list;
+  for (const auto& l : info.layers) list += (list.empty() ? "" : ", ") + l;
+  throw std::runtime_error((info.path.empty() ? info.spec : info.path) + ": no layer \"" + layer + "\"; layers: " + list);
+}
+
+void register_zoo_model(const std::string& name, const std::string& weights_file, ModelFactory f) {
+  zoo()[name] = ZooEntry{weights_file, std::move(f)};
+}
+
+std::vector<std::string> zoo_names() {
+  std::vector<std::string> n;
+  for (const auto& [k, v] : zoo()) n.push_back(k);
+  return n;
+}
+
+void register_builtin_models();  // synth/zoo.cpp
+
+std::unique_ptr<Model> load_model_impl(const std::string& spec, ModelInfo* resolved) {
+  torch::jit::setGraphExecutorOptimize(false);  // plain interpreter: deterministic, no warm-up runs
+  register_builtin_models();
+  if (spec.rfind("zoo:", 0) == 0) {
+    std::string name = spec.substr(4);
+    auto it = zoo().find(name);
+    if (it == zoo().end()) {
+      std::string list;
+      for (const auto& n : zoo_names()) list += (list.empty() ? "" : ", ") + ("zoo:" + n);
+      throw std::runtime_error(spec + ": no such bundled model; bundled: " + list);
+    }
+    std::string weights;
+    if (!it->second.weights_file.empty()) {
+      weights = find_model_file(it->second.weights_file);
+      if (weights.empty())
+        throw std::runtime_error(spec + ": weights file " + it->second.weights_file +
+                                 " not found under models/; run from a full checkout or set METAMERLAB_MODELS");
+    }
+    auto m = it->second.factory(weights);
+    ModelInfo info = m->info();
+    if (resolved) *resolved = info;
+    return m;
+  }
+  auto m = load_torchscript(spec, resolved);
+  return m;
+}
+
+// For tests and benchmarks: the pruned graph of a TorchScript model (nullptr for others).
+std::shared_ptr<torch::jit::Graph> pruned_graph_of(Model& m, const std::vector<std::string>& layers, bool fake) {
+  auto* ts = dynamic_cast<TorchScriptModel*>(&m);
+  if (!ts || !ts->prunable()) return nullptr;
+  return ts->pruned_graph(layers, fake);
+}
+
+}  // namespace mm::synth
