@@ -10,23 +10,27 @@
 //
 // Design (numbers for the defaults: 20 kHz, 40000 samples, n = 50, s = 4, 50 Hz-10 kHz):
 // - Filters live on the ERB-number axis e(f) = 9.265 ln(1 + f / (24.7 * 9.265)). The interval
-//   [e(low_hz), e(high_hz)] is cut into (n+1)*s equal steps D; lattice points c_j = e_lo + j*D.
-//   Every filter is a half-cosine cos(pi/2 * (e - c_j) / (s*D)) over |e - c_j| < s*D, i.e. it
-//   spans 2*s*D = 2*(e_hi - e_lo)/(n+1) ERBs, the width of the 1x bank's filters.
-//   - j = 1 .. (n+1)*s - 1: the band-pass filters (203 by default, CFs 50.x Hz .. 9.9 kHz).
+//   [e(low_hz), e(high_hz)] is cut into (n+1)*s equal steps d (0.164 ERB by default); lattice
+//   points c_j = e_lo + j*d. Every filter is a half-cosine cos(pi/2 * (e - c_j) / (s*d)) over
+//   |e - c_j| < s*d, so it spans 2*s*d = 2*(e_hi - e_lo)/(n+1) ERBs, the 1x bank's width.
+//   - j = 1 .. (n+1)*s - 1: the band-pass filters (203 by default, CFs 55.0 Hz .. 9.82 kHz).
 //   - j = -(s-1) .. 0: s low-pass edge filters, equal to 1 below c_j and rolling off above.
 //   - j = (n+1)*s .. (n+1)*s + s-1: s high-pass edge filters, 1 above c_j, rolling off below.
-//   Lattice points D apart with half-width s*D give sum_j cos^2 = s at every e (cos^2 + sin^2
-//   pairs, points s apart are a quarter period apart); an edge filter set to 1 beyond its
-//   lattice point stands in exactly for the lattice points missing past the ends. So after
-//   dividing by sqrt(s) the squared responses of all (n+3)*s - 1 filters (211 by default)
-//   sum to exactly 1 at every frequency from DC to Nyquist (up to rounding).
+//   Lattice points d apart with half-width s*d give sum_j cos^2 = s at every e (points s
+//   apart are a quarter period apart: cos^2 + sin^2 pairs); an edge filter held at 1 beyond
+//   its lattice point stands in exactly for the lattice points missing past that end. So,
+//   divided by sqrt(s), the squared responses of all (n+3)*s - 1 filters (211 by default)
+//   sum to exactly 1 at every rFFT bin from DC to Nyquist (up to rounding).
 // - Output channels: all 211 filters in ascending order (include_edge_filters, as in the
-//   paper's 211), or only the 203 band-pass ones.
+//   paper's 211), or only the 203 band-pass ones. center_frequencies() gives each channel's
+//   lattice point in Hz (0 if below 0 ERB): the peak for band-pass filters, the roll-off
+//   start for edge filters (below low_hz for low-pass, at or above high_hz for high-pass).
+// - Envelope: |analytic| computed as sqrt(re^2 + im^2 + 1e-20), whose gradient stays finite.
 // - Envelope low-pass: a sinc with cutoff env_sr/2 and 5 zero crossings per side, i.e.
-//   10*D+1 taps (1001 at 20 kHz -> 200 Hz), Kaiser window beta 10, unit DC gain, applied as
-//   a 'valid' strided convolution: T = (N - taps) / D + 1, 390 for 2 s (as in the paper),
-//   frame t centred on sample t*D + 5*D. No padding, so no edge artefacts enter the output.
+//   10*D+1 taps for D = sample_rate/env_sr (1001 at 20 kHz -> 200 Hz), Kaiser window beta 10,
+//   unit DC gain: about -6 dB at env_sr/2, -50 dB at 0.75 env_sr, below -100 dB from env_sr
+//   on. Applied as a 'valid' convolution with stride D: T = (N - taps) / D + 1, 390 for 2 s
+//   (as in the paper); frame t is centred on sample t*D + 5*D, and no padding enters it.
 #include "synth/cochleagram.h"
 
 #include <algorithm>

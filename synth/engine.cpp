@@ -262,7 +262,11 @@ NullStats null_distribution(const ModelHandle& m, const std::string& layer, cons
 
 // [SECTION] Runtime -----------------------------------------------------------------------
 void init_runtime(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = cores;
+  if (threads > 8 * cores)
+    throw std::runtime_error("--threads " + std::to_string(threads) + " is far more than this machine's " +
+                             std::to_string(cores) + " cores; give 0 (one per core) or at most " + std::to_string(8 * cores));
   torch::set_num_threads(threads);
 }
 

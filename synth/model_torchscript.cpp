@@ -15,9 +15,13 @@
 //   [SECTION] Loading         load_model_impl, zoo registry
 #include <torch/script.h>
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_tuples.h>
 #include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <nlohmann/json.hpp>
 
@@ -122,20 +126,47 @@ Value* insert_fake_relu(Graph& g, Value* v) {
   Value* pre = relu->input(0);
   torch::jit::WithInsertPoint guard(relu);  // before the (possibly in-place) ReLU
   Value* one = g.insertConstant(1);
-  Value* r = g.insert(c10::aten::relu, {pre});
-  Value* diff = g.insert(c10::aten::sub, {r, pre, one});
-  Value* det = g.insert(c10::aten::detach, {diff});
-  return g.insert(c10::aten::add, {pre, det, one});
+  auto op = [&](c10::Symbol kind, std::vector<Value*> in) {
+    Node* n = g.insertNode(g.create(kind, in, 1));
+    n->output()->setType(c10::TensorType::get());
+    return n->output();
+  };
+  Value* r = op(c10::aten::relu, {pre});
+  Value* diff = op(c10::aten::sub, {r, pre, one});
+  Value* det = op(c10::aten::detach, {diff});
+  return op(c10::aten::add, {pre, det, one});
 }
 
 // [SECTION] Model -------------------------------------------------------------------------
 class TorchScriptModel final : public Model {
  public:
   TorchScriptModel(torch::jit::Module module, ModelInfo info) : module_(std::move(module)), info_(std::move(info)) {
+    // Freezing turns attributes (weights, flags such as padding_mode) into constants, so
+    // that constant propagation can remove the branches scripted code carries; it does
+    // not fold or fuse anything (numerics are unchanged). Models that cannot be frozen
+    // are inlined as they are.
+    try {
+      // Inline first (freezing removes the submodules' methods), with the optimizer on
+      // while freezing (its passes are gated by it).
+      torch::jit::Inline(*torch::jit::toGraphFunction(module_.get_method("forward").function()).graph());
+      torch::jit::GraphOptimizerEnabledGuard on(true);
+      module_ = torch::jit::freeze_module(module_);
+    } catch (const std::exception& e) {
+      if (std::getenv("METAMERLAB_DEBUG")) fprintf(stderr, "freeze failed: %s\n", e.what());
+    }
     auto& fn = torch::jit::toGraphFunction(module_.get_method("forward").function());
     base_ = fn.graph()->copy();
     torch::jit::Inline(*base_);
+    simplify(base_);
     prunable_ = !returned_dict(*base_).empty();
+  }
+
+  // Tuple packing/unpacking (traced graphs return through one) hides which values are
+  // used; constant branches hide which op made a value.
+  static void simplify(std::shared_ptr<Graph>& g) {
+    torch::jit::LowerSimpleTuples(g);
+    torch::jit::ConstantPropagation(g);
+    torch::jit::EliminateDeadCode(g);
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -187,7 +218,7 @@ class TorchScriptModel final : public Model {
     g->eraseOutput(0);
     g->registerOutput(tup);
     (void)old_ret;
-    torch::jit::EliminateDeadCode(g);
+    simplify(g);
     auto fn = std::make_unique<torch::jit::GraphFunction>("metamerlab_pruned_" + std::to_string(cache_.size()), g, nullptr);
     auto& ref = *fn;
     cache_[key] = std::move(fn);
