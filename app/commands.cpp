@@ -2,7 +2,7 @@
 //
 // Sections
 //   [SECTION] Tables      every subcommand's options (parsing and --help come from here)
-//   [SECTION] Handlers    synth, null, classify, info, demo
+//   [SECTION] Handlers    synth, null, classify, info, trace, demo
 //   [SECTION] Dispatch    run_command
 #include "app/commands.h"
 
@@ -82,6 +82,12 @@ std::vector<Command> command_table() {
        "describe a model: modality, input, range, layers, classes",
        "",
        {kModel, {"json", "", "print one JSON object"}, kThreads}},
+      {"trace",
+       "how a metamer file was made: model, layer, seed, schedule, measures, command",
+       "Looks the file (PNG, WAV or .npy) up by its SHA-256 in the database.",
+       {kDb, {"json", "", "print one JSON object on one line"}},
+       "FILE",
+       true},
       {"demo",
        "the synthesis demo: metamers of a few images at a few layers, recorded in a database",
        "Writes a small procedural image set, synthesizes metamers at four layers of zoo:tiny-cnn,\n"
@@ -205,6 +211,11 @@ int cmd_info(const Args& a) {
   return 0;
 }
 
+int cmd_trace(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("trace: give exactly one FILE");
+  return synth::run_trace_job(a.positionals()[0], a.get("db"), a.flag("json"), std::cout);
+}
+
 int cmd_demo(const Args& a) {
   synth::DemoJob j;
   j.out_dir = a.get("out");
@@ -248,12 +259,13 @@ int run_command(const std::vector<std::string>& argv) {
   Args a = parse_args(*cmd, rest);
   a.command_line = "metamerlab";
   for (const auto& s : argv) a.command_line += " " + s;
-  synth::init_runtime(static_cast<int>(a.get_int("threads")));
+  if (cmd->name != "trace") synth::init_runtime(static_cast<int>(a.get_int("threads")));
   if (cmd->name == "synth") return cmd_synth(a);
   if (cmd->name == "null") return cmd_null(a);
   if (cmd->name == "classify") return cmd_classify(a);
   if (cmd->name == "info") return cmd_info(a);
   if (cmd->name == "demo") return cmd_demo(a);
+  if (cmd->name == "trace") return cmd_trace(a);
   throw std::logic_error("no handler for " + cmd->name);
 }
 

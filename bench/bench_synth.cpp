@@ -454,17 +454,18 @@ PyResult run_python(const Args& a, const std::string& layer) {
 }
 
 struct GraphInfo {
-  int64_t nodes = 0, convs = 0;
+  int64_t nodes = 0, convs = 0, calls = 0;  // calls: prim::CallMethod/CallFunction left un-inlined
 };
 
 GraphInfo graph_info(mm::synth::Model& model, const std::string& layer, bool fake) {
   GraphInfo gi;
   auto g = mm::synth::pruned_graph_of(model, {layer}, fake);
-  if (!g) return {-1, -1};
+  if (!g) return {-1, -1, -1};
   for (auto* n : g->nodes()) {
     ++gi.nodes;
     auto k = n->kind();
     if (k == c10::aten::_convolution || k == c10::aten::conv2d || k == c10::aten::convolution) ++gi.convs;
+    if (k == c10::prim::CallMethod || k == c10::prim::CallFunction) ++gi.calls;
   }
   return gi;
 }
@@ -575,8 +576,9 @@ int main(int argc, char** argv) {
         if (g) std::cout << "pruned graph for " << layer << ":\n" << *g << "\n";
       }
       auto gfull = graph_info(m.impl(), "logits", false);
-      std::cout << "pruned graph for " << layer << ": " << gi.nodes << " nodes, " << gi.convs << " convolutions (logits: "
-                << gfull.nodes << " nodes, " << gfull.convs << " convolutions)\n";
+      std::cout << "pruned graph for " << layer << ": " << gi.nodes << " nodes, " << gi.convs << " convolution nodes, "
+                << gi.calls << " un-inlined calls (logits: " << gfull.nodes << " nodes, " << gfull.convs
+                << " convolution nodes, " << gfull.calls << " un-inlined calls)\n";
       for (auto B : a.batches) {
         Row r;
         r.layer = layer;
@@ -594,6 +596,10 @@ int main(int argc, char** argv) {
         r.step_flops = (s2.fwd_flops + s2.bwd_flops) - (s1.fwd_flops + s1.bwd_flops);
         r.step_fwd_convs = s2.fwd_convs - s1.fwd_convs;
         r.step_bwd_convs = s2.bwd_convs - s1.bwd_convs;
+        std::cout << "  one step at " << layer << ", batch " << B << ": " << r.step_fwd_convs << " forward and "
+                  << r.step_bwd_convs << " backward convolutions (the whole model has " << logits_convs << "), "
+                  << fmt(r.step_flops / 1e9, 3) << " GFLOP = " << fmt(r.step_flops / r.fwd_flops, 2)
+                  << " x the pruned forward (" << fmt(f.fwd_flops / 1e9, 3) << " GFLOP)\n";
         for (const auto& [k, v] : s2.calls) {
           int64_t d = v - (s1.calls.count(k) ? s1.calls.at(k) : 0);
           if (d) r.step_calls[k] = d;
@@ -652,6 +658,12 @@ int main(int argc, char** argv) {
               << " GFLOP/s; load average " << fmt(load1, 2) << "\n";
     Peak peak{std::max(peak0.mm_gflops, peak1.mm_gflops), std::max(peak0.conv_gflops, peak1.conv_gflops)};
     double peak_drift = std::abs(peak0.mm_gflops - peak1.mm_gflops) / peak.mm_gflops;
+    double max_load = std::max(load0, load1);
+    for (const auto& r : rows) max_load = std::max({max_load, r.load_before, r.load_after});
+    const bool busy = max_load > mm::synth::runtime_threads() + 1.0;
+    if (busy)
+      std::cout << "WARNING: the load average reached " << fmt(max_load, 1) << " on " << std::thread::hardware_concurrency()
+                << " cores: other processes were using the CPU; figures may be contaminated\n";
     if (peak_drift > 0.15)
       std::cout << "WARNING: the matmul peak changed by " << fmt(100 * peak_drift, 0)
                 << "% during the run: other processes were using the CPU; figures may be contaminated\n";
@@ -756,6 +768,8 @@ int main(int argc, char** argv) {
               {"conv_gflops_before_after", {peak0.conv_gflops, peak1.conv_gflops}},
               {"logits_forward_flops_batch1", logits_flops},
               {"loadavg_start_end", {load0, load1}},
+              {"loadavg_max", max_load},
+              {"contaminated", busy || peak_drift > 0.15},
               {"rows", jrows},
               {"goals", goals}};
     std::cout << j.dump() << "\n";

@@ -271,7 +271,7 @@ Store::Store(const std::string& path, const StoreOptions& options)
 
     // [SECTION] Migrate -------------------------------------------------------------------
     const std::string by =
-        "metamerlab " + (options.program_version.empty() ? std::string("unknown")
+        "metamerlab " + (options.program_version.empty() ? std::string(METAMERLAB_VERSION)
                                                          : options.program_version);
     while (pragma_int(d, "user_version") < kLatest) {
       Txn t(d, "migrating the schema");

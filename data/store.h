@@ -61,6 +61,15 @@ struct MetamerRecord {
   double wall_s = 0;
 };
 
+// A synthesis run as recorded, with its model (for provenance look-ups).
+struct SynthRunInfo {
+  int64_t id = 0;
+  SynthRunRecord run;
+  ModelRecord model;
+  std::string started_at, finished_at, status;
+  double wall_s = 0;
+};
+
 struct NullRecord {
   int64_t model_id = 0;
   std::string model_sha256;
@@ -125,6 +134,8 @@ class Store {
   std::vector<MetamerRecord> metamers_of_run(int64_t run_id) const;
   // The metamer whose PNG, WAV or float file has this SHA-256 (provenance lookup).
   std::optional<MetamerRecord> find_metamer_by_file_sha(const std::string& sha256) const;
+
+  std::optional<SynthRunInfo> synth_run(int64_t run_id) const;
 
   int64_t add_null(const NullRecord& n);
   std::optional<std::pair<int64_t, NullRecord>> find_null(const std::string& model_sha256,

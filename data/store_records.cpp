@@ -249,6 +249,35 @@ std::optional<MetamerRecord> Store::find_metamer_by_file_sha(const std::string& 
   return read_metamer(s, 0);
 }
 
+std::optional<SynthRunInfo> Store::synth_run(int64_t run_id) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT r.id, r.model_id, r.command, r.options_json, r.out_dir, r.program_version, "
+         "r.started_at, r.finished_at, r.status, r.wall_s, m.spec, m.path, m.sha256, m.modality, m.info_json "
+         "FROM synth_runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
+         "reading synthesis run " + std::to_string(run_id));
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  SynthRunInfo i;
+  int c = 0;
+  i.id = s.i64(c++);
+  i.run.model_id = s.i64(c++);
+  i.run.command = s.text(c++);
+  i.run.options_json = s.text(c++);
+  i.run.out_dir = s.text(c++);
+  i.run.program_version = s.text(c++);
+  i.started_at = s.text(c++);
+  i.finished_at = s.text(c++);
+  i.status = s.text(c++);
+  i.wall_s = s.f64(c++);
+  i.model.spec = s.text(c++);
+  i.model.path = s.text(c++);
+  i.model.sha256 = s.text(c++);
+  i.model.modality = s.text(c++);
+  i.model.info_json = s.text(c++);
+  return i;
+}
+
 // [SECTION] Nulls -------------------------------------------------------------------------
 int64_t Store::add_null(const NullRecord& n) {
   const Db d{db_, path_, busy_timeout_ms_};

@@ -6,6 +6,7 @@
 //   [SECTION] synth
 //   [SECTION] classify
 //   [SECTION] demo
+//   [SECTION] trace
 #include "synth/jobs.h"
 
 #include <unistd.h>
@@ -486,6 +487,53 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   out << "3. the metamers are PNG + .npy under " << sj.out_dir << "/<layer>/<category>/; provenance in " << sj.db
       << " (tables synth_runs, metamers, null_distributions)\n";
   return r.total == static_cast<int>(refs.size() * sj.layers.size()) ? 0 : 1;
+}
+
+// [SECTION] trace -------------------------------------------------------------------------
+int run_trace_job(const std::string& file, const std::string& db, bool as_json, std::ostream& out) {
+  if (!fs::exists(file)) throw std::runtime_error(file + ": no such file; give a metamer PNG, WAV or .npy");
+  if (!fs::exists(db)) throw std::runtime_error(db + ": no such database; pass the --db the metamer was recorded in");
+  std::string sha = data::sha256_file(file);
+  data::Store store(db);
+  auto m = store.find_metamer_by_file_sha(sha);
+  if (!m) {
+    out << file << " (sha256 " << sha << ") is not a metamer recorded in " << db << "\n";
+    return 1;
+  }
+  auto run = store.synth_run(m->run_id);
+  json j;
+  j["file"] = file;
+  j["sha256"] = sha;
+  j["reference"] = {{"path", m->reference_path}, {"sha256", m->reference_sha256}, {"category", m->category}};
+  j["layer"] = m->layer;
+  j["seed"] = m->seed;
+  j["iterations"] = m->iterations;
+  j["final_loss"] = m->final_loss;
+  j["spearman"] = m->spearman;
+  j["pearson"] = m->pearson;
+  j["snr_db"] = m->snr_db;
+  j["null_max"] = {{"spearman", m->null_spearman_max}, {"pearson", m->null_pearson_max}, {"snr_db", m->null_snr_max}};
+  j["predicted"] = {{"metamer", m->pred_metamer}, {"reference", m->pred_reference}};
+  j["passed"] = m->passed;
+  j["status"] = m->status;
+  j["message"] = m->message;
+  j["files"] = {{"png", m->png_path}, {"wav", m->wav_path}, {"float", m->float_path}};
+  j["wall_s"] = m->wall_s;
+  if (run) {
+    j["run"] = {{"id", run->id},
+                {"command", run->run.command},
+                {"options", json::parse(run->run.options_json, nullptr, false)},
+                {"program_version", run->run.program_version},
+                {"started_at", run->started_at},
+                {"status", run->status}};
+    j["model"] = {{"spec", run->model.spec}, {"path", run->model.path}, {"sha256", run->model.sha256}};
+  }
+  if (as_json) {
+    out << j.dump() << "\n";
+  } else {
+    out << j.dump(2) << "\n";
+  }
+  return 0;
 }
 
 }  // namespace mm::synth

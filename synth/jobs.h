@@ -9,6 +9,7 @@
 //   [SECTION] null       null distributions (cached in the store)
 //   [SECTION] classify   model judgments
 //   [SECTION] demo       the synthesis demo (main job until the app exists)
+//   [SECTION] trace      provenance of a metamer file
 #pragma once
 #include <iosfwd>
 #include <string>
@@ -87,6 +88,11 @@ struct DemoJob {
   std::string command_line;
 };
 int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err);
+
+// [SECTION] trace -------------------------------------------------------------------------
+// How a metamer file (PNG, WAV or .npy) was made: looked up by its SHA-256. Returns 1 (and
+// says so) if the database has no metamer with that file.
+int run_trace_job(const std::string& file, const std::string& db, bool json, std::ostream& out);
 
 // Model record for the store.
 data::ModelRecord model_record(const ModelInfo& info);
