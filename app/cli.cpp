@@ -125,7 +125,7 @@ std::string help_text(const Command& cmd) {
     if (o.required) s << " (required)";
     s << "\n";
   }
-  s << "  --help" << std::string(24, ' ') << "show this help\n";
+  s << "  --help" << std::string(22, ' ') << "show this help\n";  // column 30, as above
   return s.str();
 }
 

@@ -2,14 +2,19 @@
 //
 // Sections
 //   [SECTION] Tables      every subcommand's options (parsing and --help come from here)
-//   [SECTION] Handlers    synth, null, classify, info, trace, demo
+//   [SECTION] Handlers    synth, null, classify, info, trace, demo, dataset, timing-test, plan
 //   [SECTION] Dispatch    run_command
 #include "app/commands.h"
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "app/plan_command.h"
+#include "stimuli/datasets.h"
+#include "app/timing_test.h"
 #include "synth/engine.h"
 #include "synth/jobs.h"
 
@@ -88,15 +93,65 @@ std::vector<Command> command_table() {
        {kDb, {"json", "", "print one JSON object on one line"}},
        "FILE",
        true},
+      {"dataset",
+       "build a bundled demo data set: emoji16 (images) or words16 (spoken words)",
+       "emoji16: icons of six npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"
+       "augmentation; one art style (default openmoji) is held out for test and reference.\n"
+       "words16: the 16 words spoken by espeak-ng, flite and festival, with noise, gain and shift;\n"
+       "held-out voices (default: espeak-ng en-gb-scotland and en-us-nyc, speaker slt, 12 espeak-ng\n"
+       "variants) give test and reference. Writes OUT/{train,test,reference}/<category>/, OUT/index.tsv\n"
+       "and OUT/manifest.json. The same seed gives byte-identical files.",
+       {{"out", "DIR", "output folder (new, empty, or an earlier build of the same set)", "", true},
+        {"size", "PX", "emoji16: image side in pixels", "64"},
+        {"per-category", "N", "training items per category", "500"},
+        {"test-per-category", "N", "held-out test items per category", "100"},
+        {"reference-per-category", "N", "reference items per category (the paper: 25)", "25"},
+        {"seed", "S", "augmentation seed of train and test", "0"},
+        {"reference-seed", "S", "seed of the reference set (fixed, so rebuilds share it)", "1"},
+        {"holdout", "LIST", "emoji16: styles; words16: voice ids, speakers (slt) and espeak-ng +variants", "", false, true},
+        {"sample-rate", "HZ", "words16: clip sample rate", "16000"},
+        {"seconds", "S", "words16: clip length", "1"},
+        {"utterances", "N", "words16: distinct syntheses per word for training (test: a third)", "48"},
+        {"categories", "LIST", "only these categories (default: all 16)", "", false, true},
+        {"icons", "DIR", "emoji16: folder with package-lock.json and node_modules/ (default: source tree)", ""},
+        {"jobs", "N", "worker threads (0: three per core; the work mostly waits on I/O)", "0"},
+        {"quiet", "", "no progress lines"}},
+       "emoji16|words16",
+       true},
       {"demo",
        "the synthesis demo: metamers of a few images at a few layers, recorded in a database",
        "Writes a small procedural image set, synthesizes metamers at four layers of zoo:tiny-cnn,\n"
        "tests each against the null distribution and records everything in OUT/metamerlab.db.",
        {{"out", "DIR", "output folder", "out/demo"},
         {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
-        {"iterations", "N", "steps per round", "150"},
+        {"iterations", "N", "steps per round", "100"},
         {"rounds", "R", "rounds", "4"},
         kThreads}},
+      {"timing-test",
+       "time the display's frames: refresh rate, frame-interval mean, SD and percentiles, drops",
+       "Opens the participant display (fullscreen unless --windowed), shows N frames with vsync and\n"
+       "reports the refresh rate (measured and nominal), the frame intervals and the dropped frames\n"
+       "(intervals above 1.5 refresh intervals). Needs a display (a desktop session, or xvfb-run).",
+       {{"frames", "N", "frames to show", "1000"},
+        {"windowed", "", "a window instead of fullscreen"},
+        {"width", "W", "window width (with --windowed)", "1024"},
+        {"height", "H", "window height (with --windowed)", "768"},
+        {"screen", "S", "display index", "0"},
+        {"json", "", "print one JSON object"}}},
+      {"plan",
+       "plan one participant's session of an experiment file and print it (no display needed)",
+       "Loads and validates the experiment (every file loads, models and layers exist, durations\n"
+       "fit whole frames at --refresh), then prints the blocks, counts, estimated duration and the\n"
+       "trial list: each reference once in one condition, rotated over participants (Latin square).\n"
+       "Exit 1 when validation finds errors. See experiments/README.md for the file format.",
+       {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
+        {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
+        {"db", "FILE", "database for [[metamers]] naming none; shows this participant's session", ""},
+        {"refresh", "HZ", "display refresh rate for frame timing", "60"},
+        {"summary", "", "print the summary without the trial list"},
+        {"json", "", "print one JSON object: plan, summary, validation, session"}},
+       "EXPERIMENT.toml",
+       true},
   };
 }
 
@@ -137,7 +192,7 @@ int cmd_synth(const Args& a) {
     j.opt.rounds = static_cast<int>(positive(a, "rounds"));
     if (a.has("step")) {
       j.opt.step = a.get_double("step");
-      if (!(j.opt.step > 0)) throw UsageError("synth: --step must be positive");
+      if (!(j.opt.step > 0) || !std::isfinite(j.opt.step)) throw UsageError("synth: --step must be positive and finite");
     }
     j.opt.optimizer = parse_optimizer(a.get("optimizer"));
     j.opt.loss = parse_loss(a.get("loss"));
@@ -216,6 +271,60 @@ int cmd_trace(const Args& a) {
   return synth::run_trace_job(a.positionals()[0], a.get("db"), a.flag("json"), std::cout);
 }
 
+int cmd_dataset(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("dataset: give one set to build: emoji16 or words16");
+  const std::string which = a.positionals()[0];
+  auto count = [&](const char* name, long long min) { return static_cast<int>(positive(a, name, min)); };
+  auto only_for = [&](const std::vector<const char*>& names, const std::string& set) {
+    for (const char* n : names)
+      if (a.has(n)) throw UsageError("dataset " + which + ": --" + n + " is for " + set);
+  };
+  stimuli::DatasetSummary s;
+  std::ostream* progress = a.flag("quiet") ? nullptr : &std::cerr;
+  if (which == "emoji16") {
+    only_for({"sample-rate", "seconds", "utterances"}, "words16");
+    stimuli::Emoji16Options o;
+    o.out_dir = a.get("out");
+    o.size = count("size", 16);
+    o.train_per_category = count("per-category", 1);
+    o.test_per_category = count("test-per-category", 0);
+    o.reference_per_category = count("reference-per-category", 0);
+    o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+    o.reference_seed = static_cast<uint64_t>(positive(a, "reference-seed", 0));
+    if (a.has("holdout")) o.holdout = a.list("holdout");
+    o.categories = a.list("categories");
+    o.icons_root = a.get("icons");
+    o.threads = count("jobs", 0);
+    o.progress = progress;
+    s = stimuli::build_emoji16(o);
+  } else if (which == "words16") {
+    only_for({"size", "icons"}, "emoji16");
+    stimuli::Words16Options o;
+    o.out_dir = a.get("out");
+    o.sample_rate = count("sample-rate", 1);
+    o.seconds = a.get_double("seconds");
+    o.train_per_category = count("per-category", 1);
+    o.test_per_category = count("test-per-category", 0);
+    o.reference_per_category = count("reference-per-category", 0);
+    o.utterances = count("utterances", 1);
+    o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+    o.reference_seed = static_cast<uint64_t>(positive(a, "reference-seed", 0));
+    if (a.has("holdout")) o.holdout = a.list("holdout");
+    o.categories = a.list("categories");
+    o.threads = count("jobs", 0);
+    o.progress = progress;
+    s = stimuli::build_words16(o);
+  } else {
+    throw UsageError("dataset: unknown set \"" + which + "\"; choose emoji16 or words16");
+  }
+  std::string held;
+  for (const auto& h : s.holdout) held += (held.empty() ? "" : ",") + h;
+  std::cout << which << ": " << s.train << " train, " << s.test << " test, " << s.reference << " reference in "
+            << a.get("out") << " (" << static_cast<long long>(s.seconds * 10 + 0.5) / 10.0 << " s); held out: " << held
+            << "; manifest " << s.manifest << "\n";
+  return 0;
+}
+
 int cmd_demo(const Args& a) {
   synth::DemoJob j;
   j.out_dir = a.get("out");
@@ -224,6 +333,34 @@ int cmd_demo(const Args& a) {
   j.rounds = static_cast<int>(positive(a, "rounds"));
   j.command_line = a.command_line;
   return synth::run_demo_job(j, std::cout, std::cerr);
+}
+
+int cmd_timing_test(const Args& a) {
+  TimingTestOptions o;
+  o.frames = static_cast<int>(positive(a, "frames", 2));
+  o.display.fullscreen = !a.flag("windowed");
+  o.display.width = static_cast<int>(positive(a, "width"));
+  o.display.height = static_cast<int>(positive(a, "height"));
+  o.display.screen = static_cast<int>(positive(a, "screen", 0));
+  TimingTestReport r = run_timing_test(o);
+  if (a.flag("json")) std::cout << timing_report_json(r).dump() << "\n";
+  else print_timing_report(r, std::cout);
+  return 0;
+}
+
+int cmd_plan(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("plan: give exactly one EXPERIMENT.toml");
+  PlanCommandOptions o;
+  o.experiment = a.positionals()[0];
+  o.participant = positive(a, "participant");
+  o.has_seed = a.has("seed");
+  if (o.has_seed) o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  o.db = a.get("db");
+  o.refresh_hz = a.get_double("refresh");
+  if (!(o.refresh_hz > 0)) throw UsageError("plan: --refresh must be positive");
+  o.json = a.flag("json");
+  o.summary_only = a.flag("summary");
+  return run_plan_command(o, std::cout, std::cerr);
 }
 
 }  // namespace
@@ -259,13 +396,26 @@ int run_command(const std::vector<std::string>& argv) {
   Args a = parse_args(*cmd, rest);
   a.command_line = "metamerlab";
   for (const auto& s : argv) a.command_line += " " + s;
-  if (cmd->name != "trace") synth::init_runtime(static_cast<int>(a.get_int("threads")));
+  bool torch = false;  // only commands with --threads run torch
+  for (const auto& o : cmd->options) torch = torch || o.name == "threads";
+  if (torch) {
+    const long long threads = a.get_int("threads");
+    if (threads < 0) throw UsageError(cmd->name + ": --threads must be 0 (one per core) or more");
+    try {
+      synth::init_runtime(static_cast<int>(std::min<long long>(threads, 1 << 20)));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(cmd->name + ": " + e.what());  // more threads than the machine allows
+    }
+  }
   if (cmd->name == "synth") return cmd_synth(a);
   if (cmd->name == "null") return cmd_null(a);
   if (cmd->name == "classify") return cmd_classify(a);
   if (cmd->name == "info") return cmd_info(a);
   if (cmd->name == "demo") return cmd_demo(a);
+  if (cmd->name == "dataset") return cmd_dataset(a);
   if (cmd->name == "trace") return cmd_trace(a);
+  if (cmd->name == "timing-test") return cmd_timing_test(a);
+  if (cmd->name == "plan") return cmd_plan(a);
   throw std::logic_error("no handler for " + cmd->name);
 }
 

@@ -61,6 +61,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "synth/engine.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
@@ -152,6 +155,40 @@ double loadavg() {
   double l = -1;
   f >> l;
   return l;
+}
+
+// Others' CPU use during a measurement: the machine's busy CPU time (/proc/stat) minus this
+// process's and its waited-for children's (getrusage), over wall time x cores. 0 on a quiet
+// machine; 0.5 means other processes took half the machine.
+struct CpuProbe {
+  Clock::time_point t;
+  double busy = 0, self = 0;
+};
+
+CpuProbe cpu_probe() {
+  CpuProbe p;
+  p.t = Clock::now();
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  p.busy = (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto secs = [](const struct rusage& u) {
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  };
+  struct rusage self {}, kids {};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  p.self = secs(self) + secs(kids);
+  return p;
+}
+
+double others_share(const CpuProbe& p0) {
+  CpuProbe p1 = cpu_probe();
+  double wall = std::chrono::duration<double>(p1.t - p0.t).count();
+  double cores = std::max(1u, std::thread::hardware_concurrency());
+  if (wall <= 0) return 0;
+  return std::clamp(((p1.busy - p0.busy) - (p1.self - p0.self)) / (wall * cores), 0.0, 1.0);
 }
 
 std::string fmt(double v, int prec) {
@@ -390,6 +427,7 @@ mm::synth::SynthOptions synth_options(int64_t iterations) {
 struct Timing {
   double loop_s = 0, call_s = 0;
   double final_loss = 0;
+  double others = 0;  // others' share of the machine during the run
 };
 
 Timing time_synth(const mm::synth::ModelHandle& m, const std::string& layer,
@@ -399,9 +437,11 @@ Timing time_synth(const mm::synth::ModelHandle& m, const std::string& layer,
   auto progress = [&](const mm::synth::SynthProgress& p) {
     if (p.step == p.total) loop = p.elapsed_s;
   };
+  auto probe = cpu_probe();
   auto t0 = Clock::now();
   auto out = mm::synth::synthesize(m, layer, refs, synth_options(iterations), "", progress);
   t.call_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  t.others = others_share(probe);
   t.loop_s = loop > 0 ? loop : t.call_s;
   for (const auto& o : out) t.final_loss += o.final_loss / static_cast<double>(out.size());
   return t;
@@ -410,6 +450,7 @@ Timing time_synth(const mm::synth::ModelHandle& m, const std::string& layer,
 struct PyResult {
   bool ok = false;
   double s_per_iter = NAN;
+  double others = 0;  // others' share of the machine while it ran (model load included)
   json line;
   std::string error;
 };
@@ -425,6 +466,7 @@ PyResult run_python(const Args& a, const std::string& layer) {
   std::string cmd = shell_quote(a.python) + " " + shell_quote(a.python_script) + " --model " + shell_quote(a.model) +
                     " --layer " + shell_quote(layer) + " --iterations " + std::to_string(a.iterations) +
                     " --warmup " + std::to_string(a.warmup);
+  auto probe = cpu_probe();
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) {
     r.error = "cannot start: " + cmd;
@@ -435,6 +477,7 @@ PyResult run_python(const Args& a, const std::string& layer) {
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int rc = pclose(p);
+  r.others = others_share(probe);
   std::stringstream ss(out);
   std::string line, last;
   while (std::getline(ss, line))
@@ -477,6 +520,7 @@ struct Row {
   Timing best;
   double py_s = NAN;                 // Python s/iter at batch 1 (best of repeats)
   std::vector<double> py_runs;
+  double py_others = 0;              // others' share during the best Python run
   double fwd_flops = 0, step_flops = 0;
   int64_t step_fwd_convs = 0, step_bwd_convs = 0;
   std::map<std::string, int64_t> step_calls;
@@ -534,14 +578,24 @@ int main(int argc, char** argv) {
               << "), interop " << at::get_num_interop_threads() << "; iterations " << a.iterations << ", warm-up "
               << a.warmup << ", repeats " << a.repeats << " (best of)\n";
     {
+      // The lines of torch's build configuration that say which kernels do the work.
       std::stringstream cfg(at::show_config());
-      std::string line;
+      std::string line, keep;
       while (std::getline(cfg, line)) {
-        if (line.find("BLAS") != std::string::npos || line.find("CPU capability") != std::string::npos ||
-            line.find("MKL") != std::string::npos || line.find("OpenMP") != std::string::npos ||
-            line.find("LAPACK") != std::string::npos)
-          std::cout << "  torch config: " << line.substr(line.find_first_not_of(" -")) << "\n";
+        if (line.find("MKL-DNN") != std::string::npos || line.find("CPU capability") != std::string::npos ||
+            line.find("OpenMP") != std::string::npos)
+          keep += (keep.empty() ? "" : "; ") + line.substr(line.find_first_not_of(" -"));
+        std::stringstream items(line);
+        std::string item;
+        while (std::getline(items, item, ',')) {
+          item = item.substr(std::min(item.size(), item.find_first_not_of(' ')));
+          if (item.rfind("Build settings: ", 0) == 0) item = item.substr(16);
+          if (item.rfind("BLAS_INFO", 0) == 0 || item.rfind("LAPACK_INFO", 0) == 0 || item.rfind("USE_MKLDNN", 0) == 0 ||
+              item.rfind("USE_OPENMP", 0) == 0 || item.rfind("TORCH_VERSION", 0) == 0)
+            keep += "; " + item;
+        }
       }
+      std::cout << "torch: " << keep << "\n";
     }
 
     double load0 = loadavg();
@@ -614,6 +668,8 @@ int main(int argc, char** argv) {
             if (!py.ok) {
               std::cerr << "bench_synth: python baseline: " << py.error << "\n";
             } else {
+              if (r.py_runs.empty() || py.s_per_iter < *std::min_element(r.py_runs.begin(), r.py_runs.end()))
+                r.py_others = py.others;
               r.py_runs.push_back(py.s_per_iter);
               py_last[layer] = py;
             }
@@ -625,7 +681,9 @@ int main(int argc, char** argv) {
         if (!r.py_runs.empty()) r.py_s = *std::min_element(r.py_runs.begin(), r.py_runs.end());
         std::cout << "  measured " << layer << " batch " << B << ": " << fmt(r.best.loop_s / a.iterations * 1e3, 2)
                   << " ms/iter" << (r.py_runs.empty() ? "" : ", python " + fmt(r.py_s * 1e3, 2) + " ms/iter")
-                  << "; load " << fmt(r.load_before, 2) << " -> " << fmt(r.load_after, 2) << "\n";
+                  << "; others' CPU share during the best runs: C++ " << fmt(100 * r.best.others, 0) << "%"
+                  << (r.py_runs.empty() ? "" : ", Python " + fmt(100 * r.py_others, 0) + "%") << "; load average "
+                  << fmt(r.load_before, 2) << " -> " << fmt(r.load_after, 2) << "\n";
         if (a.breakdown) print_breakdown(m, layer, refs, a.iterations);
         rows.push_back(r);
       }
@@ -637,6 +695,8 @@ int main(int argc, char** argv) {
       for (int rep = 0; rep < a.repeats; ++rep) {
         auto py = run_python(a, r.layer);
         if (py.ok) {
+          if (r.py_runs.empty() || py.s_per_iter < *std::min_element(r.py_runs.begin(), r.py_runs.end()))
+            r.py_others = py.others;
           py_last[r.layer] = py;
           r.py_runs.push_back(py.s_per_iter);
         }
@@ -659,11 +719,16 @@ int main(int argc, char** argv) {
     Peak peak{std::max(peak0.mm_gflops, peak1.mm_gflops), std::max(peak0.conv_gflops, peak1.conv_gflops)};
     double peak_drift = std::abs(peak0.mm_gflops - peak1.mm_gflops) / peak.mm_gflops;
     double max_load = std::max(load0, load1);
-    for (const auto& r : rows) max_load = std::max({max_load, r.load_before, r.load_after});
-    const bool busy = max_load > mm::synth::runtime_threads() + 1.0;
+    double max_others = 0;
+    for (const auto& r : rows) {
+      max_load = std::max({max_load, r.load_before, r.load_after});
+      max_others = std::max({max_others, r.best.others, r.py_others});
+    }
+    const bool busy = max_others > 0.10;
     if (busy)
-      std::cout << "WARNING: the load average reached " << fmt(max_load, 1) << " on " << std::thread::hardware_concurrency()
-                << " cores: other processes were using the CPU; figures may be contaminated\n";
+      std::cout << "WARNING: other processes took up to " << fmt(100 * max_others, 0) << "% of the "
+                << std::thread::hardware_concurrency() << " cores during the best runs (load average up to "
+                << fmt(max_load, 1) << "); figures may be contaminated: re-run on a quiet machine\n";
     if (peak_drift > 0.15)
       std::cout << "WARNING: the matmul peak changed by " << fmt(100 * peak_drift, 0)
                 << "% during the run: other processes were using the CPU; figures may be contaminated\n";
@@ -708,6 +773,8 @@ int main(int argc, char** argv) {
                  {"fraction_of_matmul_peak", gfs / peak.mm_gflops},
                  {"fraction_of_conv_peak", gfs / peak.conv_gflops},
                  {"final_loss_mean", r.best.final_loss},
+                 {"others_cpu_share_cpp", r.best.others},
+                 {"others_cpu_share_python", r.py_others},
                  {"loadavg_before", r.load_before},
                  {"loadavg_after", r.load_after}};
       for (const auto& t : r.runs) jr["cpp_loop_seconds_runs"].push_back(t.loop_s);
@@ -744,7 +811,8 @@ int main(int argc, char** argv) {
       bool met = speed >= need;
       std::cout << "GOAL " << name << ": " << (met ? "MET" : "NOT MET") << " (C++ "
                 << fmt(r->best.loop_s / a.iterations * 1e3, 2) << " ms/iter vs Python " << fmt(r->py_s * 1e3, 2)
-                << " ms/iter at " << l << ", batch 1: " << fmt(speed, 2) << "x, need >= " << fmt(need, 1) << "x)\n";
+                << " ms/iter at " << l << ", batch 1: " << fmt(speed, 2) << "x, need >= " << fmt(need, 1) << "x)"
+                << (busy || peak_drift > 0.15 ? " [machine busy: re-run]" : "") << "\n";
       goals.push_back({{"goal", name}, {"layer", l}, {"speedup", speed}, {"required", need}, {"met", met}});
     };
     goal("no slower than Python at " + late, late, 1.0);
@@ -769,6 +837,7 @@ int main(int argc, char** argv) {
               {"logits_forward_flops_batch1", logits_flops},
               {"loadavg_start_end", {load0, load1}},
               {"loadavg_max", max_load},
+              {"others_cpu_share_max", max_others},
               {"contaminated", busy || peak_drift > 0.15},
               {"rows", jrows},
               {"goals", goals}};

@@ -153,6 +153,79 @@ CREATE INDEX judgments_by_stimulus ON judgments (stimulus_sha256);
 
 PRAGMA application_id = 1296911426;
 )sql",
+    // ---- version 2: participants, sessions, trials, session events ----
+    R"sql(
+CREATE TABLE participants (
+  id         INTEGER PRIMARY KEY,
+  code       TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+  id                 INTEGER PRIMARY KEY,
+  participant_id     INTEGER NOT NULL REFERENCES participants(id),
+  participant_number INTEGER NOT NULL,
+  experiment_path    TEXT NOT NULL,
+  experiment_sha256  TEXT NOT NULL,
+  experiment_name    TEXT NOT NULL,
+  plan_json          TEXT NOT NULL,
+  planned_trials     INTEGER NOT NULL,
+  seed               INTEGER NOT NULL,
+  station            TEXT NOT NULL,
+  display_json       TEXT NOT NULL,
+  audio_json         TEXT NOT NULL,
+  program_version    TEXT NOT NULL,
+  started_at         TEXT NOT NULL,
+  ended_at           TEXT,
+  status             TEXT NOT NULL DEFAULT 'running'
+                     CHECK (status IN ('running', 'completed', 'aborted', 'failed_demo')),
+  resumed            INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_experiment ON sessions (experiment_sha256, participant_number);
+CREATE INDEX sessions_by_participant ON sessions (participant_id);
+
+CREATE TABLE trials (
+  id                INTEGER PRIMARY KEY,
+  session_id        INTEGER NOT NULL REFERENCES sessions(id),
+  trial_index       INTEGER NOT NULL,
+  block             INTEGER NOT NULL,
+  block_kind        TEXT NOT NULL,
+  phase             TEXT NOT NULL,
+  index_in_block    INTEGER NOT NULL,
+  condition         TEXT NOT NULL,
+  planned_condition TEXT NOT NULL,
+  category          TEXT NOT NULL,
+  reference_path    TEXT NOT NULL,
+  stimulus_path     TEXT NOT NULL,
+  stimulus_sha256   TEXT NOT NULL,
+  model             TEXT NOT NULL,
+  layer             TEXT NOT NULL,
+  is_metamer        INTEGER NOT NULL CHECK (is_metamer IN (0, 1)),
+  fell_back         INTEGER NOT NULL CHECK (fell_back IN (0, 1)),
+  alternatives_json TEXT NOT NULL,
+  response          TEXT NOT NULL,
+  correct           INTEGER NOT NULL CHECK (correct IN (0, 1)),
+  rt_response_ms    REAL,
+  rt_stimulus_ms    REAL,
+  timing_json       TEXT NOT NULL,
+  dropped_frames    INTEGER NOT NULL,
+  audio_onset_ms    REAL,
+  answered_at       TEXT NOT NULL,
+  UNIQUE (session_id, trial_index)
+);
+CREATE INDEX trials_by_stimulus ON trials (stimulus_sha256);
+
+CREATE TABLE session_events (
+  id          INTEGER PRIMARY KEY,
+  session_id  INTEGER NOT NULL REFERENCES sessions(id),
+  kind        TEXT NOT NULL CHECK (kind IN ('start', 'resume', 'pause', 'continue', 'abort',
+                                            'demo_failed', 'complete', 'note')),
+  trial_index INTEGER,
+  detail      TEXT NOT NULL,
+  at          TEXT NOT NULL
+);
+CREATE INDEX session_events_by_session ON session_events (session_id);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -273,11 +346,12 @@ Store::Store(const std::string& path, const StoreOptions& options)
     const std::string by =
         "metamerlab " + (options.program_version.empty() ? std::string(METAMERLAB_VERSION)
                                                          : options.program_version);
-    while (pragma_int(d, "user_version") < kLatest) {
+    const int target = options.migrate_to > 0 && options.migrate_to < kLatest ? options.migrate_to : kLatest;
+    while (pragma_int(d, "user_version") < target) {
       Txn t(d, "migrating the schema");
       // Re-read under the write lock: another program may have migrated meanwhile.
       const int v = pragma_int(d, "user_version");
-      if (v >= kLatest) {
+      if (v >= target) {
         t.commit();
         break;
       }

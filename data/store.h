@@ -1,7 +1,7 @@
 // data: the project's SQLite store: schema, migrations, provenance records and queries.
 //
 // One database file holds everything metamerlab makes: synthesis runs and their metamers,
-// null distributions, model judgments (and, later, participants, sessions and trials).
+// null distributions, model judgments, and participants, sessions and trials.
 // The schema is versioned with PRAGMA user_version and migrated forward on open. The
 // database runs in WAL mode with synchronous=FULL; every add_* call is its own
 // transaction, so a record that was added survives a crash or a kill.
@@ -100,10 +100,75 @@ struct JudgmentRecord {
   bool correct = false;
 };
 
+// Participants, sessions and trials (schema version 2): what people did in experiments.
+// A participant is a pseudonymous code only (letters, digits, '-', '_', '.'); never a name.
+struct SessionRecord {
+  std::string participant_code;
+  int64_t participant_number = 0;  // the plan's rotation index (1-based)
+  std::string experiment_path;
+  std::string experiment_sha256;
+  std::string experiment_name;
+  std::string plan_json;           // the whole plan, as planned (resume follows it)
+  int64_t planned_trials = 0;
+  int64_t seed = 0;
+  std::string station;             // the computer (host name or a label)
+  std::string display_json;        // measured refresh, resolution, renderer, ...
+  std::string audio_json;          // device, sample rate, extensions, ... ("{}" for images)
+  std::string program_version;
+};
+
+// A session as stored, with what happened to it.
+struct SessionInfo {
+  int64_t id = 0;
+  int64_t participant_id = 0;
+  SessionRecord session;
+  std::string started_at, ended_at;  // ended_at "" while running
+  std::string status;                // running | completed | aborted | failed_demo
+  int64_t resumed = 0;               // times the session was resumed
+  int64_t answered = 0;              // trials recorded
+};
+
+// One answered trial. Times are milliseconds from a high-resolution clock.
+struct TrialRecord {
+  int64_t session_id = 0;
+  int64_t trial_index = 0;         // position in the plan (unique per session)
+  int64_t block = 0;               // block index in the plan
+  std::string block_kind;          // practice | demo | main | catch
+  std::string phase;               // the trial's kind: practice | demo | main | catch
+  int64_t index_in_block = 0;
+  std::string condition;           // what was shown: natural | LABEL/LAYER | catch
+  std::string planned_condition;   // what the plan assigned (differs when fell_back)
+  std::string category;            // the correct answer
+  std::string reference_path;      // the natural reference ("" for catch trials)
+  std::string stimulus_path, stimulus_sha256;
+  std::string model, layer;        // of a metamer ("" otherwise)
+  bool is_metamer = false;
+  bool fell_back = false;          // the planned metamer failed: the natural stimulus was shown
+  std::string alternatives_json;   // the alternatives offered, in screen order
+  std::string response;            // "" when the response window ran out
+  bool correct = false;
+  double rt_response_ms = -1;      // from response-screen onset (-1: no response)
+  double rt_stimulus_ms = -1;      // from stimulus onset (-1: no response)
+  std::string timing_json;         // every phase: requested/actual flip, frames, dropped
+  int64_t dropped_frames = 0;
+  double audio_onset_ms = -1;      // realized audio start after the scheduled one (-1: none)
+};
+
+// A session with its counts, for listings (metamerlab sessions).
+struct SessionSummary {
+  int64_t id = 0;
+  std::string participant_code;
+  int64_t participant_number = 0;
+  std::string experiment_name, experiment_path, experiment_sha256;
+  std::string status, started_at, ended_at;
+  int64_t resumed = 0, planned = 0, answered = 0;
+};
+
 // [SECTION] Store -------------------------------------------------------------------------
 struct StoreOptions {
   int busy_timeout_ms = 5000;   // how long a write waits for another program's lock
   std::string program_version;  // recorded in the meta table ("" = "unknown")
+  int migrate_to = 0;           // tests only: stop migrating at this version (0 = latest)
 };
 
 class Store {
@@ -145,6 +210,31 @@ class Store {
 
   int64_t begin_judgment_run(const JudgmentRunRecord& r);
   void add_judgments(const std::vector<JudgmentRecord>& js);  // one transaction
+
+  // Every model recorded, with its id, in id order (experiments look models up by spec).
+  std::vector<std::pair<int64_t, ModelRecord>> models() const;
+  // The metamers synthesized with model `model_id` at `layer`, in the order recorded.
+  std::vector<MetamerRecord> metamers_of_model(int64_t model_id, const std::string& layer) const;
+
+  // Sessions (schema v2). create_session adds the participant code if new; each call is
+  // one transaction. add_trial refuses a trial index the session already has.
+  int64_t upsert_participant(const std::string& code);
+  int64_t create_session(const SessionRecord& s);
+  void add_trial(const TrialRecord& t);
+  std::vector<int64_t> answered_trial_indices(int64_t session_id) const;  // ascending
+  std::vector<TrialRecord> trials_of_session(int64_t session_id) const;   // by trial index
+  std::optional<SessionInfo> session(int64_t session_id) const;
+  // The latest session of this experiment (by SHA-256) for this participant number.
+  std::optional<SessionInfo> find_session(const std::string& experiment_sha256,
+                                          int64_t participant_number) const;
+  // Records a resumption: resumed + 1, status back to running, and a 'resume' event.
+  void resume_session(int64_t session_id, int64_t at_trial);
+  // status: completed | aborted | failed_demo (sets ended_at) or running.
+  void finish_session(int64_t session_id, const std::string& status);
+  // kind: start | resume | pause | continue | abort | demo_failed | complete | note.
+  void add_session_event(int64_t session_id, const std::string& kind, int64_t trial_index,
+                         const std::string& detail);
+  std::vector<SessionSummary> list_sessions() const;
 
   sqlite3* handle() { return db_; }  // for later modules' own tables and for tests
 

@@ -1,10 +1,11 @@
 // data: the store's records: adding models, synthesis runs, metamers, null distributions
 // and judgments (each add is one transaction), and the queries used for resume and
-// provenance (find_metamer, metamers_of_run, find_metamer_by_file_sha, find_null).
+// provenance (find_metamer, metamers_of_run, metamers_of_model, find_metamer_by_file_sha,
+// find_null). Sessions and trials are in store_sessions.cpp.
 //
 // Sections
 //   [SECTION] Helpers       timestamps, status checks, the metamers column list
-//   [SECTION] Models        upsert_model
+//   [SECTION] Models        upsert_model, models
 //   [SECTION] Synth runs    begin_synth_run, finish_synth_run
 //   [SECTION] Metamers      add_metamer and its queries
 //   [SECTION] Nulls         add_null, find_null
@@ -154,6 +155,22 @@ int64_t Store::upsert_model(const ModelRecord& m) {
   return id;
 }
 
+std::vector<std::pair<int64_t, ModelRecord>> Store::models() const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d, "SELECT id, spec, path, sha256, modality, info_json FROM models ORDER BY id", "listing models");
+  std::vector<std::pair<int64_t, ModelRecord>> out;
+  while (s.step()) {
+    ModelRecord m;
+    m.spec = s.text(1);
+    m.path = s.text(2);
+    m.sha256 = s.text(3);
+    m.modality = s.text(4);
+    m.info_json = s.text(5);
+    out.emplace_back(s.i64(0), m);
+  }
+  return out;
+}
+
 // [SECTION] Synth runs --------------------------------------------------------------------
 int64_t Store::begin_synth_run(const SynthRunRecord& r) {
   const Db d{db_, path_, busy_timeout_ms_};
@@ -224,6 +241,18 @@ std::optional<MetamerRecord> Store::find_metamer(const std::string& options_json
   s.bind(1, reference_sha256).bind(2, layer).bind(3, options_json).bind(4, out_dir);
   if (!s.step()) return std::nullopt;
   return read_metamer(s, 0);
+}
+
+std::vector<MetamerRecord> Store::metamers_of_model(int64_t model_id, const std::string& layer) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT " MM_METAMER_COLUMNS " FROM metamers WHERE layer = ?2 AND run_id IN "
+         "(SELECT id FROM synth_runs WHERE model_id = ?1) ORDER BY id",
+         "listing the metamers of model " + std::to_string(model_id) + " at " + layer);
+  s.bind(1, model_id).bind(2, layer);
+  std::vector<MetamerRecord> out;
+  while (s.step()) out.push_back(read_metamer(s, 0));
+  return out;
 }
 
 std::vector<MetamerRecord> Store::metamers_of_run(int64_t run_id) const {

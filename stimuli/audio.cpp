@@ -260,6 +260,9 @@ void save_wav_float(const std::string& path, const Array& mono, int sample_rate)
       fail(tmp_fail_msg(path, "cannot create " + tmp + " (" + why + ")"));
     }
     SndPtr f(raw);
+    // No PEAK chunk: libsndfile stamps it with the current time, so the same samples would
+    // give different bytes (data set builds and metamers are meant to be byte-reproducible).
+    sf_command(f.get(), SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
     const sf_count_t n = static_cast<sf_count_t>(mono.data.size());
     sf_count_t written = n ? sf_writef_float(f.get(), mono.data.data(), n) : 0;
     if (written != n) {

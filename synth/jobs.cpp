@@ -268,6 +268,7 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
 
   ProgressLine pl(err, job.progress);
   const std::string ckpt_dir = out_abs + "/.checkpoints";
+  bool interrupted = false;  // by --stop-after: the run is recorded as interrupted, not failed
   try {
     for (const auto& layer : job.layers) {
       NullEntry null = null_for_layer(m, store, model_id, layer, null_items, naturals,
@@ -278,6 +279,7 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
           << fmt(null.rec.snr_max, 2) << " dB\n";
       // What is already done (resume).
       std::vector<size_t> pending;
+      std::vector<bool> made(items.size(), false);
       for (size_t i = 0; i < items.size(); ++i) {
         auto done = store.find_metamer(opts, out_abs, ref_sha[i], layer);
         bool files_ok = done && !done->float_path.empty() && fs::exists(done->float_path) &&
@@ -289,23 +291,43 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
           res.failed += (!done->passed && done->status != "nan");
           res.nonfinite += done->status == "nan";
           res.metamers.push_back(*done);
+          made[i] = true;
         } else {
           pending.push_back(i);
         }
       }
       if (pending.size() < items.size())
         out << "layer " << layer << ": " << items.size() - pending.size() << " metamer(s) already made by an earlier run; resuming\n";
-      for (size_t b = 0; b < pending.size(); b += job.batch) {
-        std::vector<size_t> idx(pending.begin() + b, pending.begin() + std::min(pending.size(), b + job.batch));
+      // The batches of an uninterrupted run, always: a metamer's bits depend on the batch it
+      // was optimized in, so a batch that is partly recorded (killed while saving) is made
+      // again whole (from its checkpoint) and only its missing metamers are recorded.
+      size_t pending_done = 0;
+      for (size_t b = 0; b < items.size(); b += job.batch) {
+        std::vector<size_t> idx;
+        size_t missing = 0;
+        for (size_t i = b; i < std::min(items.size(), b + job.batch); ++i) {
+          idx.push_back(i);
+          missing += !made[i];
+        }
+        std::string ckpt = ckpt_dir + "/" + safe_name(layer) + "-" + ref_sha[idx[0]].substr(0, 16) + ".pt";
+        if (!missing) {
+          std::error_code ec;
+          fs::remove(ckpt, ec);  // left by a run killed after recording the batch
+          continue;
+        }
+        pending_done += missing;
         std::vector<stimuli::Array> batch_refs;
         for (auto i : idx) batch_refs.push_back(refs[i]);
         stimuli::ensure_writable_dir(ckpt_dir);
-        std::string ckpt = ckpt_dir + "/" + safe_name(layer) + "-" + ref_sha[idx[0]].substr(0, 16) + ".pt";
         auto t0 = Clock::now();
-        std::string what = "[" + std::to_string(b + idx.size()) + "/" + std::to_string(pending.size()) + "]";
+        std::string what = "[" + std::to_string(pending_done) + "/" + std::to_string(pending.size()) + "]";
         auto outcomes = synthesize(m, layer, batch_refs, job.opt, ckpt, [&](const SynthProgress& p) { pl.update(what, p); });
         pl.done();
-        if (outcomes.empty()) throw std::runtime_error("interrupted (--stop-after); run the same command again to resume");
+        if (outcomes.empty()) {
+          interrupted = true;
+          throw std::runtime_error("interrupted by --stop-after " + std::to_string(job.opt.stop_after) +
+                                   "; run the command again without --stop-after to resume");
+        }
         double wall = seconds_since(t0) / idx.size();
         // Success test: similarity at the layer and predicted classes.
         std::vector<stimuli::Array> both;
@@ -316,6 +338,7 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
         const size_t n = idx.size();
         for (size_t k = 0; k < n; ++k) {
           size_t i = idx[k];
+          if (made[i]) continue;  // recorded by an earlier run
           const auto& o = outcomes[k];
           Similarity s = similarity(acts[n + k], acts[k]);
           data::MetamerRecord r;
@@ -384,7 +407,7 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
   } catch (...) {
     pl.done();
     try {
-      store.finish_synth_run(res.run_id, "failed", seconds_since(t_run));
+      store.finish_synth_run(res.run_id, interrupted ? "interrupted" : "failed", seconds_since(t_run));
     } catch (...) {
     }
     throw;

@@ -12,6 +12,7 @@ Writes (all weights seeded, so the files' numbers are reproducible on one torch 
   tensor_output.pt      forward returns a plain Tensor (logits); has a metamerlab.json
   bad_json.pt           the same module; metamerlab.json is malformed JSON
   wrong_layers.pt       metamerlab.json lists a layer ("conv3") the dict does not return
+  wrong_shape.pt        metamerlab.json declares [3,64,64]; the net only takes [3,32,32]
   tiny_audio.pt         [B,8000] waveform (8 kHz, range [-1,1]), two conv1d layers, dict output
   tiny_acts/            input.npy [2,3,32,32] seeded uniform [0,1] and <layer>.npy of tiny_script.pt
   tiny_audio_acts/      input.npy [2,8000] seeded uniform [-1,1] and <layer>.npy of tiny_audio.pt
@@ -163,6 +164,10 @@ def main(argv=None) -> int:
     save(torch.jit.script(tiny), P("wrong_layers.pt"), image_json(wrong))
     add("wrong_layers.pt", "invalid", error="metamerlab.json lists layer conv3, which forward does not return",
         listed_layers=wrong, returned_layers=TINY_LAYERS)
+
+    # The json declares 64x64 but the net's linear layer only fits 32x32 inputs.
+    save(torch.jit.script(tiny), P("wrong_shape.pt"), image_json(TINY_LAYERS, shape=(3, 64, 64)))
+    add("wrong_shape.pt", "invalid", error="forward fails on the declared input shape [3,64,64]")
 
     torch.manual_seed(a.seed)
     audio = frozen(TinyAudioNet())

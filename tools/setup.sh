@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/setup.sh: install what is missing (Debian 12 packages), then configure and build
 # metamerlab in Release with Ninja and ccache. Idempotent: packages already installed are
-# not touched and apt is not even asked; a built tree is rebuilt incrementally.
+# not touched and apt is not even asked; the npm icon sets are installed (npm ci) when
+# node_modules is missing or package-lock.json changed; a built tree is rebuilt incrementally.
 #   tools/setup.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,12 @@ PACKAGES=(
   python3 python3-torch python3-torchvision python3-numpy
   # headless display for the app's tests
   xvfb xauth
+  # the bundled data sets (stimuli/DATASETS.md): emoji16 rasterizes SVG icons, words16 speaks
+  librsvg2-bin espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 )
+# npm fetches the emoji icon sets. A Node.js that is already installed (e.g. one that
+# bundles npm) is kept: Debian's npm package would conflict with it.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -34,6 +40,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+# The emoji icon sets pinned by package-lock.json: installed when node_modules is missing
+# or the lockfile changed since the last install.
+if [ ! -d node_modules/@iconify-json ] || ! cmp -s package-lock.json node_modules/.metamerlab-lock; then
+  echo "setup: npm ci (emoji icon sets)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.metamerlab-lock
+else
+  echo "setup: icon sets present (node_modules matches package-lock.json)"
 fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"

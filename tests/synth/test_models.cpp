@@ -213,6 +213,7 @@ TEST_F(ModelsTest, BrokenArchivesGiveOneClearMessage) {
       {"tensor_output.pt", "not Dict[str, Tensor]"},
       {"bad_json.pt", "not valid JSON"},
       {"wrong_layers.pt", "conv3"},
+      {"wrong_shape.pt", "fails on an input of the shape metamerlab.json declares [1, 3, 64, 64]"},
   };
   for (const auto& c : cases) {
     std::string e = error_of([&] { ModelHandle::open(fixture(c.file)); });

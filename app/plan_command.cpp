@@ -1,0 +1,196 @@
+// app/plan_command.cpp: `metamerlab plan`: the experiment loaded and validated, one
+// participant's plan made, and printed as text (header, timing in frames, validation
+// findings, blocks with counts and estimated durations, the trial list) or as one JSON
+// object {plan, summary, validation, session}.
+//
+// Sections
+//   [SECTION] Formatting    durations, paths, flags
+//   [SECTION] JSON          the --json object
+//   [SECTION] Text          the printed plan
+//   [SECTION] Entry         run_plan_command
+#include "app/plan_command.h"
+
+#include <filesystem>
+#include <iomanip>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "data/store.h"
+#include "experiments/experiment.h"
+#include "experiments/plan.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mm::app {
+namespace {
+
+using namespace mm::experiments;
+
+// [SECTION] Formatting --------------------------------------------------------------------
+std::string duration(double s) {
+  long long t = static_cast<long long>(s + 0.5);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << " h " << (t % 3600) / 60 << " min";
+  else if (t >= 60) o << t / 60 << " min " << t % 60 << " s";
+  else o << t << " s";
+  return o.str();
+}
+
+std::string ms2(double ms) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(1) << ms;
+  return o.str();
+}
+
+std::string rel(const std::string& path, const std::string& dir) {
+  if (path.empty()) return "-";
+  fs::path r = fs::path(path).lexically_relative(dir);
+  return r.empty() ? path : r.string();
+}
+
+std::string flags(const PlannedTrial& t) {
+  std::string f;
+  auto add = [&](const char* s) { f += (f.empty() ? "" : ",") + std::string(s); };
+  if (t.fell_back) add("fell_back");
+  if (t.feedback) add("feedback");
+  if (t.break_before) add("break_before");
+  return f.empty() ? "-" : f;
+}
+
+// [SECTION] JSON --------------------------------------------------------------------------
+json summary_json(const PlanSummary& s) {
+  json blocks = json::array();
+  for (const auto& b : s.blocks)
+    blocks.push_back({{"index", b.index}, {"kind", b.kind}, {"name", b.name}, {"trials", b.trials},
+                      {"breaks", b.breaks}, {"fell_back", b.fell_back}, {"by_condition", b.by_condition},
+                      {"seconds", b.seconds}});
+  return {{"blocks", blocks}, {"trials", s.trials}, {"seconds", s.seconds}};
+}
+
+json validation_json(const Experiment& e, const Validation& v) {
+  json issues = json::array();
+  for (const auto& i : v.issues)
+    issues.push_back({{"error", i.error}, {"file", i.file}, {"line", i.line}, {"message", i.message}, {"text", i.text()}});
+  json timing = json::array();
+  for (const auto& t : v.timing)
+    timing.push_back({{"block", t.block}, {"block_name", e.blocks[t.block].name}, {"phase", t.phase},
+                      {"requested_ms", t.t.requested_ms}, {"frames", t.t.frames}, {"realized_ms", t.t.realized_ms}});
+  json j = {{"ok", v.ok()}, {"refresh_hz", v.refresh_hz}, {"issues", issues}, {"timing", timing}};
+  if (v.stimulus_width > 0) j["stimulus_size"] = {v.stimulus_width, v.stimulus_height};
+  return j;
+}
+
+json session_json(const std::optional<data::SessionInfo>& s) {
+  if (!s) return nullptr;
+  return {{"id", s->id}, {"status", s->status}, {"participant_code", s->session.participant_code},
+          {"planned", s->session.planned_trials}, {"answered", s->answered}, {"resumed", s->resumed},
+          {"started_at", s->started_at}, {"ended_at", s->ended_at}};
+}
+
+// [SECTION] Text --------------------------------------------------------------------------
+void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const Validation& v,
+                const std::optional<data::SessionInfo>& session, const PlanCommandOptions& o, std::ostream& out) {
+  out << "experiment   " << e.name << "  (" << o.experiment << ", sha256 " << e.sha256.substr(0, 16) << "...)\n";
+  if (!e.description.empty()) out << "             " << e.description << "\n";
+  out << "modality     " << modality_name(e.modality) << ", " << e.alternatives.size() << " alternatives\n";
+  out << "participant  " << p.participant << ", seed " << p.seed << " (design seed " << p.design_seed << ")\n";
+  out << "conditions   ";
+  for (size_t i = 0; i < p.conditions.size(); ++i) out << (i ? ", " : "") << p.conditions[i];
+  out << "\n";
+  if (v.stimulus_width > 0)
+    out << "images       " << v.stimulus_width << "x" << v.stimulus_height
+        << (e.images.size > 0 ? ", shown in a " + std::to_string(e.images.size) + " px box" : std::string(", shown at their own size"))
+        << "\n";
+  else if (e.modality == Modality::image && e.images.fit)
+    out << "images       mixed sizes, each scaled to fit a " << e.images.size << " px box\n";
+  out << "timing at " << ms2(v.refresh_hz) << " Hz (requested ms -> frames = realized ms)\n";
+  int last = -1;
+  for (const auto& t : v.timing) {
+    if (t.block != last) {
+      if (last >= 0) out << "\n";
+      out << "  block " << t.block + 1 << " " << std::left << std::setw(12) << e.blocks[t.block].name << std::right;
+      last = t.block;
+    }
+    out << " " << t.phase << " " << t.t.requested_ms;
+    if (e.modality == Modality::audio && t.phase == "stimulus") out << " (clip)";
+    else if (t.t.requested_ms > 0) out << "->" << t.t.frames << "f=" << ms2(t.t.realized_ms);
+  }
+  if (last >= 0) out << "\n";
+  int errors = 0, notes = 0;
+  for (const auto& i : v.issues) (i.error ? errors : notes)++;
+  out << "validation   " << (v.ok() ? "ok" : std::to_string(errors) + " error(s)") << ", " << notes << " note(s)\n";
+  for (const auto& i : v.issues) out << "  " << (i.error ? "error: " : "note: ") << i.text() << "\n";
+  out << "blocks\n";
+  out << "  #  kind          name              trials  est.          conditions (planned)\n";
+  for (const auto& b : s.blocks) {
+    out << "  " << std::left << std::setw(3) << b.index + 1 << std::setw(14) << b.kind << std::setw(18) << b.name
+        << std::right << std::setw(6) << b.trials << "  " << std::left << std::setw(14) << duration(b.seconds);
+    bool first = true;
+    for (const auto& [c, n] : b.by_condition) out << (first ? "" : ", ") << c << " " << n, first = false;
+    if (b.fell_back) out << "  (" << b.fell_back << " fell back to natural)";
+    if (b.breaks) out << "  (" << b.breaks << " breaks)";
+    const PlannedBlock& pb = p.blocks[b.index];
+    if (pb.kind == BlockKind::demo) out << "  pass: " << pb.pass_min_correct << " correct";
+    if (pb.kind == BlockKind::main)
+      out << "  rotation offset " << pb.rotation_offset << " of " << pb.conditions.size() << ", group " << pb.rotation_group;
+    out << std::right << "\n";
+  }
+  out << "total        " << s.trials << " trials, about " << duration(s.seconds)
+      << " (1.5 s per response, 30 s per text screen or break)\n";
+  if (!o.db.empty()) {
+    out << "session      ";
+    if (!session) out << "none yet for participant " << p.participant << " in " << o.db << "\n";
+    else
+      out << "#" << session->id << " (" << session->session.participant_code << "): " << session->status << ", "
+          << session->answered << " of " << session->session.planned_trials << " trials answered, resumed "
+          << session->resumed << " time(s)\n";
+  }
+  if (o.summary_only) return;
+  out << "trials\n";
+  out << "  index  block  phase     condition             category      stimulus  [flags]\n";
+  for (const auto& t : p.trials) {
+    out << "  " << std::left << std::setw(7) << t.index << std::setw(7) << t.block + 1 << std::setw(10) << t.phase
+        << std::setw(22) << (t.fell_back ? t.planned_condition + "*" : t.condition) << std::setw(14) << t.category
+        << rel(t.stimulus, p.experiment_dir) << "  " << flags(t) << std::right << "\n";
+  }
+  bool any_fallback = false;
+  for (const auto& t : p.trials) any_fallback |= t.fell_back;
+  if (any_fallback) out << "  * planned metamer failed or missing: the natural stimulus is shown (fell_back)\n";
+}
+
+}  // namespace
+
+// [SECTION] Entry -------------------------------------------------------------------------
+int run_plan_command(const PlanCommandOptions& o, std::ostream& out, std::ostream& err) {
+  LoadOptions lo;
+  lo.default_database = o.db;
+  Experiment e = load_experiment(o.experiment, lo);
+  ValidateOptions vo;
+  vo.refresh_hz = o.refresh_hz;
+  Validation v = validate_experiment(e, vo);
+  Plan p = make_plan(e, o.participant, o.has_seed ? o.seed : e.seed);
+  PlanSummary s = summarize_plan(p);
+
+  std::optional<data::SessionInfo> session;
+  if (!o.db.empty() && fs::is_regular_file(o.db)) {
+    data::Store store(o.db);
+    session = store.find_session(e.sha256, o.participant);
+  }
+  if (o.json) {
+    json j = {{"plan", json::parse(plan_to_json(p))},
+              {"summary", summary_json(s)},
+              {"validation", validation_json(e, v)},
+              {"session", session_json(session)}};
+    if (o.summary_only) j["plan"].erase("trials");
+    out << j.dump() << "\n";
+  } else {
+    print_text(e, p, s, v, session, o, out);
+  }
+  for (const auto& msg : v.errors()) err << "metamerlab: error: " << msg << "\n";
+  return v.ok() ? 0 : 1;
+}
+
+}  // namespace mm::app

@@ -1,0 +1,663 @@
+// experiments/experiment.cpp: reading an experiment file (TOML, with toml++) into the
+// Experiment structs: every table and key checked (unknown keys are errors, with a "did
+// you mean"), every value typed and ranged, every error located at FILE:LINE with a fix.
+//
+// Sections
+//   [SECTION] Errors and names   ExperimentError, located, enum names, Experiment look-ups
+//   [SECTION] Table reader       Tab: typed, located access to one TOML table
+//   [SECTION] Sections           [experiment] [responses] [timing] [images] [audio]
+//   [SECTION] Sets and metamers  [sets.NAME] and [[metamers]]
+//   [SECTION] Blocks             [[blocks]] of every kind
+//   [SECTION] load_experiment    parse, then list sets and resolve metamers
+#include "experiments/experiment.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "data/store.h"
+#include "experiments/internal.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::experiments {
+
+// [SECTION] Errors and names --------------------------------------------------------------
+std::string located(const std::string& file, int line, const std::string& message) {
+  if (file.empty()) return message;
+  return file + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + message;
+}
+
+ExperimentError::ExperimentError(std::string f, int l, const std::string& m)
+    : std::runtime_error(located(f, l, m)), file(std::move(f)), line(l), message(m) {}
+
+const char* modality_name(Modality m) { return m == Modality::image ? "image" : "audio"; }
+
+const char* block_kind_name(BlockKind k) {
+  switch (k) {
+    case BlockKind::instructions: return "instructions";
+    case BlockKind::practice: return "practice";
+    case BlockKind::demo: return "demo";
+    case BlockKind::main: return "main";
+    case BlockKind::catch_trials: return "catch";
+    case BlockKind::pause: return "break";
+    case BlockKind::debrief: return "debrief";
+  }
+  return "?";
+}
+
+const StimulusSet* Experiment::find_set(const std::string& n) const {
+  for (const auto& s : sets)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+const Condition* Experiment::find_condition(const std::string& n) const {
+  for (const auto& c : conditions)
+    if (c.name == n) return &c;
+  return nullptr;
+}
+
+const Alternative* Experiment::find_alternative(const std::string& n) const {
+  for (const auto& a : alternatives)
+    if (a.name == n) return &a;
+  return nullptr;
+}
+
+namespace {
+
+using detail::fail_at;
+using detail::join;
+using detail::resolve_path;
+
+// [SECTION] Table reader ------------------------------------------------------------------
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "a whole number";
+    case toml::node_type::floating_point: return "a number with a fraction";
+    case toml::node_type::boolean: return "true/false";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+// One TOML table with its name for messages ("[timing]", "[[blocks]] #3") and the keys it
+// may hold. Construction rejects unknown keys.
+class Tab {
+ public:
+  Tab(const toml::table& t, std::string where, const std::string& file,
+      const std::vector<std::string>& allowed, int fallback_line = 1,
+      const std::string& unknown_hint = "")
+      : t_(t), where_(std::move(where)), file_(file) {
+    line_ = line_of(t) > 0 ? line_of(t) : fallback_line;
+    for (const auto& [k, v] : t) {
+      const std::string key(k.str());
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string best;
+      size_t best_d = 3;
+      for (const auto& a : allowed) {
+        size_t d = edit_distance(key, a);
+        if (d < best_d) best_d = d, best = a;
+      }
+      std::string msg = "unknown key \"" + key + "\" in " + where_;
+      if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
+      else msg += unknown_hint.empty() ? "; known keys: " + join(allowed, 40) : "; " + unknown_hint;
+      int l = static_cast<int>(k.source().begin.line);
+      fail_at(file_, l > 0 ? l : line_of(v), msg);
+    }
+  }
+
+  int line() const { return line_; }
+  const std::string& where() const { return where_; }
+  bool has(const std::string& k) const { return t_.contains(k); }
+  const toml::node* node(const std::string& k) const { return t_.get(k); }
+  int line(const std::string& k) const {
+    const toml::node* n = t_.get(k);
+    return n && line_of(*n) > 0 ? line_of(*n) : line_;
+  }
+  Where at(const std::string& k) const { return {file_, line(k)}; }
+  Where at() const { return {file_, line_}; }
+
+  [[noreturn]] void fail(const std::string& k, const std::string& msg) const {
+    fail_at(file_, line(k), msg);
+  }
+  [[noreturn]] void fail_here(const std::string& msg) const { fail_at(file_, line_, msg); }
+
+  [[noreturn]] void wrong_type(const std::string& k, const std::string& want) const {
+    fail(k, where_ + " " + k + " must be " + want + ", not " + type_name(*node(k)));
+  }
+
+  std::string str(const std::string& k, const std::string& def = "") const {
+    const toml::node* n = node(k);
+    if (!n) return def;
+    if (!n->is_string()) wrong_type(k, "a string (in quotes)");
+    return **n->as_string();
+  }
+  std::string required_str(const std::string& k, const std::string& example) const {
+    if (!has(k)) fail_here(where_ + " needs " + k + " = " + example);
+    std::string s = str(k);
+    if (s.empty()) fail(k, where_ + " " + k + " is empty; give " + k + " = " + example);
+    return s;
+  }
+  int64_t integer(const std::string& k, int64_t def, int64_t lo, int64_t hi) const {
+    const toml::node* n = node(k);
+    if (!n) return def;
+    if (!n->is_integer()) wrong_type(k, "a whole number");
+    int64_t v = **n->as_integer();
+    if (v < lo || v > hi)
+      fail(k, where_ + " " + k + " = " + std::to_string(v) + " is out of range; use " +
+                  std::to_string(lo) + " to " + std::to_string(hi));
+    return v;
+  }
+  bool boolean(const std::string& k, bool def) const {
+    const toml::node* n = node(k);
+    if (!n) return def;
+    if (!n->is_boolean()) wrong_type(k, "true or false");
+    return **n->as_boolean();
+  }
+  // A string or an array of strings; each element's line goes to `lines` when given.
+  std::vector<std::string> strings(const std::string& k, std::vector<int>* lines = nullptr) const {
+    std::vector<std::string> out;
+    const toml::node* n = node(k);
+    if (!n) return out;
+    if (n->is_string()) {
+      out.push_back(**n->as_string());
+      if (lines) lines->push_back(line(k));
+      return out;
+    }
+    if (!n->is_array()) wrong_type(k, "a string or an array of strings");
+    for (const toml::node& e : *n->as_array()) {
+      if (!e.is_string())
+        fail_at(file_, line_of(e) > 0 ? line_of(e) : line(k),
+                where_ + " " + k + " must hold strings only, not " + type_name(e));
+      out.push_back(**e.as_string());
+      if (lines) lines->push_back(line_of(e) > 0 ? line_of(e) : line(k));
+    }
+    return out;
+  }
+  const toml::table* table(const std::string& k) const {
+    const toml::node* n = node(k);
+    if (!n) return nullptr;
+    if (!n->is_table()) wrong_type(k, "a table");
+    return n->as_table();
+  }
+
+ private:
+  const toml::table& t_;
+  std::string where_;
+  const std::string& file_;
+  int line_ = 1;
+};
+
+// Screen text: text = "..." or file = "relative/path.txt" (read now).
+std::string read_text(const Tab& t, const std::string& dir) {
+  if (t.has("text") && t.has("file"))
+    t.fail("file", t.where() + " has both text and file; keep one");
+  if (!t.has("file")) return t.str("text");
+  const std::string p = resolve_path(dir, t.str("file"));
+  std::ifstream f(p, std::ios::binary);
+  if (!f) t.fail("file", t.where() + " file " + p + " cannot be read; check the path (relative to the experiment file)");
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// [SECTION] Sections ----------------------------------------------------------------------
+void parse_experiment_table(const toml::table& root, const std::string& file, Experiment& e) {
+  const toml::table* t = root["experiment"].as_table();
+  if (!t) {
+    if (root.contains("experiment"))
+      fail_at(file, line_of(*root.get("experiment")), "experiment must be a table: [experiment]");
+    fail_at(file, 1, "missing [experiment] table; start the file with [experiment] name = \"...\" modality = \"image\"");
+  }
+  Tab x(*t, "[experiment]", file, {"name", "description", "modality", "seed"});
+  e.lines["experiment"] = x.line();
+  e.name = x.required_str("name", "\"my-experiment\"");
+  e.description = x.str("description");
+  const std::string m = x.required_str("modality", "\"image\" or \"audio\"");
+  if (m == "image") e.modality = Modality::image;
+  else if (m == "audio") e.modality = Modality::audio;
+  else x.fail("modality", "[experiment] modality must be \"image\" or \"audio\", not \"" + m + "\"");
+  e.seed = static_cast<uint64_t>(x.integer("seed", 0, 0, INT64_MAX));
+}
+
+const char* const kIconExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga"};
+
+void parse_responses(const toml::table& root, const std::string& file, Experiment& e) {
+  const toml::table* t = root["responses"].as_table();
+  if (!t)
+    fail_at(file, root.contains("responses") ? line_of(*root.get("responses")) : 1,
+            "missing [responses] table; add [responses] alternatives = [\"cat\", \"dog\", ...]");
+  Tab r(*t, "[responses]", file, {"alternatives", "words_file", "icons"});
+  e.lines["responses"] = r.line();
+  std::vector<int> lines;
+  std::vector<std::string> names = r.strings("alternatives", &lines);
+  if (r.has("words_file")) {
+    if (r.has("alternatives")) r.fail("words_file", "[responses] has both alternatives and words_file; keep one");
+    const std::string p = resolve_path(e.dir, r.str("words_file"));
+    std::ifstream f(p);
+    if (!f) r.fail("words_file", "[responses] words_file " + p + " cannot be read; check the path (relative to the experiment file)");
+    std::string w;
+    while (std::getline(f, w)) {
+      while (!w.empty() && (w.back() == '\r' || w.back() == ' ' || w.back() == '\t')) w.pop_back();
+      size_t b = w.find_first_not_of(" \t");
+      if (b == std::string::npos || w[b] == '#') continue;
+      names.push_back(w.substr(b));
+      lines.push_back(r.line("words_file"));
+    }
+  }
+  if (names.empty())
+    r.fail_here("[responses] needs alternatives = [\"...\", ...] (or words_file = \"words.txt\" for audio)");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) fail_at(file, lines[i], "[responses] an alternative is empty; remove it");
+    if (!seen.insert(names[i]).second)
+      fail_at(file, lines[i], "[responses] alternative \"" + names[i] + "\" is listed twice; remove one");
+    e.alternatives.push_back({names[i], "", {file, lines[i]}});
+  }
+  if (names.size() < 2) r.fail_here("[responses] needs at least two alternatives");
+
+  if (e.modality == Modality::audio) {
+    if (r.has("icons")) r.fail("icons", "[responses] icons are for image experiments; remove them (audio responses are words)");
+    return;
+  }
+  if (!r.has("icons"))
+    r.fail_here("[responses] needs icons = \"FOLDER\" (holding <alternative>.png) or a [responses.icons] table");
+  const toml::node* n = r.node("icons");
+  if (n->is_string()) {
+    const std::string folder = resolve_path(e.dir, **n->as_string());
+    if (!fs::is_directory(folder))
+      r.fail("icons", "[responses] icons folder " + folder + " does not exist; check the path (relative to the experiment file)");
+    for (auto& a : e.alternatives) {
+      for (const char* ext : kIconExtensions) {
+        fs::path p = fs::path(folder) / (a.name + ext);
+        if (fs::is_regular_file(p)) {
+          a.icon = p.string();
+          break;
+        }
+      }
+      if (a.icon.empty())
+        r.fail("icons", "[responses] no icon for \"" + a.name + "\" in " + folder + " (looked for " + a.name +
+                            ".png, .jpg, ...); add one or list icons in a [responses.icons] table");
+      a.where = r.at("icons");
+    }
+  } else if (n->is_table()) {
+    const toml::table& it = *n->as_table();
+    std::vector<std::string> allowed;
+    for (const auto& a : e.alternatives) allowed.push_back(a.name);
+    Tab icons(it, "[responses.icons]", file, allowed, r.line("icons"),
+              "every key must be one of the alternatives: " + join(allowed));
+    for (auto& a : e.alternatives) {
+      if (!icons.has(a.name))
+        icons.fail_here("[responses.icons] has no icon for \"" + a.name + "\"; add " + a.name + " = \"icons/" + a.name + ".png\"");
+      a.icon = resolve_path(e.dir, icons.str(a.name));
+      a.where = icons.at(a.name);
+      if (!fs::is_regular_file(a.icon))
+        icons.fail(a.name, "[responses.icons] icon " + a.icon + " for \"" + a.name +
+                               "\" does not exist; check the path (relative to the experiment file)");
+    }
+  } else {
+    r.wrong_type("icons", "a folder name or a table of alternative = \"file\"");
+  }
+}
+
+// Reads timing keys from `t` into `out`, recording their lines under `prefix`.
+void parse_timing(const Tab& t, Modality m, Timing& out, std::map<std::string, int>& lines,
+                  const std::string& prefix) {
+  const int64_t kMax = 3600000;
+  auto one = [&](const char* k, int& v) {
+    if (!t.has(k)) return;
+    v = static_cast<int>(t.integer(k, v, 0, kMax));
+    lines[prefix + k] = t.line(k);
+  };
+  if (m == Modality::audio) {
+    if (t.has("stimulus"))
+      t.fail("stimulus", t.where() + " stimulus: in an audio experiment the stimulus phase is the clip; remove it and set [audio] clip_ms");
+    if (t.has("mask") && t.integer("mask", 0, 0, kMax) != 0)
+      t.fail("mask", t.where() + " mask: audio trials have no mask; remove it");
+  }
+  one("fixation", out.fixation_ms);
+  one("stimulus", out.stimulus_ms);
+  one("mask", out.mask_ms);
+  one("response", out.response_ms);
+  one("iti", out.iti_ms);
+}
+
+const std::vector<std::string> kTimingKeys = {"fixation", "stimulus", "mask", "response", "iti"};
+
+void parse_presentation(const toml::table& root, const std::string& file, Experiment& e) {
+  if (e.modality == Modality::audio) {
+    e.timing.mask_ms = 0;
+    e.timing.stimulus_ms = e.audio.clip_ms;
+  }
+  if (const toml::node* n = root.get("audio")) {
+    if (!n->is_table()) fail_at(file, line_of(*n), "audio must be a table: [audio]");
+    Tab a(*n->as_table(), "[audio]", file, {"sample_rate", "clip_ms"});
+    if (e.modality != Modality::audio) a.fail_here("[audio] is for audio experiments; remove it or set modality = \"audio\"");
+    e.lines["audio"] = a.line();
+    e.audio.sample_rate = static_cast<int>(a.integer("sample_rate", e.audio.sample_rate, 8000, 192000));
+    e.audio.clip_ms = static_cast<int>(a.integer("clip_ms", e.audio.clip_ms, 1, 600000));
+    e.timing.stimulus_ms = e.audio.clip_ms;
+  }
+  if (const toml::node* n = root.get("images")) {
+    if (!n->is_table()) fail_at(file, line_of(*n), "images must be a table: [images]");
+    Tab i(*n->as_table(), "[images]", file, {"size", "fit"});
+    if (e.modality != Modality::image) i.fail_here("[images] is for image experiments; remove it or set modality = \"image\"");
+    e.lines["images"] = i.line();
+    e.images.size = static_cast<int>(i.integer("size", 0, 1, 16384));
+    e.images.fit = i.boolean("fit", false);
+    if (e.images.fit && e.images.size == 0)
+      i.fail("fit", "[images] fit = true needs size = N (the box, in pixels, each image is scaled to fit)");
+  }
+  if (const toml::node* n = root.get("timing")) {
+    if (!n->is_table()) fail_at(file, line_of(*n), "timing must be a table: [timing]");
+    Tab t(*n->as_table(), "[timing]", file, kTimingKeys);
+    e.lines["timing"] = t.line();
+    parse_timing(t, e.modality, e.timing, e.lines, "timing.");
+  }
+  if (e.modality == Modality::image && e.timing.stimulus_ms == 0)
+    fail_at(file, e.lines.count("timing.stimulus") ? e.lines["timing.stimulus"] : 1,
+            "[timing] stimulus = 0: an image must be shown for some time; give its duration in ms");
+}
+
+// [SECTION] Sets and metamers -------------------------------------------------------------
+void parse_sets(const toml::table& root, const std::string& file, Experiment& e) {
+  const toml::node* n = root.get("sets");
+  if (!n) return;
+  if (!n->is_table()) fail_at(file, line_of(*n), "sets must be a table of named sets: [sets.NAME] folders = [...]");
+  for (const auto& [k, v] : *n->as_table()) {
+    const std::string name(k.str());
+    const std::string where = "[sets." + name + "]";
+    if (!v.is_table()) fail_at(file, line_of(v), where + " must be a table: [sets." + name + "] folders = [...]");
+    Tab s(*v.as_table(), where, file, {"folders", "include", "exclude", "table"},
+          static_cast<int>(k.source().begin.line));
+    StimulusSet set;
+    set.name = name;
+    set.where = s.at();
+    for (const char* key : {"folders", "include", "exclude", "table"})
+      if (s.has(key)) set.lines[key] = s.line(key);
+    for (const auto& f : s.strings("folders")) set.folders.push_back(resolve_path(e.dir, f));
+    set.include = s.strings("include");
+    set.exclude = s.strings("exclude");
+    if (s.has("table")) set.table = resolve_path(e.dir, s.str("table"));
+    if (set.folders.empty() == set.table.empty())
+      s.fail_here(where + " needs either folders = [\"DIR\", ...] (ImageFolder layout DIR/<category>/<file>) or table = \"FILE.csv\"");
+    if (!set.table.empty() && (s.has("include") || s.has("exclude")))
+      s.fail(s.has("include") ? "include" : "exclude", where + " include/exclude filter folders; a table lists its files already");
+    e.sets.push_back(std::move(set));
+  }
+  // TOML tables are unordered: keep the file's order for messages and summaries.
+  std::stable_sort(e.sets.begin(), e.sets.end(),
+                   [](const StimulusSet& a, const StimulusSet& b) { return a.where.line < b.where.line; });
+}
+
+std::string default_label(const std::string& model) {
+  if (model.rfind("zoo:", 0) == 0) return model.substr(4);
+  return fs::path(model).stem().string();
+}
+
+void parse_metamers(const toml::table& root, const std::string& file, const LoadOptions& opt,
+                    Experiment& e) {
+  const toml::node* n = root.get("metamers");
+  if (!n) return;
+  if (!n->is_array_of_tables())
+    fail_at(file, line_of(*n), "metamers must be an array of tables: [[metamers]] model = \"...\" layers = [...]");
+  int k = 0;
+  for (const toml::node& v : *n->as_array()) {
+    ++k;
+    const std::string where = "[[metamers]] #" + std::to_string(k);
+    Tab m(*v.as_table(), where, file,
+          {"model", "model_sha256", "label", "layers", "database", "folder", "table", "assume_passed"},
+          line_of(*n));
+    MetamerSource s;
+    s.where = m.at();
+    s.model = m.required_str("model", "\"zoo:NAME\" or \"path/to/model.pt\"");
+    s.model_sha256 = m.str("model_sha256");
+    s.label = m.has("label") ? m.str("label") : default_label(s.model);
+    if (s.label.empty() || s.label.find('/') != std::string::npos || s.label == "natural" || s.label == "catch")
+      m.fail(m.has("label") ? "label" : "model",
+             where + " label \"" + s.label + "\" cannot name conditions (empty, holds '/', or reserved); set label = \"short-name\"");
+    for (const char* key : {"model", "model_sha256", "label", "layers", "database", "folder", "table", "assume_passed"})
+      if (m.has(key)) s.lines[key] = m.line(key);
+    std::vector<int> lines;
+    s.layers = m.strings("layers", &lines);
+    if (s.layers.empty()) m.fail_here(where + " needs layers = [\"layer\", ...] (one condition per layer)");
+    for (size_t i = 0; i < s.layers.size(); ++i) {
+      if (s.lines.count("layer:" + s.layers[i]))
+        fail_at(file, lines[i], where + " layer \"" + s.layers[i] + "\" is listed twice; remove one");
+      s.lines["layer:" + s.layers[i]] = lines[i];
+    }
+    if (m.has("database")) s.database = resolve_path(e.dir, m.str("database"));
+    if (m.has("folder")) s.folder = resolve_path(e.dir, m.str("folder"));
+    if (m.has("table")) s.table = resolve_path(e.dir, m.str("table"));
+    s.assume_passed = m.boolean("assume_passed", false);
+    if (!s.table.empty() && (!s.database.empty() || !s.folder.empty()))
+      m.fail("table", where + " table lists the metamer files itself; remove database/folder (or the table)");
+    if (s.database.empty() && s.folder.empty() && s.table.empty()) {
+      if (opt.default_database.empty())
+        m.fail_here(where + " needs database = \"FILE.db\", folder = \"DIR\" or table = \"FILE.csv\" (or pass --db)");
+      s.database = fs::absolute(opt.default_database).lexically_normal().string();
+      s.lines["database"] = m.line();
+    }
+    if (!s.database.empty() && s.assume_passed)
+      m.fail("assume_passed", where + " assume_passed is for folders/tables without a database; the database says which metamers passed");
+    for (const auto& l : s.layers) {
+      Condition c;
+      c.name = s.label + "/" + l;
+      c.natural = false;
+      c.model = s.model;
+      c.model_sha256 = s.model_sha256;
+      c.layer = l;
+      c.source = static_cast<int>(e.sources.size());
+      if (e.find_condition(c.name))
+        fail_at(file, s.lines["layer:" + l], where + " condition \"" + c.name + "\" is declared twice; give this entry another label");
+      e.conditions.push_back(c);
+    }
+    e.sources.push_back(std::move(s));
+  }
+}
+
+// [SECTION] Blocks ------------------------------------------------------------------------
+struct KindKeys {
+  BlockKind kind;
+  const char* name;
+  std::vector<std::string> keys;
+};
+
+const std::vector<KindKeys>& kind_table() {
+  static const std::vector<std::string> screen = {"kind", "name", "text", "file"};
+  static const std::vector<KindKeys> t = {
+      {BlockKind::instructions, "instructions", screen},
+      {BlockKind::pause, "break", screen},
+      {BlockKind::debrief, "debrief", screen},
+      {BlockKind::practice, "practice",
+       {"kind", "name", "text", "file", "set", "trials", "feedback", "timing", "break_every", "break_text"}},
+      {BlockKind::demo, "demo",
+       {"kind", "name", "text", "file", "set", "trials", "feedback", "timing", "break_every", "break_text",
+        "pass_min_correct", "fail_text"}},
+      {BlockKind::main, "main",
+       {"kind", "name", "text", "file", "set", "conditions", "max_run", "catch", "catch_set", "feedback", "timing",
+        "break_every", "break_text"}},
+      {BlockKind::catch_trials, "catch", {"kind", "name", "text", "file", "set", "trials", "feedback", "timing"}},
+  };
+  return t;
+}
+
+// "max_run is used by main blocks" for a key another kind takes.
+std::string other_kinds_hint(const std::string& kind) {
+  std::string s = "keys of a " + kind + " block: ";
+  for (const auto& k : kind_table())
+    if (kind == k.name) s += join(k.keys, 40);
+  return s;
+}
+
+void parse_blocks(const toml::table& root, const std::string& file, Experiment& e) {
+  const toml::node* n = root.get("blocks");
+  if (!n) fail_at(file, 1, "no [[blocks]]; add at least one, e.g. [[blocks]] kind = \"main\" set = \"references\"");
+  if (!n->is_array_of_tables())
+    fail_at(file, line_of(*n), "blocks must be an array of tables: [[blocks]] kind = \"...\"");
+  int k = 0;
+  for (const toml::node& v : *n->as_array()) {
+    ++k;
+    const toml::table& bt = *v.as_table();
+    const int header_line = line_of(bt) > 0 ? line_of(bt) : line_of(*n);
+    const std::string where0 = "[[blocks]] #" + std::to_string(k);
+    const toml::node* kn = bt.get("kind");
+    if (!kn || !kn->is_string())
+      fail_at(file, kn ? line_of(*kn) : header_line,
+              where0 + " needs kind = \"instructions\", \"practice\", \"demo\", \"main\", \"catch\", \"break\" or \"debrief\"");
+    const std::string kind = **kn->as_string();
+    const KindKeys* kk = nullptr;
+    for (const auto& x : kind_table())
+      if (kind == x.name) kk = &x;
+    if (!kk)
+      fail_at(file, line_of(*kn), where0 + " kind \"" + kind +
+                                      "\" is not one of instructions, practice, demo, main, catch, break, debrief");
+    const std::string where = where0 + " (" + kind + ")";
+    Tab b(bt, where, file, kk->keys, header_line, other_kinds_hint(kind));
+    Block blk;
+    blk.kind = kk->kind;
+    blk.where = b.at();
+    blk.name = b.str("name", kind);
+    for (const auto& key : kk->keys)
+      if (b.has(key)) blk.lines[key] = b.line(key);
+    blk.text = read_text(b, e.dir);
+    const bool trial_block = blk.kind == BlockKind::practice || blk.kind == BlockKind::demo ||
+                             blk.kind == BlockKind::main || blk.kind == BlockKind::catch_trials;
+    if (blk.kind == BlockKind::instructions && blk.text.empty())
+      b.fail_here(where + " needs text = \"...\" or file = \"instructions.txt\"");
+    if (blk.kind == BlockKind::pause && blk.text.empty()) blk.text = "Take a short break. Continue when you are ready.";
+    if (blk.kind == BlockKind::debrief && blk.text.empty()) blk.text = "Thank you for taking part!";
+    if (!trial_block) {
+      e.blocks.push_back(std::move(blk));
+      continue;
+    }
+    blk.set = b.str("set");
+    const bool needs_set = blk.kind != BlockKind::catch_trials || e.modality == Modality::audio;
+    if (needs_set && blk.set.empty())
+      b.fail_here(where + " needs set = \"NAME\" (one of the [sets.NAME] tables" +
+                  (blk.kind == BlockKind::catch_trials ? std::string(": audio catch trials play clear clips)") : ")"));
+    if (blk.kind == BlockKind::catch_trials && e.modality == Modality::image && !blk.set.empty())
+      b.fail("set", where + " image catch trials show the alternatives' icons; remove set");
+    if (!blk.set.empty() && !e.find_set(blk.set)) {
+      std::vector<std::string> names;
+      for (const auto& s : e.sets) names.push_back(s.name);
+      b.fail("set", where + " set \"" + blk.set + "\" is not defined; define [sets." + blk.set + "]" +
+                        (names.empty() ? std::string() : " or use one of: " + join(names)));
+    }
+    blk.trials = static_cast<int>(b.integer("trials", -1, 1, 1000000));
+    blk.feedback = b.boolean("feedback", blk.kind == BlockKind::practice);
+    blk.break_every = static_cast<int>(b.integer("break_every", 0, 0, 1000000));
+    blk.break_text = b.str("break_text", "Take a short break. Continue when you are ready.");
+    blk.max_run = static_cast<int>(b.integer("max_run", 0, 0, 1000000));
+    blk.catch_trials = static_cast<int>(b.integer("catch", 0, 0, 1000000));
+    blk.catch_set = b.str("catch_set");
+    if (!blk.catch_set.empty() && !e.find_set(blk.catch_set))
+      b.fail("catch_set", where + " catch_set \"" + blk.catch_set + "\" is not defined; define [sets." + blk.catch_set + "]");
+    if (blk.catch_trials > 0 && e.modality == Modality::audio && blk.catch_set.empty())
+      b.fail("catch", where + " audio catch trials play clear clips: add catch_set = \"NAME\" (a [sets.NAME] of clips)");
+    if (blk.kind == BlockKind::demo) {
+      if (!b.has("pass_min_correct"))
+        b.fail_here(where + " needs pass_min_correct = N (correct answers needed to continue)");
+      blk.pass_min_correct = static_cast<int>(b.integer("pass_min_correct", 0, 0, 1000000));
+      if (blk.trials > 0 && blk.pass_min_correct > blk.trials)
+        b.fail("pass_min_correct", where + " pass_min_correct = " + std::to_string(blk.pass_min_correct) +
+                                       " is more than its " + std::to_string(blk.trials) + " trials; lower it");
+      blk.fail_text = b.str("fail_text", "Thank you for your time. The session ends here.");
+    }
+    if (blk.kind == BlockKind::main) {
+      std::vector<int> lines;
+      blk.conditions = b.strings("conditions", &lines);
+      for (size_t i = 0; i < blk.conditions.size(); ++i) {
+        if (!e.find_condition(blk.conditions[i])) {
+          std::vector<std::string> names;
+          for (const auto& c : e.conditions) names.push_back(c.name);
+          fail_at(file, lines[i], where + " condition \"" + blk.conditions[i] +
+                                      "\" is not declared; use one of: " + join(names, 40));
+        }
+        if (std::count(blk.conditions.begin(), blk.conditions.end(), blk.conditions[i]) > 1)
+          fail_at(file, lines[i], where + " condition \"" + blk.conditions[i] + "\" is listed twice; remove one");
+      }
+      if (b.has("conditions") && blk.conditions.empty())
+        b.fail("conditions", where + " conditions is empty; list some or remove the key (all conditions)");
+    }
+    blk.timing = e.timing;
+    if (const toml::table* tt = b.table("timing")) {
+      Tab t(*tt, where + " timing", file, kTimingKeys, b.line("timing"));
+      parse_timing(t, e.modality, blk.timing, blk.lines, "timing.");
+      if (e.modality == Modality::image && blk.timing.stimulus_ms == 0)
+        t.fail("stimulus", where + " timing stimulus = 0: an image must be shown for some time");
+    }
+    e.blocks.push_back(std::move(blk));
+  }
+  bool any_trials = false;
+  for (const auto& b : e.blocks)
+    any_trials |= b.kind == BlockKind::practice || b.kind == BlockKind::demo || b.kind == BlockKind::main ||
+                  b.kind == BlockKind::catch_trials;
+  if (!any_trials) fail_at(file, line_of(*n), "no trial blocks; add a [[blocks]] kind = \"main\" (or practice, demo, catch)");
+}
+
+}  // namespace
+
+// [SECTION] load_experiment ---------------------------------------------------------------
+Experiment load_experiment(const std::string& path, const LoadOptions& options) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw ExperimentError(path, 0, fs::exists(path, ec) ? "not a file; give an experiment .toml file"
+                                                        : "no such experiment file; check the path");
+  Experiment e;
+  e.path = fs::absolute(path).lexically_normal().string();
+  e.dir = fs::path(e.path).parent_path().string();
+  e.file = path;
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    std::string d(err.description());
+    std::replace(d.begin(), d.end(), '\n', ' ');
+    const auto& b = err.source().begin;
+    throw ExperimentError(path, static_cast<int>(b.line),
+                          "TOML syntax error" + (b.column > 0 ? " at column " + std::to_string(b.column) : std::string()) +
+                              ": " + d + "; fix the syntax (see experiments/README.md)");
+  }
+  e.sha256 = data::sha256_file(path);
+  const std::string& file = path;  // messages name the file as the user gave it
+
+  Tab top(root, "the experiment file", file,
+          {"experiment", "responses", "timing", "images", "audio", "sets", "metamers", "blocks"});
+  parse_experiment_table(root, file, e);
+  parse_responses(root, file, e);
+  parse_presentation(root, file, e);
+  parse_sets(root, file, e);
+  Condition natural;
+  natural.name = "natural";
+  e.conditions.push_back(natural);
+  parse_metamers(root, file, options, e);
+  parse_blocks(root, file, e);
+
+  detail::list_sets(e);
+  detail::resolve_metamers(e);
+  return e;
+}
+
+}  // namespace mm::experiments

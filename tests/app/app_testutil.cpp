@@ -1,0 +1,139 @@
+// Helpers for the presentation-layer tests: a private Xvfb, and forked children.
+#include "tests/app/app_testutil.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace mm::test {
+
+namespace {
+
+struct Xvfb {
+  pid_t pid = -1;
+  std::string display;
+  ~Xvfb() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      int st = 0;
+      ::waitpid(pid, &st, 0);
+    }
+  }
+};
+
+Xvfb& server() {
+  static Xvfb x;
+  return x;
+}
+
+}  // namespace
+
+std::string ensure_xvfb() {
+  Xvfb& x = server();
+  if (!x.display.empty()) return x.display;
+  const char* mode = std::getenv("METAMERLAB_TEST_DISPLAY");
+  const char* cur = std::getenv("DISPLAY");
+  if (mode && std::string(mode) == "current" && cur && *cur) return x.display = cur;
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("ensure_xvfb: pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("ensure_xvfb: fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the test process
+    ::close(fds[0]);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+    }
+    std::string fd = std::to_string(fds[1]);
+    ::execlp("Xvfb", "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+             "-noreset", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  x.pid = pid;
+  std::string num;
+  pollfd p{fds[0], POLLIN, 0};
+  for (;;) {
+    int r = ::poll(&p, 1, 15000);
+    if (r <= 0) break;
+    char c;
+    ssize_t n = ::read(fds[0], &c, 1);
+    if (n <= 0 || c == '\n') break;
+    num += c;
+  }
+  ::close(fds[0]);
+  if (num.empty()) {
+    int st = 0;
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, &st, 0);
+    x.pid = -1;
+    throw std::runtime_error(WIFEXITED(st) && WEXITSTATUS(st) == 127
+                                 ? "ensure_xvfb: Xvfb is not installed (apt-get install xvfb)"
+                                 : "ensure_xvfb: Xvfb did not start");
+  }
+  x.display = ":" + num;
+  ::setenv("DISPLAY", x.display.c_str(), 1);
+  return x.display;
+}
+
+ChildResult run_in_child(const std::function<std::string()>& fn, const std::vector<EnvVar>& env, int timeout_s) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("run_in_child: pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("run_in_child: fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::alarm(static_cast<unsigned>(timeout_s));
+    for (const auto& e : env) {
+      if (e.unset) ::unsetenv(e.name.c_str());
+      else ::setenv(e.name.c_str(), e.value.c_str(), 1);
+    }
+    int code = 0;
+    std::string out;
+    try {
+      out = fn();
+    } catch (const std::exception& ex) {
+      out = ex.what();
+      code = 1;
+    } catch (...) {
+      out = "unknown exception";
+      code = 1;
+    }
+    size_t off = 0;
+    while (off < out.size()) {
+      ssize_t n = ::write(fds[1], out.data() + off, out.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(fds[1]);
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  ChildResult r;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    r.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+}  // namespace mm::test
