@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "app/audio.h"
 #include "app/plan_command.h"
+#include "app/runner.h"
 #include "stimuli/datasets.h"
 #include "app/timing_test.h"
 #include "synth/engine.h"
@@ -152,6 +154,32 @@ std::vector<Command> command_table() {
         {"json", "", "print one JSON object: plan, summary, validation, session"}},
        "EXPERIMENT.toml",
        true},
+      {"run",
+       "run a participant's session of an experiment file (display, sound, timed trials)",
+       "Plans the session (or resumes the participant's unfinished one at the first unanswered\n"
+       "trial of the stored plan), then shows each trial: fixation, stimulus for whole frames, mask,\n"
+       "response (click an icon or press 1-9; for words: click, or type with completion and Return).\n"
+       "Each answered trial is committed at once. Ctrl+Shift+Q aborts (data kept; run the same\n"
+       "command to resume), Ctrl+Shift+P pauses. Exit 0 completed or demo failed, 1 refused,\n"
+       "3 no audio device, 4 aborted.",
+       {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
+        {"code", "CODE", "pseudonymous participant code (letters, digits, -_.; default P<N>)", ""},
+        {"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
+        {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
+        {"windowed", "", "a window instead of fullscreen"},
+        {"width", "W", "window width (with --windowed)", "1024"},
+        {"height", "H", "window height (with --windowed)", "768"},
+        {"auto", "correct|random|FILE", "scripted participant (CSV trial_index,response,rt_ms)", ""},
+        {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
+        {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
+        {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
+        {"station", "NAME", "this computer's label (default: host name)", ""}},
+       "EXPERIMENT.toml",
+       true},
+      {"sessions",
+       "list the sessions in a database: participant, experiment, status, answered/planned",
+       "One line per session (or one JSON array with --json).",
+       {{"db", "FILE", "database", "metamerlab.db"}, {"json", "", "print one JSON array"}}},
   };
 }
 
@@ -363,6 +391,43 @@ int cmd_plan(const Args& a) {
   return run_plan_command(o, std::cout, std::cerr);
 }
 
+int cmd_run(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("run: give exactly one EXPERIMENT.toml");
+  RunOptions o;
+  o.experiment = a.positionals()[0];
+  o.participant = positive(a, "participant");
+  o.code = a.get("code");
+  o.db = a.get("db");
+  o.has_seed = a.has("seed");
+  if (o.has_seed) o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  o.windowed = a.flag("windowed");
+  o.width = static_cast<int>(positive(a, "width"));
+  o.height = static_cast<int>(positive(a, "height"));
+  o.auto_policy = a.get("auto");
+  o.auto_seed = static_cast<uint64_t>(positive(a, "auto-seed", 0));
+  if (a.has("max-trials")) o.max_trials = static_cast<int>(positive(a, "max-trials", 0));
+  o.screenshots = a.get("screenshots");
+  o.station = a.get("station");
+  try {
+    RunResult r = run_session(o, std::cout);
+    if (r.status == "completed" || r.status == "failed_demo") {
+      double sum = 0, mx = 0;
+      for (double c : r.commit_ms) sum += c, mx = std::max(mx, c);
+      std::cout << "session " << r.session_id << " " << r.status << ": " << r.answered_now << " trials this run";
+      if (!r.commit_ms.empty())
+        std::cout << ", commit mean " << sum / r.commit_ms.size() << " ms, max " << mx << " ms";
+      std::cout << ", first trial after " << r.first_trial_s << " s\n";
+    }
+    return r.exit_code;
+  } catch (const NoAudioDevice& e) {
+    std::cerr << "run: this is an audio experiment and there is no usable audio output (" << e.what()
+              << "); connect headphones or choose a device, then start again\n";
+    return 3;
+  }
+}
+
+int cmd_sessions(const Args& a) { return list_sessions_command(a.get("db"), a.flag("json"), std::cout); }
+
 }  // namespace
 
 // [SECTION] Dispatch ----------------------------------------------------------------------
@@ -416,6 +481,8 @@ int run_command(const std::vector<std::string>& argv) {
   if (cmd->name == "trace") return cmd_trace(a);
   if (cmd->name == "timing-test") return cmd_timing_test(a);
   if (cmd->name == "plan") return cmd_plan(a);
+  if (cmd->name == "run") return cmd_run(a);
+  if (cmd->name == "sessions") return cmd_sessions(a);
   throw std::logic_error("no handler for " + cmd->name);
 }
 

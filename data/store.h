@@ -188,6 +188,9 @@ class Store {
 
   int64_t upsert_model(const ModelRecord& m);  // keyed by sha256 + spec
   int64_t begin_synth_run(const SynthRunRecord& r);
+  // Marks runs with these options and output folder still recorded as 'running' (killed
+  // before they could finish) as 'interrupted'. Returns how many.
+  int mark_interrupted_runs(const std::string& options_json, const std::string& out_dir);
   void finish_synth_run(int64_t run_id, const std::string& status, double wall_s);
   int64_t add_metamer(const MetamerRecord& m);
   // For resume: a metamer with this reference sha, layer, seed and options already recorded

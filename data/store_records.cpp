@@ -187,6 +187,19 @@ int64_t Store::begin_synth_run(const SynthRunRecord& r) {
   return id;
 }
 
+int Store::mark_interrupted_runs(const std::string& options_json, const std::string& out_dir) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Txn t(d, "marking interrupted synthesis runs");
+  Stmt s(d,
+         "UPDATE synth_runs SET status = 'interrupted' "
+         "WHERE status = 'running' AND options_json = ?1 AND out_dir = ?2",
+         "marking interrupted synthesis runs");
+  s.bind(1, options_json).bind(2, out_dir).run();
+  int n = sqlite3_changes(db_);
+  t.commit();
+  return n;
+}
+
 void Store::finish_synth_run(int64_t run_id, const std::string& status, double wall_s) {
   if (!is_run_status(status))
     throw std::runtime_error(path_ + ": finish_synth_run: status '" + status +

@@ -252,6 +252,8 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
   run.out_dir = out_abs;
   run.program_version = program_version();
   SynthJobResult res;
+  if (int n = store.mark_interrupted_runs(opts, out_abs))
+    out << "an earlier run with these options into " << out_abs << " was interrupted (" << n << " run record(s) marked)\n";
   res.run_id = store.begin_synth_run(run);
 
   // Unique output names per category.

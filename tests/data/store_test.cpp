@@ -244,6 +244,27 @@ TEST(StoreRecords, SynthRunLifecycle) {
   expect_error([&] { s.begin_synth_run(sample_run(model + 100)); }, {tmp / "m.db"});
 }
 
+TEST(StoreRecords, KilledRunsAreMarkedInterrupted) {
+  mm::test::TempDir tmp("store-interrupted");
+  Store s(tmp / "m.db");
+  int64_t model = s.upsert_model(sample_model());
+  SynthRunRecord r = sample_run(model, R"({"seed":1})", "/out/x");
+  int64_t killed = s.begin_synth_run(r);                                   // never finished
+  int64_t other = s.begin_synth_run(sample_run(model, R"({"seed":2})", "/out/x"));
+  int64_t elsewhere = s.begin_synth_run(sample_run(model, R"({"seed":1})", "/out/y"));
+  int64_t done = s.begin_synth_run(r);
+  s.finish_synth_run(done, "done", 1.0);
+  EXPECT_EQ(s.mark_interrupted_runs(r.options_json, r.out_dir), 1);
+  auto status = [&](int64_t id) {
+    return q_text(s.handle(), "SELECT status FROM synth_runs WHERE id=" + std::to_string(id));
+  };
+  EXPECT_EQ(status(killed), "interrupted");
+  EXPECT_EQ(status(other), "running");
+  EXPECT_EQ(status(elsewhere), "running");
+  EXPECT_EQ(status(done), "done");
+  EXPECT_EQ(s.mark_interrupted_runs(r.options_json, r.out_dir), 0);
+}
+
 TEST(StoreRecords, MetamersRoundTrip) {
   mm::test::TempDir tmp("store-metamers");
   Store s(tmp / "m.db");
