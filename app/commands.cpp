@@ -2,7 +2,8 @@
 //
 // Sections
 //   [SECTION] Tables      every subcommand's options (parsing and --help come from here)
-//   [SECTION] Handlers    synth, null, classify, info, trace, demo, dataset, timing-test, plan
+//   [SECTION] Handlers    synth, null, classify, info, trace, demo, dataset, timing-test, plan,
+//                         run, sessions
 //   [SECTION] Dispatch    run_command
 #include "app/commands.h"
 
@@ -16,9 +17,11 @@
 #include "app/plan_command.h"
 #include "app/runner.h"
 #include "stimuli/datasets.h"
+#include "app/timing.h"
 #include "app/timing_test.h"
 #include "synth/engine.h"
 #include "synth/jobs.h"
+#include "synth/train.h"
 
 namespace mm::app {
 
@@ -140,6 +143,38 @@ std::vector<Command> command_table() {
         {"height", "H", "window height (with --windowed)", "768"},
         {"screen", "S", "display index", "0"},
         {"json", "", "print one JSON object"}}},
+      {"train",
+       "train metamerlab's image or audio network on a data set (standard or PGD adversarial)",
+       "Loads DATA/train/<category>/* and DATA/test/<category>/* (as metamerlab dataset writes) into\n"
+       "memory, trains the C++ network (image: ResNet-style CNN; audio: cochleagram + CNN), seeded\n"
+       "and reproducible, with PGD adversarial training when --adversarial is l2 or linf. Checkpoints\n"
+       "to OUT.ckpt; a killed run started again with the same command resumes identically. Ends with\n"
+       "clean accuracy on the test split and accuracy under PGD at --eps, and writes OUT and OUT.json.",
+       {{"data", "DIR", "data set folder with train/ and test/", "", true},
+        {"modality", "image|audio", "which network", "", true},
+        {"out", "FILE", "weights file (the sidecar is FILE.json)", "", true},
+        {"epochs", "N", "passes over the training split", "10"},
+        {"batch", "B", "batch size", "64"},
+        {"lr", "LR", "peak learning rate", "0.05"},
+        {"optimizer", "sgd|adam", "SGD with momentum 0.9, or Adam", "sgd"},
+        {"schedule", "cosine|step", "cosine to 0, or x0.1 at 50% and 75%", "cosine"},
+        {"weight-decay", "W", "L2 weight decay", "0.0005"},
+        {"seed", "S", "initialization, data order and PGD random starts", "0"},
+        {"width", "C", "channels of the first stage (then x2, x4)", "16"},
+        {"size", "PX", "image: side in pixels", "64"},
+        {"sample-rate", "HZ", "audio: sample rate", "16000"},
+        {"samples", "N", "audio: clip length in samples", "16000"},
+        {"adversarial", "none|l2|linf", "PGD adversarial training norm", "none"},
+        {"eps", "E", "PGD eps (training, and the final attack)", ""},
+        {"eval-norm", "l2|linf", "norm of the final attack (default: --adversarial, else linf)", ""},
+        {"pgd-steps", "K", "PGD steps", "5"},
+        {"pgd-step-size", "A", "PGD step size (default eps/2)", ""},
+        {"no-random-start", "", "start PGD at the input instead of a random point in the ball"},
+        {"checkpoint-every", "N", "steps between checkpoints (0: none)", "50"},
+        {"max-train", "N", "use at most N training items (timing)", ""},
+        {"stop-after", "N", "testing: stop after N steps as if killed (resume later)", ""},
+        {"quiet", "", "no progress lines"},
+        kThreads}},
       {"plan",
        "plan one participant's session of an experiment file and print it (no display needed)",
        "Loads and validates the experiment (every file loads, models and layers exist, durations\n"
@@ -173,7 +208,9 @@ std::vector<Command> command_table() {
         {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
         {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
         {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
-        {"station", "NAME", "this computer's label (default: host name)", ""}},
+        {"station", "NAME", "this computer's label (default: host name)", ""},
+        {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
+        {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}},
        "EXPERIMENT.toml",
        true},
       {"sessions",
@@ -376,6 +413,72 @@ int cmd_timing_test(const Args& a) {
   return 0;
 }
 
+int cmd_train(const Args& a) {
+  synth::TrainOptions o;
+  o.data_dir = a.get("data");
+  o.modality = a.get("modality");
+  if (o.modality != "image" && o.modality != "audio")
+    throw UsageError("train: --modality must be image or audio, not \"" + o.modality + "\"");
+  o.out = a.get("out");
+  o.epochs = static_cast<int>(positive(a, "epochs"));
+  o.batch = static_cast<int>(positive(a, "batch"));
+  o.lr = a.get_double("lr");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw UsageError("train: --lr must be positive and finite");
+  o.optimizer = a.get("optimizer");
+  if (o.optimizer != "sgd" && o.optimizer != "adam") throw UsageError("train: --optimizer must be sgd or adam");
+  o.schedule = a.get("schedule");
+  if (o.schedule != "cosine" && o.schedule != "step") throw UsageError("train: --schedule must be cosine or step");
+  o.weight_decay = a.get_double("weight-decay");
+  if (!(o.weight_decay >= 0)) throw UsageError("train: --weight-decay must be 0 or more");
+  o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  o.width = static_cast<int>(positive(a, "width"));
+  o.image_size = static_cast<int>(positive(a, "size", 8));
+  o.sample_rate = static_cast<int>(positive(a, "sample-rate"));
+  o.samples = positive(a, "samples");
+  auto norm = [&](const std::string& flag, const std::string& v) {
+    try {
+      return synth::parse_norm(v);
+    } catch (const std::runtime_error&) {
+      throw UsageError("train: --" + flag + " must be none, l2 or linf, not \"" + v + "\"");
+    }
+  };
+  synth::PgdOptions p;
+  p.norm = norm("adversarial", a.get("adversarial"));
+  p.steps = static_cast<int>(positive(a, "pgd-steps"));
+  p.random_start = !a.flag("no-random-start");
+  if (a.has("eps")) {
+    p.eps = a.get_double("eps");
+    if (!(p.eps > 0) || !std::isfinite(p.eps)) throw UsageError("train: --eps must be positive and finite");
+  } else if (p.norm != synth::Norm::none) {
+    throw UsageError("train: --adversarial " + a.get("adversarial") + " needs --eps");
+  }
+  if (a.has("pgd-step-size")) {
+    p.step_size = a.get_double("pgd-step-size");
+    if (!(p.step_size > 0)) throw UsageError("train: --pgd-step-size must be positive");
+  }
+  o.train_attack = p;
+  o.eval_attack = p;
+  if (a.has("eval-norm")) o.eval_attack.norm = norm("eval-norm", a.get("eval-norm"));
+  else if (p.norm == synth::Norm::none) o.eval_attack.norm = synth::Norm::linf;
+  if (!a.has("eps")) o.eval_attack.norm = synth::Norm::none;  // no eps: clean accuracy only
+  o.checkpoint_every = positive(a, "checkpoint-every", 0);
+  if (a.has("max-train")) o.max_train = positive(a, "max-train");
+  if (a.has("stop-after")) o.stop_after = positive(a, "stop-after", 0);
+  o.progress = a.flag("quiet") ? nullptr : &std::cerr;
+  auto r = synth::train(o);
+  if (!r.finished) {
+    std::cout << "train: stopped after step " << r.steps << " (--stop-after); run the same command to resume\n";
+    return 0;
+  }
+  std::cout << "train: " << r.train_items << " train items, " << r.steps << " steps in " << r.train_seconds
+            << " s; clean accuracy " << r.clean_acc << " on " << r.test_items << " test items";
+  if (r.adv_acc >= 0)
+    std::cout << ", under " << synth::norm_name(o.eval_attack.norm) << " PGD eps " << o.eval_attack.eps << ": "
+              << r.adv_acc;
+  std::cout << "; wrote " << o.out << " (sha256 " << r.weights_sha256 << ") and " << o.out << ".json\n";
+  return 0;
+}
+
 int cmd_plan(const Args& a) {
   if (a.positionals().size() != 1) throw UsageError("plan: give exactly one EXPERIMENT.toml");
   PlanCommandOptions o;
@@ -408,6 +511,8 @@ int cmd_run(const Args& a) {
   if (a.has("max-trials")) o.max_trials = static_cast<int>(positive(a, "max-trials", 0));
   o.screenshots = a.get("screenshots");
   o.station = a.get("station");
+  o.headphone_check = a.flag("headphone-check");
+  o.headphone_tone_ms = static_cast<int>(positive(a, "headphone-tone-ms", 20));
   try {
     RunResult r = run_session(o, std::cout);
     if (r.status == "completed" || r.status == "failed_demo") {
@@ -415,7 +520,8 @@ int cmd_run(const Args& a) {
       for (double c : r.commit_ms) sum += c, mx = std::max(mx, c);
       std::cout << "session " << r.session_id << " " << r.status << ": " << r.answered_now << " trials this run";
       if (!r.commit_ms.empty())
-        std::cout << ", commit mean " << sum / r.commit_ms.size() << " ms, max " << mx << " ms";
+        std::cout << ", trial commit mean " << sum / r.commit_ms.size() << " ms, p50 " << median(r.commit_ms)
+                  << " ms, p99 " << percentile(r.commit_ms, 99) << " ms, max " << mx << " ms";
       std::cout << ", first trial after " << r.first_trial_s << " s\n";
     }
     return r.exit_code;
@@ -480,6 +586,7 @@ int run_command(const std::vector<std::string>& argv) {
   if (cmd->name == "dataset") return cmd_dataset(a);
   if (cmd->name == "trace") return cmd_trace(a);
   if (cmd->name == "timing-test") return cmd_timing_test(a);
+  if (cmd->name == "train") return cmd_train(a);
   if (cmd->name == "plan") return cmd_plan(a);
   if (cmd->name == "run") return cmd_run(a);
   if (cmd->name == "sessions") return cmd_sessions(a);

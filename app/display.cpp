@@ -595,7 +595,7 @@ void Display::show_cursor(bool on) {
   else ImGui::GetIO().ConfigFlags |= ImGuiConfigFlags_NoMouseCursorChange;
 }
 
-void Display::push_key(const std::string& key_name) {
+void Display::push_key(const std::string& key_name, bool ctrl, bool shift) {
   SDL_Keycode k = SDL_GetKeyFromName(key_name.c_str());
   if (k == SDLK_UNKNOWN) throw std::invalid_argument("display: unknown key name \"" + key_name + "\"");
   for (Uint32 type : {static_cast<Uint32>(SDL_KEYDOWN), static_cast<Uint32>(SDL_KEYUP)}) {
@@ -606,6 +606,7 @@ void Display::push_key(const std::string& key_name) {
     e.key.state = type == SDL_KEYDOWN ? SDL_PRESSED : SDL_RELEASED;
     e.key.keysym.sym = k;
     e.key.keysym.scancode = SDL_GetScancodeFromKey(k);
+    e.key.keysym.mod = static_cast<Uint16>((ctrl ? KMOD_LCTRL : 0) | (shift ? KMOD_LSHIFT : 0));
     SDL_PushEvent(&e);
   }
 }

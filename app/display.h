@@ -163,7 +163,7 @@ class Display {
   void show_cursor(bool on);
   // Puts an event on SDL's queue as if it came from the keyboard or mouse (the scripted
   // participant uses this, so scripted sessions go through the real event path).
-  void push_key(const std::string& key_name);
+  void push_key(const std::string& key_name, bool ctrl = false, bool shift = false);
   void push_click(float x, float y, int button = 1);
   void push_text(const std::string& utf8);
 

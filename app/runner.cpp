@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -167,6 +169,22 @@ class Runner {
   void blank_frames(int frames);
   void feedback(const PlannedTrial& t, const std::string& response);
   bool demo_passed(const PlannedBlock& b);
+  void volume_screen();
+  bool headphone_check();
+  // CSV responses "@abort" / "@pause" press Ctrl+Shift+Q / Ctrl+Shift+P; after a pause the
+  // answer becomes the correct one. Returns whether to go on and answer.
+  bool scripted_keys(std::pair<std::string, double>& ans, const PlannedTrial& t) {
+    if (ans.first == "@abort") {
+      d_->push_key("Q", true, true);
+      ans.first = "@aborting";
+      return false;
+    }
+    if (ans.first == "@pause") {
+      d_->push_key("P", true, true);
+      ans.first = t.category;
+    }
+    return ans.first != "@aborting";
+  }
 };
 
 std::vector<InputEvent> Runner::poll() {
@@ -220,7 +238,8 @@ void Runner::show_phase(PhaseLog& ph, int frames, double requested_s, const std:
     if (shots && i == 0) shots->push_back({ph.name, d_->capture()});
     const Flip f = d_->flip();
     if (i == 0) ph.actual_s = f.t;
-    if (f.dropped) ++ph.dropped;
+    // The first fixation frame's interval spans the between-trial loading: not a drop.
+    if (f.dropped && !(i == 0 && ph.name == "fixation")) ++ph.dropped;
     ++ph.shown;
     poll();  // abort key only; nothing else happens during presentation
   }
@@ -254,7 +273,7 @@ int Runner::respond_grid(const PlannedTrial& t, double onset, double* event_t) {
     }
     const double now = now_s();
     if (t.timing.response_ms > 0 && now > onset + t.timing.response_ms / 1000.0) return -1;
-    if (auto_.on() && !pushed && now >= onset + ans.second) {
+    if (auto_.on() && !pushed && now >= onset + ans.second && scripted_keys(ans, t)) {
       auto it = std::find(alt_names_.begin(), alt_names_.end(), ans.first);
       const int k = it == alt_names_.end() ? 0 : static_cast<int>(it - alt_names_.begin());
       d_->push_click(grid.tiles[k].cx(), grid.tiles[k].cy());
@@ -302,7 +321,7 @@ int Runner::respond_words(const PlannedTrial& t, double onset, double* event_t) 
     }
     const double now = now_s();
     if (t.timing.response_ms > 0 && now > onset + t.timing.response_ms / 1000.0) return -1;
-    if (auto_.on() && !pushed && now >= onset + ans.second) {
+    if (auto_.on() && !pushed && now >= onset + ans.second && scripted_keys(ans, t)) {
       // Types the shortest prefix that completes uniquely, then Return (type-ahead).
       std::string w = ans.first, prefix;
       for (size_t n = 1; n <= w.size(); ++n) {
@@ -474,6 +493,114 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   return r;
 }
 
+// Audio sessions start here: a tone at the stimuli's level (RMS 0.1) repeats while the
+// listener sets a comfortable level with Up/Down (about 1 dB a press); Space continues.
+void Runner::volume_screen() {
+  const int rate = e_.audio.sample_rate;
+  std::vector<float> tone(static_cast<size_t>(rate));  // 1 s, 1 kHz, 10 ms ramps
+  for (size_t i = 0; i < tone.size(); ++i) {
+    const double ramp = std::min({1.0, i / (0.01 * rate), (tone.size() - i) / (0.01 * rate)});
+    tone[i] = static_cast<float>(0.1 * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 1000.0 * i / rate));
+  }
+  Sound snd = audio_->load(tone, 1, rate);
+  drain();
+  double shown = 0;
+  bool pushed = false;
+  float gain = audio_->volume();
+  for (bool done = false; !done;) {
+    if (!audio_->playing(snd)) audio_->play_at(snd, 0);
+    d_->clear(style_.background);
+    d_->text("Set the volume to a comfortable level", d_->width() / 2.0f, d_->height() / 2.0f - 40, style_.label);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "Up / Down to change (now %+.0f dB); Space to continue", 20 * std::log10(gain));
+    d_->text(buf, d_->width() / 2.0f, d_->height() / 2.0f + 20, style_.label, 22);
+    const Flip f = d_->flip();
+    if (shown == 0) shown = f.t;
+    if (auto_.on() && !pushed && f.t - shown > 0.05) {
+      d_->push_key("Space");
+      pushed = true;
+    }
+    for (const auto& ev : poll()) {
+      if (ev.type != InputEvent::key_down) continue;
+      if (ev.key == "Up") gain = std::min(4.0f, gain * 1.122f);
+      if (ev.key == "Down") gain = std::max(0.05f, gain / 1.122f);
+      if (ev.key == "Space" || ev.key == "Return") done = true;
+      audio_->set_volume(gain);
+    }
+  }
+  audio_->stop(snd);
+  audio_->unload(snd);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "volume %.3f (%+.1f dB)", gain, 20 * std::log10(gain));
+  store_->add_session_event(sid_, "note", 0, buf);
+}
+
+// The antiphase headphone check (Woods et al. 2017): six trials of three 200 Hz tones, one
+// 6 dB quieter, one in antiphase between the ears (quieter over loudspeakers only); the
+// listener picks the quietest (1-3 or a click). Passing needs 5 of 6.
+bool Runner::headphone_check() {
+  const int rate = e_.audio.sample_rate;
+  const int tone_n = rate * o_.headphone_tone_ms / 1000, gap_n = rate / 2 * o_.headphone_tone_ms / 1000;
+  const int ramp_n = std::max(1, tone_n / 10);
+  std::mt19937_64 rng(plan_.seed ^ 0x5eedULL);
+  text_screen("Headphone check: three tones per trial. Pick the QUIETEST one (1, 2 or 3).");
+  int correct = 0;
+  const std::vector<std::string> names = {"1", "2", "3"};
+  const IconGrid grid = layout_icon_grid(3, d_->width(), d_->height());
+  for (int trial = 0; trial < 6; ++trial) {
+    std::vector<int> kinds = {0, 1, 2};  // 0 normal, 1 quieter, 2 antiphase
+    std::shuffle(kinds.begin(), kinds.end(), rng);
+    std::vector<float> st(static_cast<size_t>(3 * tone_n + 2 * gap_n) * 2, 0.0f);
+    for (int k = 0; k < 3; ++k)
+      for (int i = 0; i < tone_n; ++i) {
+        const double ramp = std::min({1.0, static_cast<double>(i) / ramp_n, static_cast<double>(tone_n - i) / ramp_n});
+        const double v = 0.1 * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 200.0 * i / rate) * (kinds[k] == 1 ? 0.5 : 1.0);
+        const size_t at = static_cast<size_t>(k * (tone_n + gap_n) + i) * 2;
+        st[at] = static_cast<float>(v);
+        st[at + 1] = static_cast<float>(kinds[k] == 2 ? -v : v);
+      }
+    const int answer = static_cast<int>(std::find(kinds.begin(), kinds.end(), 1) - kinds.begin());
+    Sound snd = audio_->load(st, 2, rate);
+    drain();
+    audio_->play_at(snd, 0);
+    while (audio_->playing(snd)) {
+      d_->clear(style_.background);
+      draw_fixation(*d_, style_);
+      d_->flip();
+      poll();
+    }
+    audio_->unload(snd);
+    PlannedTrial t;
+    t.index = -1 - trial;  // never a planned trial's index (CSV rows do not apply)
+    t.category = names[static_cast<size_t>(answer)];
+    std::pair<std::string, double> ans;
+    if (auto_.on()) ans = auto_.answer(t, names);
+    bool pushed = false;
+    int chosen = -1;
+    const double onset = now_s();
+    while (chosen < 0) {
+      for (const auto& ev : poll()) {
+        if (ev.type == InputEvent::mouse_down && ev.button == 1) chosen = grid.hit(ev.x, ev.y);
+        if (ev.type == InputEvent::key_down && (ev.key == "1" || ev.key == "2" || ev.key == "3")) chosen = ev.key[0] - '1';
+      }
+      if (auto_.on() && !pushed && now_s() >= onset + ans.second) {
+        d_->push_key(ans.first == "2" || ans.first == "3" ? ans.first : "1");
+        pushed = true;
+      }
+      d_->clear(style_.background);
+      draw_icon_grid(*d_, grid, {}, names, -1, -1, style_);
+      d_->text("Which tone was the quietest?", d_->width() / 2.0f, 60, style_.label);
+      d_->flip();
+    }
+    correct += chosen == answer;
+  }
+  const bool pass = correct >= 5;
+  store_->add_session_event(sid_, "note", 0,
+                            "headphone check: " + std::to_string(correct) + "/6 " + (pass ? "passed" : "failed"));
+  log_ << "headphone check: " << correct << "/6 " << (pass ? "passed" : "failed") << "\n";
+  return pass;
+}
+
 bool Runner::demo_passed(const PlannedBlock& b) {
   int correct = 0;
   for (const auto& tr : store_->trials_of_session(sid_))
@@ -548,6 +675,7 @@ RunResult Runner::run() {
                          .dump();
     s.audio_json = audio_ ? json{{"summary", audio_->info().summary()}, {"device", audio_->info().device},
                                  {"sample_rate", audio_->info().sample_rate},
+                                 {"update_samples", audio_->info().update_samples},
                                  {"latency_ms", audio_->info().latency_ms},
                                  {"device_clock", audio_->info().device_clock},
                                  {"source_latency", audio_->info().source_latency}}
@@ -555,7 +683,7 @@ RunResult Runner::run() {
                           : "{}";
     s.program_version = METAMERLAB_VERSION;
     sid_ = store_->create_session(s);
-    store_->add_session_event(sid_, "start", 0, o_.auto_policy.empty() ? "" : "auto:" + o_.auto_policy);
+    if (!o_.auto_policy.empty()) store_->add_session_event(sid_, "note", 0, "scripted participant: " + o_.auto_policy);
     log_ << "session " << sid_ << ": " << plan_.trials.size() << " trials planned\n";
   }
   res_.session_id = sid_;
@@ -573,6 +701,14 @@ RunResult Runner::run() {
 
   try {
     if (res_.resumed) text_screen("Welcome back. The session continues where it stopped.");
+    if (audio_) volume_screen();
+    if (audio_ && o_.headphone_check && !res_.resumed && !headphone_check()) {
+      text_screen("Thank you for taking part. This task needs headphones; the session ends here.",
+                  "Press Space to finish");
+      store_->finish_session(sid_, "failed_demo");
+      res_.status = "failed_demo";
+      return res_;
+    }
     for (const auto& b : plan_.blocks) {
       const bool text_block = b.kind == BlockKind::instructions || b.kind == BlockKind::pause ||
                               b.kind == BlockKind::debrief;
@@ -595,7 +731,6 @@ RunResult Runner::run() {
         blank_frames(d_->frames_for(t.timing.iti_ms).frames);
       }
       if (b.kind == BlockKind::demo && b.trials > 0 && !demo_passed(b)) {
-        store_->add_session_event(sid_, "demo_failed", b.first_trial + b.trials, "");
         text_screen(!b.fail_text.empty() ? b.fail_text
                                          : "Thank you for taking part. The session ends here.",
                     "Press Space to finish");
@@ -607,14 +742,12 @@ RunResult Runner::run() {
   } catch (const Aborted&) {
     int64_t at = 0;
     while (answered_.count(at)) ++at;
-    store_->add_session_event(sid_, "abort", at, "");
     store_->finish_session(sid_, "aborted");
     log_ << "session " << sid_ << " aborted at trial " << at << " (data kept; run the same command to resume)\n";
     res_.status = "aborted";
     res_.exit_code = 4;
     return res_;
   }
-  store_->add_session_event(sid_, "complete", static_cast<int64_t>(plan_.trials.size()), "");
   store_->finish_session(sid_, "completed");
   res_.status = "completed";
   return res_;

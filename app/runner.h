@@ -29,6 +29,8 @@ struct RunOptions {
   int max_trials = -1;          // keep only the first N trials of each block (pilot)
   std::string screenshots;      // folder: first frame of each phase of the first trial
   std::string station;          // "" = host name
+  bool headphone_check = false; // audio: the antiphase headphone check (Woods et al. 2017) first
+  int headphone_tone_ms = 1000; // its tone length (tests shorten it)
 };
 
 struct RunResult {

@@ -191,6 +191,13 @@ class AudioNet final : public NetBase {
     info_.json = net_json(*this).dump();
   }
   torch::nn::Module& module() override { return *root_; }
+  bool has_frontend() const override { return true; }
+  torch::Tensor frontend(const torch::Tensor& x) override { return coch_->forward(x); }
+  torch::Tensor logits_after_frontend(const torch::Tensor& f) override {
+    std::map<std::string, torch::Tensor> out;
+    run_backbone(body_, (f - 0.2) * 5.0, info_.layers, 1, {"logits"}, info_.layers.size() - 1, false, out);
+    return out.at("logits");
+  }
   std::map<std::string, torch::Tensor> forward(const torch::Tensor& x, const std::vector<std::string>& layers,
                                                bool fake) override {
     const size_t deepest = deepest_index(info_, layers);

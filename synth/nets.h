@@ -39,6 +39,12 @@ class TrainableNet : public Model {
   virtual void set_record(const std::string& json, const std::string& path, const std::string& sha256) = 0;
   // Logits for a batch (the whole forward, real ReLUs).
   torch::Tensor logits(const torch::Tensor& x) { return forward(x, {"logits"}, false).at("logits"); }
+  // A parameter-free front end (audio: the cochleagram; images: none) and the rest of the
+  // network, so standard training can compute the front end once per item:
+  // logits(x) == logits_after_frontend(frontend(x)).
+  virtual bool has_frontend() const { return false; }
+  virtual torch::Tensor frontend(const torch::Tensor& x) { return x; }
+  virtual torch::Tensor logits_after_frontend(const torch::Tensor& f) { return logits(f); }
 };
 
 // Builds a network with torch's default (seeded by the caller) initialization.

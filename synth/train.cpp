@@ -183,7 +183,8 @@ int64_t load_checkpoint(const std::string& path, TrainableNet& net, torch::optim
   torch::Tensor step, rng;
   ar.read("step", step);
   ar.read("rng", rng);
-  at::detail::getDefaultCPUGenerator().set_state(rng);
+  at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle sharing the default generator
+  global.set_state(rng);
   return step.item<int64_t>();
 }
 
@@ -214,6 +215,24 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
   if (rep.resumed && o.progress)
     *o.progress << "resuming from " << o.checkpoint << " at step " << start << "/" << total << "\n";
   const auto& info = net.info();
+  // Standard training of a network with a parameter-free front end (the cochleagram, most
+  // of the audio network's cost): compute it once per item.
+  TensorSet feats;
+  const bool cached = o.train_attack.norm == Norm::none && net.has_frontend();
+  if (cached) {
+    const auto tc = std::chrono::steady_clock::now();
+    torch::NoGradGuard ng;
+    std::vector<torch::Tensor> parts;
+    for (int64_t b = 0; b < n; b += 64)
+      parts.push_back(net.frontend(train.batch_x(torch::arange(b, std::min<int64_t>(b + 64, n), torch::kLong))));
+    feats.x = torch::cat(parts);
+    feats.y = train.y;
+    if (o.progress)
+      *o.progress << "front end (cochleagram) of " << n << " items computed once in " << std::fixed << std::setprecision(1)
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count() << " s"
+                  << std::defaultfloat << "\n";
+  }
+  const TensorSet& src = cached ? feats : train;
   std::vector<int64_t> order(static_cast<size_t>(n));
   int64_t order_epoch = -1;
   double win_loss = 0, win_correct = 0, win_count = 0;
@@ -233,7 +252,7 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     }
     const int64_t b0 = k * o.batch, b1 = std::min<int64_t>(b0 + o.batch, n);
     auto idx = torch::from_blob(order.data() + b0, {b1 - b0}, torch::kLong).clone();
-    auto x = train.batch_x(idx);
+    auto x = src.batch_x(idx);
     auto y = train.y.index_select(0, idx);
     if (o.train_attack.norm != Norm::none) {
       net.module().eval();
@@ -243,7 +262,7 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     const double lr = lr_at(o, s, total);
     for (auto& g : opt->param_groups()) g.options().set_lr(lr);
     opt->zero_grad();
-    auto logits = net.logits(x);
+    auto logits = cached ? net.logits_after_frontend(x) : net.logits(x);
     auto loss = torch::nn::functional::cross_entropy(logits, y);
     loss.backward();
     opt->step();
