@@ -129,7 +129,7 @@ std::vector<Command> command_table() {
        "tests each against the null distribution and records everything in OUT/metamerlab.db.",
        {{"out", "DIR", "output folder", "out/demo"},
         {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
-        {"iterations", "N", "steps per round", "100"},
+        {"iterations", "N", "steps per round", "250"},
         {"rounds", "R", "rounds", "4"},
         kThreads}},
       {"timing-test",

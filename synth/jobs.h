@@ -83,7 +83,7 @@ int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& er
 struct DemoJob {
   std::string out_dir = "out/demo";
   std::string db = "";   // default: OUT/metamerlab.db
-  int64_t iterations = 100;
+  int64_t iterations = 250;
   int rounds = 4;
   std::string command_line;
 };
