@@ -3,6 +3,7 @@
 //   bench_synth --model resnet18.pt [--layers relu,layer4] [--batches 1,8] [--iterations 30]
 //               [--warmup 5] [--repeats 1] [--python /usr/bin/python3]
 //               [--python-script bench/python_loop.py] [--threads 0] [--no-python] [--breakdown]
+//               [--dump-graph]
 //
 // For every layer and batch B it runs mm::synth::synthesize() (normalized-gradient descent,
 // one round, no checkpoints) on B seeded random references, after a warm-up run, and reports
@@ -37,6 +38,12 @@
 // --breakdown prints, per layer and batch, where one step's time goes: time inside top-level
 // ATen ops (forward and backward, by op) and the remainder (interpreter, autograd engine,
 // allocation). Timing with the observer on adds some overhead, so it is a separate run.
+// --dump-graph prints each layer's pruned TorchScript graph; BENCH_SYNTH_DEBUG=1 in the
+// environment lists every counted convolution/matmul with its FLOPs on stderr.
+//
+// Contamination: the CPU time other processes used during each timed run (from /proc/stat
+// and getrusage) is reported as "others' CPU share"; above 10%, or if the matmul peak moved
+// by more than 15%, the figures are flagged and the goal lines say to re-run.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
@@ -62,6 +69,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "synth/engine.h"
@@ -102,7 +110,8 @@ std::vector<std::string> split(const std::string& s) {
   std::cerr << "bench_synth: " << msg << "\n"
             << "usage: bench_synth --model FILE.pt [--layers relu,layer4] [--batches 1,8] [--iterations 30]\n"
                "                   [--warmup 5] [--repeats 1] [--python /usr/bin/python3]\n"
-               "                   [--python-script bench/python_loop.py] [--threads 0] [--no-python] [--breakdown]\n";
+               "                   [--python-script bench/python_loop.py] [--threads 0] [--no-python] [--breakdown]\n"
+               "                   [--dump-graph]\n";
   std::exit(2);
 }
 
@@ -483,7 +492,8 @@ PyResult run_python(const Args& a, const std::string& layer) {
   while (std::getline(ss, line))
     if (!line.empty() && line[0] == '{') last = line;
   if (rc != 0 || last.empty()) {
-    r.error = "`" + cmd + "` failed (exit status " + std::to_string(rc) + ")";
+    int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : rc;
+    r.error = "`" + cmd + "` failed (exit status " + std::to_string(status) + (status == 127 ? ": not found" : "") + ")";
     return r;
   }
   try {
