@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <string>
 
+// The current UTC time as ISO-8601 with milliseconds, for SQL text columns.
+#define MM_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
 namespace mm::data::detail {
 
 struct Db {

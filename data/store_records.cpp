@@ -23,7 +23,6 @@ using detail::Stmt;
 using detail::Txn;
 
 // [SECTION] Helpers -----------------------------------------------------------------------
-#define MM_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 // The metamers columns in MetamerRecord order; read_metamer() and add_metamer() rely on it.
 #define MM_METAMER_COLUMNS                                                                 \

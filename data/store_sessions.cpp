@@ -22,7 +22,6 @@ using detail::Stmt;
 using detail::Txn;
 
 // [SECTION] Helpers -----------------------------------------------------------------------
-#define MM_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 // A pseudonymous code: 1-64 of letters, digits, '-', '_', '.'. Spaces (as in names) are out.
 void check_code(const std::string& path, const std::string& code) {

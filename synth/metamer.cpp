@@ -191,8 +191,10 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     } else {
       g = torch::zeros_like(st.x);
     }
-    auto gflat = g.reshape({B, -1});
-    auto gfinite = torch::isfinite(gflat).all(1);
+    // One pass over the gradient: its per-example norm is NaN/Inf exactly when the gradient
+    // holds a NaN/Inf (or overflows), and the gd step reuses it.
+    auto gnorm = g.reshape({B, -1}).norm(2, 1);
+    auto gfinite = torch::isfinite(gnorm);
     auto newly_bad = st.active & (~finite | ~gfinite);
     if (newly_bad.any().item<bool>()) {
       for (int64_t b = 0; b < B; ++b)
@@ -206,8 +208,9 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     g = torch::where(act, g, torch::zeros_like(g));
     torch::Tensor delta;
     if (opt.optimizer == Optimizer::gd) {
-      auto gn = bshape(g.reshape({B, -1}).norm(2, 1));
-      delta = lr * g / (gn + 1e-10);
+      // Rows frozen above get g = 0 but may keep a NaN norm; torch::where below keeps
+      // their iterate, so only the active rows' (finite) norms matter.
+      delta = lr * g / (bshape(gnorm) + 1e-10);
     } else {
       st.m1 = torch::where(act, b1 * st.m1 + (1 - b1) * g, st.m1);
       st.m2 = torch::where(act, b2 * st.m2 + (1 - b2) * g * g, st.m2);
