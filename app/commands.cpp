@@ -14,6 +14,7 @@
 
 #include "app/cli.h"
 #include "app/audio.h"
+#include "app/launch.h"
 #include "app/plan_command.h"
 #include "app/runner.h"
 #include "stimuli/datasets.h"
@@ -21,6 +22,7 @@
 #include "app/timing_test.h"
 #include "synth/engine.h"
 #include "synth/jobs.h"
+#include "synth/report.h"
 #include "synth/train.h"
 
 namespace mm::app {
@@ -101,7 +103,7 @@ std::vector<Command> command_table() {
       {"dataset",
        "build a bundled demo data set: emoji16 (images) or words16 (spoken words)",
        "emoji16: icons of six npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"
-       "augmentation; one art style (default openmoji) is held out for test and reference.\n"
+       "augmentation; one art style (default twemoji) is held out for test and reference.\n"
        "words16: the 16 words spoken by espeak-ng, flite and festival, with noise, gain and shift;\n"
        "held-out voices (default: espeak-ng en-gb-scotland and en-us-nyc, speaker slt, 12 espeak-ng\n"
        "variants) give test and reference. Writes OUT/{train,test,reference}/<category>/, OUT/index.tsv\n"
@@ -124,14 +126,47 @@ std::vector<Command> command_table() {
        "emoji16|words16",
        true},
       {"demo",
-       "the synthesis demo: metamers of a few images at a few layers, recorded in a database",
-       "Writes a small procedural image set, synthesizes metamers at four layers of zoo:tiny-cnn,\n"
-       "tests each against the null distribution and records everything in OUT/metamerlab.db.",
+       "the bundled demo: metamers of the trained zoo models, their null tests and cross-model judgments",
+       "The paper's method on the bundled sample (stimuli/samples: one held-out image or spoken word per\n"
+       "category): metamers at four layers (conv1, stage2, stage3, logits) of the standard and the\n"
+       "adversarially trained model of the modality, each tested against the null distribution and\n"
+       "classified by the other model. Writes OUT/<model>/<layer>/<category>/, OUT/report.md and\n"
+       "OUT/metamerlab.db; experiments/demo-images.toml (and demo-words.toml, after\n"
+       "`demo --modality audio --out out/demo-words`) present them to people.",
        {{"out", "DIR", "output folder", "out/demo"},
         {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
-        {"iterations", "N", "steps per round", "250"},
-        {"rounds", "R", "rounds", "4"},
+        {"modality", "image|audio", "emoji16 images or words16 clips", "image"},
+        {"iterations", "N", "steps per round (default: images 250, audio 100: every audio step runs the cochleagram)", ""},
+        {"rounds", "R", "rounds (default: images 4, audio 3)", ""},
         kThreads}},
+      {"resave",
+       "rewrite a network metamerlab train wrote in the current file format (recipe, data, metrics kept)",
+       "Loads FILE and FILE.json (checking the recorded SHA-256), writes the weights again and updates\n"
+       "the sidecar's SHA-256. For weights written by an older metamerlab (e.g. with the cochleagram's\n"
+       "constant filters saved): the network and its outputs are unchanged.",
+       {kThreads},
+       "FILE",
+       true},
+      {"report",
+       "the paper's network-to-network test on the bundled zoo: metamers of each model, judged by the others",
+       "`report zoo`: for each bundled model, metamers at several layers (early stage to logits) of one\n"
+       "reference per category, each tested against the null distribution of the reference set, then\n"
+       "classified by the generating model and by every other bundled model of the same modality.\n"
+       "Writes OUT/report.md (the table), OUT/report.json, the metamers and OUT/metamerlab.db. Needs the\n"
+       "reference sets of `metamerlab dataset emoji16|words16` (tools/build-zoo.sh builds both).",
+       {{"out", "DIR", "output folder", "out/report-zoo"},
+        {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
+        {"model", "SPEC", "models (default: the four bundled zoo models)", "", false, true},
+        {"layer", "NAME", "layers (default conv1,stage1,stage2,stage3,logits)", "", false, true},
+        {"emoji16", "DIR", "emoji16 data set (its reference/ folder is used)", "out/emoji16"},
+        {"words16", "DIR", "words16 data set (its reference/ folder is used)", "out/words16"},
+        {"per-category", "N", "references per category", "1"},
+        {"iterations", "N", "steps per round", "250"},
+        {"rounds", "R", "rounds (the step halves after each)", "4"},
+        {"null-pairs", "N", "random natural pairs of the null distribution", "1000"},
+        kThreads},
+       "zoo",
+       true},
       {"timing-test",
        "time the display's frames: refresh rate, frame-interval mean, SD and percentiles, drops",
        "Opens the participant display (fullscreen unless --windowed), shows N frames with vsync and\n"
@@ -161,6 +196,9 @@ std::vector<Command> command_table() {
         {"weight-decay", "W", "L2 weight decay", "0.0005"},
         {"seed", "S", "initialization, data order and PGD random starts", "0"},
         {"width", "C", "channels of the first stage (then x2, x4)", "16"},
+        {"stem-stride", "S", "image: conv1's stride, 1 (3x3) or 2 (5x5, stages 4x cheaper)", "1"},
+        {"augment", "", "on-line augmentation per step: images flip, shift by size/8, cutout of size/4; audio\n"
+                        "(standard training) cochleagram shifts along frequency and time and SpecAugment masks"},
         {"size", "PX", "image: side in pixels", "64"},
         {"sample-rate", "HZ", "audio: sample rate", "16000"},
         {"samples", "N", "audio: clip length in samples", "16000"},
@@ -170,6 +208,7 @@ std::vector<Command> command_table() {
         {"pgd-steps", "K", "PGD steps", "5"},
         {"pgd-step-size", "A", "PGD step size (default eps/2)", ""},
         {"no-random-start", "", "start PGD at the input instead of a random point in the ball"},
+        {"init", "FILE", "start from these weights (an earlier metamerlab train output): fine-tuning", ""},
         {"checkpoint-every", "N", "steps between checkpoints (0: none)", "50"},
         {"max-train", "N", "use at most N training items (timing)", ""},
         {"stop-after", "N", "testing: stop after N steps as if killed (resume later)", ""},
@@ -213,6 +252,29 @@ std::vector<Command> command_table() {
         {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}},
        "EXPERIMENT.toml",
        true},
+      {"launch",
+       "the experimenter's launch screen: pick an experiment, a participant, check, start",
+       "Opens the participant display with a screen for the experimenter: an experiment file (typed,\n"
+       "or picked from the .toml files in the source tree's experiments/ folder, the current folder\n"
+       "and --folder), the participant's code and number, the validation result (errors with file and\n"
+       "line, as metamerlab plan prints them) and the plan's summary; Start runs the session (as\n"
+       "metamerlab run) in the same window. --auto-start CODE,NUMBER types them in and presses Start\n"
+       "(exit 1 with the errors when the experiment does not validate).",
+       {{"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
+        {"folder", "DIR", "another folder to list experiment files from", "", false, true},
+        {"windowed", "", "a window instead of fullscreen"},
+        {"width", "W", "window width (with --windowed)", "1024"},
+        {"height", "H", "window height (with --windowed)", "768"},
+        {"auto-start", "CODE,NUMBER", "scripted: enter this participant and press Start", ""},
+        {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""},
+        {"auto", "correct|random|FILE", "scripted participant for the session (see run)", ""},
+        {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
+        {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
+        {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
+        {"station", "NAME", "this computer's label (default: host name)", ""},
+        {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
+        {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}},
+       "EXPERIMENT.toml"},
       {"sessions",
        "list the sessions in a database: participant, experiment, status, answered/planned",
        "One line per session (or one JSON array with --json).",
@@ -394,10 +456,40 @@ int cmd_demo(const Args& a) {
   synth::DemoJob j;
   j.out_dir = a.get("out");
   j.db = a.get("db");
-  j.iterations = positive(a, "iterations");
-  j.rounds = static_cast<int>(positive(a, "rounds"));
+  j.modality = a.get("modality");
+  if (j.modality != "image" && j.modality != "audio") throw UsageError("demo: --modality must be image or audio");
+  const bool audio = j.modality == "audio";
+  j.iterations = a.has("iterations") ? positive(a, "iterations") : (audio ? 100 : 250);
+  j.rounds = static_cast<int>(a.has("rounds") ? positive(a, "rounds") : (audio ? 3 : 4));
   j.command_line = a.command_line;
   return synth::run_demo_job(j, std::cout, std::cerr);
+}
+
+int cmd_resave(const Args& a) {
+  for (const auto& f : a.positionals()) {
+    const std::string sha = synth::resave_net_file(f);
+    std::cout << f << ": rewritten, sha256 " << sha << "\n";
+  }
+  return 0;
+}
+
+int cmd_report(const Args& a) {
+  if (a.positionals().size() != 1 || a.positionals()[0] != "zoo")
+    throw UsageError("report: the one report is `metamerlab report zoo`");
+  synth::ZooReportJob j;
+  j.out_dir = a.get("out");
+  j.db = a.get("db");
+  j.models = a.list("model");
+  j.layers = a.list("layer");
+  j.emoji16_dir = a.get("emoji16");
+  j.words16_dir = a.get("words16");
+  j.per_category = static_cast<int>(positive(a, "per-category"));
+  j.iterations = positive(a, "iterations");
+  j.rounds = static_cast<int>(positive(a, "rounds"));
+  j.null_pairs = positive(a, "null-pairs", 2);
+  j.command_line = a.command_line;
+  synth::run_zoo_report(j, std::cout, std::cerr);
+  return 0;
 }
 
 int cmd_timing_test(const Args& a) {
@@ -433,8 +525,11 @@ int cmd_train(const Args& a) {
   o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
   o.width = static_cast<int>(positive(a, "width"));
   o.image_size = static_cast<int>(positive(a, "size", 8));
+  o.stem_stride = static_cast<int>(positive(a, "stem-stride"));
+  o.augment = a.flag("augment");
   o.sample_rate = static_cast<int>(positive(a, "sample-rate"));
   o.samples = positive(a, "samples");
+  o.init = a.get("init");
   auto norm = [&](const std::string& flag, const std::string& v) {
     try {
       return synth::parse_norm(v);
@@ -586,10 +681,13 @@ int run_command(const std::vector<std::string>& argv) {
   if (cmd->name == "dataset") return cmd_dataset(a);
   if (cmd->name == "trace") return cmd_trace(a);
   if (cmd->name == "timing-test") return cmd_timing_test(a);
+  if (cmd->name == "report") return cmd_report(a);
+  if (cmd->name == "resave") return cmd_resave(a);
   if (cmd->name == "train") return cmd_train(a);
   if (cmd->name == "plan") return cmd_plan(a);
   if (cmd->name == "run") return cmd_run(a);
   if (cmd->name == "sessions") return cmd_sessions(a);
+  if (cmd->name == "launch") return launch_command(a);
   throw std::logic_error("no handler for " + cmd->name);
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -24,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <sqlite3.h>
 #include <sstream>
 
 #include "app/audio.h"
@@ -135,7 +137,16 @@ struct PhaseLog {
 
 class Runner {
  public:
-  Runner(const RunOptions& o, std::ostream& log) : o_(o), log_(log), auto_(o) {}
+  Runner(const RunOptions& o, std::ostream& log, Display* display = nullptr)
+      : o_(o), log_(log), auto_(o), d_(display) {}
+  ~Runner() {
+    // A display lent by the caller (the launch screen) outlives the session: give back
+    // what was uploaded to it.
+    if (d_ && !own_display_) {
+      for (auto& t : icons_) d_->release(t);
+      for (auto& t : masks_) d_->release(t);
+    }
+  }
   RunResult run();
 
  private:
@@ -145,7 +156,8 @@ class Runner {
   experiments::Experiment e_;
   Plan plan_;
   std::unique_ptr<AudioOutput> audio_;
-  std::unique_ptr<Display> d_;
+  Display* d_ = nullptr;                  // the screen: lent by the caller, or own_display_
+  std::unique_ptr<Display> own_display_;
   std::unique_ptr<data::Store> store_;
   int64_t sid_ = 0;
   std::set<int64_t> answered_;
@@ -171,6 +183,11 @@ class Runner {
   bool demo_passed(const PlannedBlock& b);
   void volume_screen();
   bool headphone_check();
+  // One headphone-check trial: the three tones in `order` (N normal, Q quieter, A
+  // antiphase), then the choice (1-3 or a click). Returns the chosen position (0-2).
+  int headphone_trial(const PlannedTrial& t, const std::string& order, PlayReport* play, double* response_onset,
+                      double* event_t);
+  bool headphone_block(const PlannedBlock& b);
   // CSV responses "@abort" / "@pause" press Ctrl+Shift+Q / Ctrl+Shift+P; after a pause the
   // answer becomes the correct one. Returns whether to go on and answer.
   bool scripted_keys(std::pair<std::string, double>& ans, const PlannedTrial& t) {
@@ -535,69 +552,136 @@ void Runner::volume_screen() {
   store_->add_session_event(sid_, "note", 0, buf);
 }
 
-// The antiphase headphone check (Woods et al. 2017): six trials of three 200 Hz tones, one
+// The antiphase headphone check (Woods et al. 2017): three 200 Hz tones per trial, one
 // 6 dB quieter, one in antiphase between the ears (quieter over loudspeakers only); the
-// listener picks the quietest (1-3 or a click). Passing needs 5 of 6.
-bool Runner::headphone_check() {
+// listener picks the quietest (1-3 or a click).
+int Runner::headphone_trial(const PlannedTrial& t, const std::string& order, PlayReport* play,
+                            double* response_onset, double* event_t) {
   const int rate = e_.audio.sample_rate;
   const int tone_n = rate * o_.headphone_tone_ms / 1000, gap_n = rate / 2 * o_.headphone_tone_ms / 1000;
   const int ramp_n = std::max(1, tone_n / 10);
+  std::vector<float> st(static_cast<size_t>(3 * tone_n + 2 * gap_n) * 2, 0.0f);
+  for (int k = 0; k < 3; ++k)
+    for (int i = 0; i < tone_n; ++i) {
+      const double ramp = std::min({1.0, static_cast<double>(i) / ramp_n, static_cast<double>(tone_n - i) / ramp_n});
+      const char kind = order[static_cast<size_t>(k)];
+      const double v = 0.1 * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 200.0 * i / rate) * (kind == 'Q' ? 0.5 : 1.0);
+      const size_t at = static_cast<size_t>(k * (tone_n + gap_n) + i) * 2;
+      st[at] = static_cast<float>(v);
+      st[at + 1] = static_cast<float>(kind == 'A' ? -v : v);
+    }
+  const std::vector<std::string> names = {"1", "2", "3"};
+  const IconGrid grid = layout_icon_grid(3, d_->width(), d_->height());
+  Sound snd = audio_->load(st, 2, rate);
+  drain();
+  *play = audio_->play_at(snd, 0);
+  while (audio_->playing(snd)) {
+    d_->clear(style_.background);
+    draw_fixation(*d_, style_);
+    d_->flip();
+    poll();
+  }
+  audio_->unload(snd);
+  std::pair<std::string, double> ans;
+  if (auto_.on()) ans = auto_.answer(t, names);
+  bool pushed = false;
+  int chosen = -1;
+  *response_onset = now_s();
+  while (chosen < 0) {
+    for (const auto& ev : poll()) {
+      if (ev.type == InputEvent::mouse_down && ev.button == 1 && grid.hit(ev.x, ev.y) >= 0)
+        chosen = grid.hit(ev.x, ev.y), *event_t = ev.t;
+      if (ev.type == InputEvent::key_down && (ev.key == "1" || ev.key == "2" || ev.key == "3"))
+        chosen = ev.key[0] - '1', *event_t = ev.t;
+    }
+    if (auto_.on() && !pushed && now_s() >= *response_onset + ans.second && scripted_keys(ans, t)) {
+      d_->push_key(ans.first == "2" || ans.first == "3" ? ans.first : "1");
+      pushed = true;
+    }
+    d_->clear(style_.background);
+    draw_icon_grid(*d_, grid, {}, names, -1, -1, style_);
+    d_->text("Which tone was the quietest?", d_->width() / 2.0f, 60, style_.label);
+    d_->flip();
+  }
+  return chosen;
+}
+
+// --headphone-check: six trials before everything else, their result a session note.
+bool Runner::headphone_check() {
   std::mt19937_64 rng(plan_.seed ^ 0x5eedULL);
   text_screen("Headphone check: three tones per trial. Pick the QUIETEST one (1, 2 or 3).");
   int correct = 0;
-  const std::vector<std::string> names = {"1", "2", "3"};
-  const IconGrid grid = layout_icon_grid(3, d_->width(), d_->height());
-  for (int trial = 0; trial < 6; ++trial) {
-    std::vector<int> kinds = {0, 1, 2};  // 0 normal, 1 quieter, 2 antiphase
-    std::shuffle(kinds.begin(), kinds.end(), rng);
-    std::vector<float> st(static_cast<size_t>(3 * tone_n + 2 * gap_n) * 2, 0.0f);
-    for (int k = 0; k < 3; ++k)
-      for (int i = 0; i < tone_n; ++i) {
-        const double ramp = std::min({1.0, static_cast<double>(i) / ramp_n, static_cast<double>(tone_n - i) / ramp_n});
-        const double v = 0.1 * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 200.0 * i / rate) * (kinds[k] == 1 ? 0.5 : 1.0);
-        const size_t at = static_cast<size_t>(k * (tone_n + gap_n) + i) * 2;
-        st[at] = static_cast<float>(v);
-        st[at + 1] = static_cast<float>(kinds[k] == 2 ? -v : v);
-      }
-    const int answer = static_cast<int>(std::find(kinds.begin(), kinds.end(), 1) - kinds.begin());
-    Sound snd = audio_->load(st, 2, rate);
-    drain();
-    audio_->play_at(snd, 0);
-    while (audio_->playing(snd)) {
-      d_->clear(style_.background);
-      draw_fixation(*d_, style_);
-      d_->flip();
-      poll();
-    }
-    audio_->unload(snd);
+  for (int trial = 0; trial < experiments::kHeadphoneTrials; ++trial) {
+    std::string order = "NQA";
+    std::shuffle(order.begin(), order.end(), rng);
     PlannedTrial t;
     t.index = -1 - trial;  // never a planned trial's index (CSV rows do not apply)
-    t.category = names[static_cast<size_t>(answer)];
-    std::pair<std::string, double> ans;
-    if (auto_.on()) ans = auto_.answer(t, names);
-    bool pushed = false;
-    int chosen = -1;
-    const double onset = now_s();
-    while (chosen < 0) {
-      for (const auto& ev : poll()) {
-        if (ev.type == InputEvent::mouse_down && ev.button == 1) chosen = grid.hit(ev.x, ev.y);
-        if (ev.type == InputEvent::key_down && (ev.key == "1" || ev.key == "2" || ev.key == "3")) chosen = ev.key[0] - '1';
-      }
-      if (auto_.on() && !pushed && now_s() >= onset + ans.second) {
-        d_->push_key(ans.first == "2" || ans.first == "3" ? ans.first : "1");
-        pushed = true;
-      }
-      d_->clear(style_.background);
-      draw_icon_grid(*d_, grid, {}, names, -1, -1, style_);
-      d_->text("Which tone was the quietest?", d_->width() / 2.0f, 60, style_.label);
-      d_->flip();
-    }
-    correct += chosen == answer;
+    t.category = std::to_string(order.find('Q') + 1);
+    PlayReport play;
+    double onset = 0, ev_t = 0;
+    correct += headphone_trial(t, order, &play, &onset, &ev_t) == static_cast<int>(order.find('Q'));
   }
-  const bool pass = correct >= 5;
+  const bool pass = correct >= experiments::kHeadphonePassCorrect;
   store_->add_session_event(sid_, "note", 0,
                             "headphone check: " + std::to_string(correct) + "/6 " + (pass ? "passed" : "failed"));
   log_ << "headphone check: " << correct << "/6 " << (pass ? "passed" : "failed") << "\n";
+  return pass;
+}
+
+// A headphone_check block of the experiment file: planned trials, each committed like any
+// trial (response, correctness, times, the tone order in `layer`). Returns whether the
+// listener passed (5 of 6; all but one when --max-trials kept fewer).
+bool Runner::headphone_block(const PlannedBlock& b) {
+  bool any = false;
+  for (int i = b.first_trial; i < b.first_trial + b.trials; ++i) any = any || !answered_.count(i);
+  if (any) text_screen(b.text);
+  for (int i = b.first_trial; i < b.first_trial + b.trials; ++i) {
+    if (answered_.count(i)) continue;
+    const PlannedTrial& t = plan_.trials[static_cast<size_t>(i)];
+    maybe_pause(i);
+    if (res_.first_trial_s == 0) res_.first_trial_s = now_s() - start_s_;
+    PlayReport play;
+    double onset = 0, ev_t = 0;
+    const int k = headphone_trial(t, t.layer, &play, &onset, &ev_t);
+    data::TrialRecord r;
+    r.session_id = sid_;
+    r.trial_index = t.index;
+    r.block = t.block;
+    r.block_kind = t.block_kind;
+    r.phase = t.phase;
+    r.index_in_block = t.index_in_block;
+    r.condition = t.condition;
+    r.planned_condition = t.planned_condition;
+    r.category = t.category;
+    r.model = t.model;
+    r.layer = t.layer;
+    r.alternatives_json = json({"1", "2", "3"}).dump();
+    r.response = std::to_string(k + 1);
+    r.correct = r.response == t.category;
+    r.rt_response_ms = (ev_t - onset) * 1000.0;
+    r.rt_stimulus_ms = (ev_t - play.onset_s) * 1000.0;
+    r.audio_onset_ms = (play.onset_s - play.called_s) * 1000.0;
+    r.timing_json = json{{"tone_ms", o_.headphone_tone_ms},
+                         {"audio", {{"called_s", play.called_s}, {"onset_s", play.onset_s},
+                                    {"onset_mix_ns", play.onset_mix_ns}, {"method", play.method}}},
+                         {"response", {{"actual_s", onset}}}}
+                        .dump();
+    const double c0 = now_s();
+    store_->add_trial(r);
+    res_.commit_ms.push_back((now_s() - c0) * 1000.0);
+    answered_.insert(t.index);
+    ++res_.answered_now;
+    blank_frames(d_->frames_for(t.timing.iti_ms).frames);
+  }
+  int correct = 0;
+  for (const auto& tr : store_->trials_of_session(sid_))
+    if (tr.block == b.index && tr.correct) ++correct;
+  const int need = std::min(experiments::kHeadphonePassCorrect, std::max(1, b.trials - 1));
+  const bool pass = correct >= need;
+  const std::string line = "headphone check: " + std::to_string(correct) + "/" + std::to_string(b.trials) + " " +
+                           (pass ? "passed" : "failed") + " (need " + std::to_string(need) + ")";
+  if (any) store_->add_session_event(sid_, "note", b.first_trial, line);
+  log_ << line << "\n";
   return pass;
 }
 
@@ -617,12 +701,10 @@ RunResult Runner::run() {
   e_ = experiments::load_experiment(o_.experiment, lo);
   // Audio first: no device, no session.
   if (e_.modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
-  DisplayOptions dopt;
-  dopt.fullscreen = !o_.windowed;
-  dopt.width = o_.width;
-  dopt.height = o_.height;
-  dopt.measure_frames = 30;
-  d_ = std::make_unique<Display>(dopt);
+  if (!d_) {
+    own_display_ = std::make_unique<Display>(runner_display_options(o_));
+    d_ = own_display_.get();
+  }
   experiments::ValidateOptions vo;
   vo.refresh_hz = d_->info().frame_hz;
   const experiments::Validation v = experiments::validate_experiment(e_, vo);
@@ -636,6 +718,13 @@ RunResult Runner::run() {
   else if (e_.images.size > 0) stim_w_ = stim_h_ = e_.images.size;
 
   store_ = std::make_unique<data::Store>(o_.db);
+  // Testing: METAMERLAB_TEST_DB_MAX_PAGES caps the database file (PRAGMA max_page_count;
+  // never below its current size), so tests can fill it up, as a full disk would, even as
+  // root. A write past the cap fails like one on a full disk (SQLITE_FULL).
+  if (const char* cap = std::getenv("METAMERLAB_TEST_DB_MAX_PAGES"); cap && *cap) {
+    const std::string sql = "PRAGMA max_page_count = " + std::to_string(std::strtoll(cap, nullptr, 10));
+    sqlite3_exec(store_->handle(), sql.c_str(), nullptr, nullptr, nullptr);
+  }
   auto existing = store_->find_session(e_.sha256, o_.participant);
   int64_t first_unanswered = 0;
   if (existing && (existing->status == "running" || existing->status == "aborted")) {
@@ -710,6 +799,13 @@ RunResult Runner::run() {
       return res_;
     }
     for (const auto& b : plan_.blocks) {
+      if (b.kind == BlockKind::headphone_check) {
+        if (!audio_ || b.trials == 0 || headphone_block(b)) continue;
+        text_screen(b.fail_text, "Press Space to finish");
+        store_->finish_session(sid_, "failed_demo");
+        res_.status = "failed_demo";
+        return res_;
+      }
       const bool text_block = b.kind == BlockKind::instructions || b.kind == BlockKind::pause ||
                               b.kind == BlockKind::debrief;
       if (text_block) {
@@ -756,8 +852,22 @@ RunResult Runner::run() {
 }  // namespace
 
 // [SECTION] Entry points ------------------------------------------------------------------
+DisplayOptions runner_display_options(const RunOptions& o) {
+  DisplayOptions dopt;
+  dopt.fullscreen = !o.windowed;
+  dopt.width = o.width;
+  dopt.height = o.height;
+  dopt.measure_frames = 30;
+  return dopt;
+}
+
 RunResult run_session(const RunOptions& o, std::ostream& log) {
   Runner r(o, log);
+  return r.run();
+}
+
+RunResult run_session_on(Display& display, const RunOptions& o, std::ostream& log) {
+  Runner r(o, log, &display);
   return r.run();
 }
 

@@ -14,6 +14,9 @@
 
 namespace mm::app {
 
+class Display;
+struct DisplayOptions;
+
 struct RunOptions {
   std::string experiment;       // the .toml file
   int64_t participant = 1;
@@ -46,6 +49,11 @@ struct RunResult {
 // Runs the session. Throws ExperimentError / std::runtime_error for problems before the
 // session starts; NoDisplay without a display; NoAudioDevice for audio without a device.
 RunResult run_session(const RunOptions& o, std::ostream& log);
+// The same on a display that is already open (the launch screen's window); the display
+// stays open afterwards and o.windowed/width/height are not used.
+RunResult run_session_on(Display& display, const RunOptions& o, std::ostream& log);
+// The display run_session opens for these options (fullscreen unless windowed).
+DisplayOptions runner_display_options(const RunOptions& o);
 
 // `metamerlab sessions`: one line per session, or a JSON array.
 int list_sessions_command(const std::string& db, bool json, std::ostream& out);

@@ -46,6 +46,7 @@ const char* block_kind_name(BlockKind k) {
     case BlockKind::catch_trials: return "catch";
     case BlockKind::pause: return "break";
     case BlockKind::debrief: return "debrief";
+    case BlockKind::headphone_check: return "headphone_check";
   }
   return "?";
 }
@@ -499,6 +500,7 @@ const std::vector<KindKeys>& kind_table() {
        {"kind", "name", "text", "file", "set", "conditions", "max_run", "catch", "catch_set", "feedback", "timing",
         "break_every", "break_text"}},
       {BlockKind::catch_trials, "catch", {"kind", "name", "text", "file", "set", "trials", "feedback", "timing"}},
+      {BlockKind::headphone_check, "headphone_check", {"kind", "name", "text", "file", "fail_text"}},
   };
   return t;
 }
@@ -525,14 +527,14 @@ void parse_blocks(const toml::table& root, const std::string& file, Experiment& 
     const toml::node* kn = bt.get("kind");
     if (!kn || !kn->is_string())
       fail_at(file, kn ? line_of(*kn) : header_line,
-              where0 + " needs kind = \"instructions\", \"practice\", \"demo\", \"main\", \"catch\", \"break\" or \"debrief\"");
+              where0 + " needs kind = \"instructions\", \"practice\", \"demo\", \"main\", \"catch\", \"break\", \"debrief\" or \"headphone_check\"");
     const std::string kind = **kn->as_string();
     const KindKeys* kk = nullptr;
     for (const auto& x : kind_table())
       if (kind == x.name) kk = &x;
     if (!kk)
       fail_at(file, line_of(*kn), where0 + " kind \"" + kind +
-                                      "\" is not one of instructions, practice, demo, main, catch, break, debrief");
+                                      "\" is not one of instructions, practice, demo, main, catch, break, debrief, headphone_check");
     const std::string where = where0 + " (" + kind + ")";
     Tab b(bt, where, file, kk->keys, header_line, other_kinds_hint(kind));
     Block blk;
@@ -548,6 +550,19 @@ void parse_blocks(const toml::table& root, const std::string& file, Experiment& 
       b.fail_here(where + " needs text = \"...\" or file = \"instructions.txt\"");
     if (blk.kind == BlockKind::pause && blk.text.empty()) blk.text = "Take a short break. Continue when you are ready.";
     if (blk.kind == BlockKind::debrief && blk.text.empty()) blk.text = "Thank you for taking part!";
+    if (blk.kind == BlockKind::headphone_check) {
+      if (e.modality != Modality::audio)
+        fail_at(file, line_of(*kn), where + " the headphone check plays tones: it is for audio experiments; remove "
+                                            "the block or set modality = \"audio\"");
+      if (blk.text.empty())
+        blk.text = "Headphone check: each trial plays three tones. Pick the QUIETEST one (1, 2 or 3).";
+      blk.trials = kHeadphoneTrials;
+      blk.pass_min_correct = kHeadphonePassCorrect;
+      blk.fail_text = b.str("fail_text", "Thank you for taking part. This task needs headphones; the session ends here.");
+      blk.timing = e.timing;
+      e.blocks.push_back(std::move(blk));
+      continue;
+    }
     if (!trial_block) {
       e.blocks.push_back(std::move(blk));
       continue;

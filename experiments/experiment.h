@@ -121,8 +121,14 @@ struct MetamerFile {
   Where where;  // the [[metamers]] entry (or CSV row) it came from
 };
 
-enum class BlockKind { instructions, practice, demo, main, catch_trials, pause, debrief };
-const char* block_kind_name(BlockKind k);  // instructions practice demo main catch break debrief
+// headphone_check: the antiphase test of Woods et al. (2017), audio only: six trials of
+// three tones, pick the quietest; 5 of 6 correct to continue (else the session ends).
+enum class BlockKind { instructions, practice, demo, main, catch_trials, pause, debrief, headphone_check };
+const char* block_kind_name(BlockKind k);  // instructions practice demo main catch break debrief headphone_check
+
+// The headphone check's fixed design (Woods et al. 2017): trials and the pass criterion.
+constexpr int kHeadphoneTrials = 6;
+constexpr int kHeadphonePassCorrect = 5;
 
 struct Block {
   BlockKind kind = BlockKind::main;

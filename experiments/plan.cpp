@@ -290,6 +290,38 @@ std::vector<PlannedTrial> plan_drawn(const Experiment& e, const Block& b, int bi
   return trials;
 }
 
+// The headphone check (Woods et al. 2017): kHeadphoneTrials trials of three tones, the
+// quiet one (Q, -6 dB) twice in each position, the antiphase one (A) in one of the other
+// two at random, the third normal (N). The answer (category) is the quiet tone's position
+// "1".."3"; the order is kept in `layer` (e.g. "NAQ") and `model` names the test. Each
+// trial's stimulus phase is the three 1 s tones with 0.5 s gaps.
+std::vector<PlannedTrial> plan_headphone_check(const Block& b, int bi, int64_t participant, uint64_t seed) {
+  Rng r(mix({seed, static_cast<uint64_t>(participant), static_cast<uint64_t>(bi), hash_text("headphones")}));
+  std::vector<int> quiet;
+  for (int k = 0; k < kHeadphoneTrials; ++k) quiet.push_back(k % 3);
+  r.shuffle(quiet);
+  std::vector<PlannedTrial> trials;
+  for (int q : quiet) {
+    std::string order = "NNN";
+    order[static_cast<size_t>(q)] = 'Q';
+    const int others[2] = {(q + 1) % 3, (q + 2) % 3};
+    order[static_cast<size_t>(others[r.below(2)])] = 'A';
+    PlannedTrial t;
+    t.block_kind = t.phase = block_kind_name(b.kind);
+    t.condition = t.planned_condition = "headphone_check";
+    t.category = std::to_string(q + 1);
+    t.model = "woods2017-antiphase";
+    t.layer = order;
+    t.timing = b.timing;
+    t.timing.fixation_ms = 0;
+    t.timing.stimulus_ms = 3 * 1000 + 2 * 500;
+    t.timing.mask_ms = 0;
+    t.timing.response_ms = 0;
+    trials.push_back(t);
+  }
+  return trials;
+}
+
 }  // namespace
 
 // [SECTION] make_plan ---------------------------------------------------------------------
@@ -326,6 +358,8 @@ Plan make_plan(const Experiment& e, int64_t participant, uint64_t seed) {
     if (b.kind == BlockKind::main) trials = plan_main(e, b, static_cast<int>(bi), participant, seed, pb, used);
     else if (b.kind == BlockKind::practice || b.kind == BlockKind::demo || b.kind == BlockKind::catch_trials)
       trials = plan_drawn(e, b, static_cast<int>(bi), participant, seed, used);
+    else if (b.kind == BlockKind::headphone_check)
+      trials = plan_headphone_check(b, static_cast<int>(bi), participant, seed);
     for (size_t k = 0; k < trials.size(); ++k) {
       PlannedTrial& t = trials[k];
       t.index = static_cast<int>(p.trials.size());
@@ -360,7 +394,7 @@ Timing timing_from(const json& j) {
 
 BlockKind kind_from(const std::string& s) {
   for (BlockKind k : {BlockKind::instructions, BlockKind::practice, BlockKind::demo, BlockKind::main,
-                      BlockKind::catch_trials, BlockKind::pause, BlockKind::debrief})
+                      BlockKind::catch_trials, BlockKind::pause, BlockKind::debrief, BlockKind::headphone_check})
     if (s == block_kind_name(k)) return k;
   throw std::runtime_error("plan JSON: unknown block kind \"" + s + "\"");
 }

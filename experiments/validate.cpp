@@ -176,6 +176,7 @@ struct Checker {
       if (b.kind == BlockKind::main)
         for (const auto& it : e.find_set(b.set)->items) main_refs.insert(it.path);
     std::set<std::string> checked_sets;
+    bool trials_before = false;
     for (size_t i = 0; i < e.blocks.size(); ++i) {
       const Block& b = e.blocks[i];
       const std::string name = block_name(i);
@@ -209,6 +210,11 @@ struct Checker {
                                                 " stimuli; lower catch or add stimuli");
       }
       if (b.kind == BlockKind::main) main_block(i, *set);
+      if (b.kind == BlockKind::headphone_check && trials_before)
+        note({e.file, b.where.line}, name + ": the headphone check comes after trial blocks; listeners without "
+                                            "headphones are usually stopped before any trial (move it first)");
+      trials_before |= b.kind == BlockKind::practice || b.kind == BlockKind::demo || b.kind == BlockKind::main ||
+                       b.kind == BlockKind::catch_trials;
     }
   }
 

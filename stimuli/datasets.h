@@ -43,7 +43,7 @@ struct Emoji16Options {
   int reference_per_category = 25;
   uint64_t seed = 0;                // train and test augmentation
   uint64_t reference_seed = 1;      // reference set (fixed so every build shares it)
-  std::vector<std::string> holdout = {"openmoji"};  // styles kept for test and reference
+  std::vector<std::string> holdout = {"twemoji"};  // styles kept for test and reference
   std::vector<std::string> categories;  // restrict (testing); empty = all 16
   int threads = 0;                  // workers; 0: three per core (the work mostly waits on I/O)
   std::ostream* progress = nullptr; // progress lines, or none

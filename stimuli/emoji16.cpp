@@ -590,7 +590,7 @@ DatasetSummary build_emoji16(const Emoji16Options& opt) {
     }
   }
   for (const auto& s : styles) (is_known(opt.holdout, s) ? held : trained).push_back(s);
-  if (held.empty()) fail("emoji16: --holdout names no style; hold out at least one (e.g. openmoji)");
+  if (held.empty()) fail("emoji16: --holdout names no style; hold out at least one (e.g. twemoji)");
   if (trained.empty()) fail("emoji16: --holdout names every style; leave at least one for training");
 
   // Tools and packages first, so a missing one is the first thing said.

@@ -219,17 +219,55 @@ torch::Tensor clipped_power(const torch::Tensor& x, double power, double clip) {
 CochleagramImpl::CochleagramImpl(CochleagramOptions o) : opt_(o) {
   downsample_ = check_options(opt_);
   FilterBank bank = make_filter_bank(opt_);
-  filters_ = register_buffer("filters", bank.all);
+  // The filters, low-pass and band indices are constants of the options: plain members, not
+  // buffers, so a saved network holds only its learned state (forward casts them as needed).
+  filters_ = bank.all;
   const int64_t s = opt_.sample_factor;
   if (opt_.include_edge_filters) {
-    out_filters_ = register_buffer("out_filters", bank.all.clone());
+    out_filters_ = bank.all.clone();
     cfs_ = bank.cfs;
   } else {
-    out_filters_ = register_buffer("out_filters", bank.all.narrow(0, s, bank.n_band).clone());
+    out_filters_ = bank.all.narrow(0, s, bank.n_band).clone();
     cfs_.assign(bank.cfs.begin() + s, bank.cfs.begin() + s + bank.n_band);
   }
-  lowpass_ = register_buffer("lowpass", make_lowpass(downsample_));
-  frames_ = (opt_.signal_samples - lowpass_.size(2)) / downsample_ + 1;
+  const int64_t r = opt_.envelope_decimation;
+  const int64_t n = opt_.signal_samples;
+  if (r < 1 || n % r != 0 || downsample_ % r != 0) {
+    std::ostringstream msg;
+    msg << "envelope_decimation (" << r << ") must be at least 1 and divide both signal_samples (" << n
+        << ") and sample_rate / env_sr (" << downsample_ << ")";
+    bad_option(msg.str());
+  }
+  lowpass_ = make_lowpass(downsample_ / r);
+  frames_ = (n / r - lowpass_.size(2)) / (downsample_ / r) + 1;
+  if (r > 1) {
+    // Each output filter's support [a, b] (its non-zero rFFT bins), shifted to DC.
+    const int64_t len = n / r, n_bins = n / 2 + 1, f = out_filters_.size(0);
+    auto filt = out_filters_.to(torch::kFloat64).contiguous();
+    auto fa = filt.accessor<double, 2>();
+    std::vector<int64_t> index(size_t(f * len));
+    std::vector<float> weight(size_t(f * len), 0.0f);
+    for (int64_t c = 0; c < f; ++c) {
+      int64_t a = 0, b = n_bins - 1;
+      while (a < n_bins && fa[c][a] == 0.0) ++a;
+      while (b > a && fa[c][b] == 0.0) --b;
+      if (b - a + 1 > len) {
+        std::ostringstream msg;
+        msg << "envelope_decimation " << r << ": filter " << c << " spans " << b - a + 1 << " rFFT bins, more than N/r = "
+            << len << "; use a smaller envelope_decimation";
+        bad_option(msg.str());
+      }
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t k = std::min(a + j, n_bins - 1);
+        index[size_t(c * len + j)] = k;
+        // One-sided (analytic) weighting: DC and Nyquist once, positive bins twice.
+        const double one_sided = (k == 0 || (n % 2 == 0 && k == n_bins - 1)) ? 1.0 : 2.0;
+        if (a + j <= b) weight[size_t(c * len + j)] = float(fa[c][k] * one_sided);
+      }
+    }
+    band_index_ = torch::tensor(index, torch::kLong).reshape({f * len});
+    band_filter_ = torch::tensor(weight, torch::kFloat32).reshape({f, len});
+  }
 }
 
 int64_t CochleagramImpl::n_channels() const { return out_filters_.size(0); }
@@ -255,18 +293,29 @@ torch::Tensor CochleagramImpl::forward(const torch::Tensor& wave) {
   torch::Tensor one_sided = torch::full({n_bins}, 2.0, real_options);
   one_sided.narrow(0, 0, 1).fill_(1.0);
   if (n % 2 == 0) one_sided.narrow(0, n_bins - 1, 1).fill_(1.0);
-  const torch::Tensor filters = out_filters_.to(real_options) * one_sided;  // [F, K]
-
   const torch::Tensor spectrum = torch::fft::rfft(wave, n, -1);              // [B, K]
-  const torch::Tensor bands = spectrum.unsqueeze(1) * filters;               // [B, F, K]
-  const torch::Tensor negatives = torch::zeros({batch, channels, n - n_bins}, bands.options());
-  const torch::Tensor analytic = torch::fft::ifft(torch::cat({bands, negatives}, -1), n, -1);
+  const int64_t r = opt_.envelope_decimation;
+  const int64_t len = n / r;  // envelope samples per channel
+  torch::Tensor analytic;
+  if (r == 1) {
+    const torch::Tensor filters = out_filters_.to(real_options) * one_sided;  // [F, K]
+    const torch::Tensor bands = spectrum.unsqueeze(1) * filters;               // [B, F, K]
+    const torch::Tensor negatives = torch::zeros({batch, channels, n - n_bins}, bands.options());
+    analytic = torch::fft::ifft(torch::cat({bands, negatives}, -1), n, -1);
+  } else {
+    // Each band shifted to DC: an (N/r)-point inverse FFT gives the analytic signal's
+    // samples at every r-th instant times a phase; 1/r restores the N-point scaling.
+    // (.to(kLong): Module::to(dtype) casts integer buffers too.)
+    const torch::Tensor bands = spectrum.index_select(1, band_index_.to(torch::kLong)).reshape({batch, channels, len}) *
+                                band_filter_.to(real_options);  // [B, F, N/r]
+    analytic = torch::fft::ifft(bands, len, -1) * (1.0 / double(r));
+  }
   const torch::Tensor envelope =
-      (torch::view_as_real(analytic).square().sum(-1) + kEnvelopeEps).sqrt();  // [B, F, N]
+      (torch::view_as_real(analytic).square().sum(-1) + kEnvelopeEps).sqrt();  // [B, F, N/r]
 
   const torch::Tensor lowpassed =
-      torch::conv1d(envelope.reshape({batch * channels, 1, n}), lowpass_.to(real_options),
-                    /*bias=*/{}, /*stride=*/downsample_);  // [B*F, 1, T]
+      torch::conv1d(envelope.reshape({batch * channels, 1, len}), lowpass_.to(real_options),
+                    /*bias=*/{}, /*stride=*/downsample_ / r);  // [B*F, 1, T]
   const torch::Tensor coch = lowpassed.reshape({batch, 1, channels, frames_});
   return clipped_power(relu_identity_grad(coch), opt_.compression, opt_.grad_clip);
 }

@@ -26,6 +26,13 @@ struct CochleagramOptions {
   double compression = 0.3;    // power
   double grad_clip = 5.0;      // |d compression| clipped to this
   bool include_edge_filters = true;   // return the low/high edge filters' channels too (paper: yes)
+  // r > 1: compute each channel's analytic signal with an (N/r)-point inverse FFT of its
+  // band shifted down to DC (|.| is unchanged by the shift), i.e. exact envelope samples at
+  // sample_rate / r, then low-pass and downsample from that rate (kernel for factor D/r).
+  // About r times cheaper; differs from r = 1 only by envelope energy above
+  // sample_rate / (2r) folding into the low-pass. Needs r | N, r | D and every output
+  // filter's band within N/r bins. 1: the exact full-rate computation (the paper's).
+  int envelope_decimation = 1;
 };
 
 class CochleagramImpl : public torch::nn::Module {
@@ -41,9 +48,11 @@ class CochleagramImpl : public torch::nn::Module {
 
  private:
   CochleagramOptions opt_;
-  torch::Tensor filters_;     // all filters incl. edges (buffer)
-  torch::Tensor out_filters_; // those used for the output (buffer)
-  torch::Tensor lowpass_;     // downsampling kernel (buffer)
+  torch::Tensor filters_;     // all filters incl. edges (constant)
+  torch::Tensor out_filters_; // those used for the output (constant)
+  torch::Tensor lowpass_;     // downsampling kernel (constant)
+  torch::Tensor band_index_;  // r > 1: [F, N/r] rFFT bin of each shifted band sample (constant)
+  torch::Tensor band_filter_; // r > 1: [F, N/r] one-sided filter weights at those bins (constant)
   std::vector<double> cfs_;
   int64_t downsample_ = 1;
   int64_t frames_ = 0;

@@ -8,6 +8,7 @@
 //   [SECTION] demo
 //   [SECTION] trace
 #include "synth/jobs.h"
+#include "synth/report.h"
 
 #include <unistd.h>
 
@@ -22,7 +23,6 @@
 #include <sstream>
 
 #include "analysis/accuracy.h"
-#include "stimuli/demo.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -484,34 +484,45 @@ int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& er
 }
 
 // [SECTION] demo --------------------------------------------------------------------------
+std::string samples_dir() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("METAMERLAB_SAMPLES")) dirs.emplace_back(env);
+  dirs.emplace_back(fs::path(METAMERLAB_SOURCE_DIR) / "stimuli" / "samples");
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path() / "samples");
+  for (const auto& d : dirs)
+    if (fs::is_directory(d)) return d.string();
+  throw std::runtime_error("stimuli/samples not found; run from a full checkout or set METAMERLAB_SAMPLES");
+}
+
 int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
-  const std::string in_dir = job.out_dir + "/inputs";
-  out << "metamerlab " << program_version() << " synthesis demo (threads: " << runtime_threads() << ")\n";
-  out << "1. writing the procedural demo set (4 categories x 4 images, 64x64) to " << in_dir << "\n";
-  auto items = stimuli::write_demo_shapes(in_dir, 4, 64, 7);
-  // References: the first image of each category; the null uses the whole set.
-  std::vector<std::string> refs;
-  for (const auto& it : items)
-    if (it.path.find("_0.png") != std::string::npos) refs.push_back(it.path);
-  SynthJob sj;
-  sj.model = "zoo:tiny-cnn";
-  sj.layers = {"conv1", "stage1", "stage3", "logits"};
-  sj.inputs = refs;
-  sj.null_inputs = {in_dir};
-  sj.out_dir = job.out_dir + "/metamers";
-  sj.db = job.db.empty() ? job.out_dir + "/metamerlab.db" : job.db;
-  sj.opt.iterations = job.iterations;
-  sj.opt.rounds = job.rounds;
-  sj.batch = 4;
-  sj.null_pairs = 1000;
-  sj.command_line = job.command_line;
-  out << "2. synthesizing metamers of " << refs.size() << " references at " << sj.layers.size()
-      << " layers of zoo:tiny-cnn (an untrained, seeded network until the bundled zoo arrives), " << sj.opt.rounds
-      << " rounds x " << sj.opt.iterations << " steps\n";
-  auto r = run_synth_job(sj, out, err);
-  out << "3. the metamers are PNG + .npy under " << sj.out_dir << "/<layer>/<category>/; provenance in " << sj.db
-      << " (tables synth_runs, metamers, null_distributions)\n";
-  return r.total == static_cast<int>(refs.size() * sj.layers.size()) ? 0 : 1;
+  if (job.modality != "image" && job.modality != "audio")
+    throw std::runtime_error("--modality must be image or audio, not \"" + job.modality + "\"");
+  const bool audio = job.modality == "audio";
+  const std::string samples = job.samples_dir.empty() ? samples_dir() : job.samples_dir;
+  ZooReportJob r;
+  r.models = audio ? std::vector<std::string>{"zoo:words16-standard", "zoo:words16-robust"}
+                   : std::vector<std::string>{"zoo:emoji16-standard", "zoo:emoji16-robust"};
+  r.layers = {"conv1", "stage2", "stage3", "logits"};
+  (audio ? r.words16_dir : r.emoji16_dir) = (fs::path(samples) / (audio ? "words16" : "emoji16")).string();
+  r.out_dir = job.out_dir;
+  r.db = job.db;
+  r.iterations = job.iterations;
+  r.rounds = job.rounds;
+  r.null_pairs = 1000;
+  r.command_line = job.command_line;
+  out << "metamerlab " << program_version() << " demo (threads: " << runtime_threads() << ")\n"
+      << "metamers of one held-out " << (audio ? "clip" : "image") << " per category (" << r.emoji16_dir << r.words16_dir
+      << "/reference) at " << r.layers.size() << " layers of " << r.models[0] << " and " << r.models[1] << ", "
+      << r.rounds << " rounds x " << r.iterations << " steps; each tested against the null distribution and judged"
+      << " by the other model\n";
+  auto rows = run_zoo_report(r, out, err);
+  int total = 0;
+  for (const auto& row : rows) total += row.total;
+  out << "next: present them to people with `metamerlab launch experiments/demo-"
+      << (audio ? "words" : "images") << ".toml`" << (audio ? "" : " (or `metamerlab run ... --participant N`)") << "\n";
+  return total == static_cast<int>(rows.size()) * 16 ? 0 : 1;
 }
 
 // [SECTION] trace -------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 //   [SECTION] synth      metamer synthesis with success tests, resume
 //   [SECTION] null       null distributions (cached in the store)
 //   [SECTION] classify   model judgments
-//   [SECTION] demo       the synthesis demo (main job until the app exists)
+//   [SECTION] demo       the bundled demo (main job)
 //   [SECTION] trace      provenance of a metamer file
 #pragma once
 #include <iosfwd>
@@ -80,14 +80,24 @@ struct ClassifyJob {
 int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& err);
 
 // [SECTION] demo --------------------------------------------------------------------------
+// The bundled demo (the main job): the paper's network-to-network experiment on the sample
+// references of stimuli/samples (one held-out item per category) with the trained zoo
+// models of the modality: metamers at four layers of each, the null test, and every
+// metamer judged by the other model (synth/report.h). Writes OUT/<model>/<layer>/...,
+// OUT/report.md and OUT/metamerlab.db, which experiments/demo-images.toml (image) and
+// demo-words.toml (audio, `--modality audio --out out/demo-words`) present to people.
 struct DemoJob {
   std::string out_dir = "out/demo";
   std::string db = "";   // default: OUT/metamerlab.db
+  std::string modality = "image";  // image | audio
+  std::string samples_dir = "";    // default: stimuli/samples of the source tree
   int64_t iterations = 250;
   int rounds = 4;
   std::string command_line;
 };
 int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err);
+// stimuli/samples: METAMERLAB_SAMPLES, the source tree's, or next to the binary.
+std::string samples_dir();
 
 // [SECTION] trace -------------------------------------------------------------------------
 // How a metamer file (PNG, WAV or .npy) was made: looked up by its SHA-256. Returns 1 (and

@@ -47,6 +47,12 @@ std::vector<std::string> zoo_names();
 // Loads a TorchScript archive path or zoo:NAME. Throws naming the file and the fix.
 std::unique_ptr<Model> load_model_impl(const std::string& spec, ModelInfo* resolved_info);
 
+// Networks written by `metamerlab train` (weights + FILE.json sidecar; synth/nets.cpp):
+// is_net_file is true if path + ".json" is such a sidecar; load_net_model loads one for the
+// engine (eval mode, parameters frozen) and names it `spec` (path if "").
+bool is_net_file(const std::string& path);
+std::unique_ptr<Model> load_net_model(const std::string& path, const std::string& spec);
+
 // Throws the standard unknown-layer error.
 [[noreturn]] void throw_unknown_layer(const ModelInfo& info, const std::string& layer);
 

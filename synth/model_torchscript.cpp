@@ -354,6 +354,11 @@ std::unique_ptr<Model> load_model_impl(const std::string& spec, ModelInfo* resol
     if (resolved) *resolved = info;
     return m;
   }
+  if (is_net_file(spec)) {  // a network metamerlab train wrote (weights + sidecar)
+    auto m = load_net_model(spec, "");
+    if (resolved) *resolved = m->info();
+    return m;
+  }
   auto m = load_torchscript(spec, resolved);
   return m;
 }

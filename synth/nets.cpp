@@ -123,6 +123,7 @@ class NetBase : public TrainableNet {
     info_.spec = path;
     info_.sha256 = sha256;
   }
+  void set_spec(const std::string& spec) override { info_.spec = spec; }
 
  protected:
   NetConfig cfg_;
@@ -134,7 +135,8 @@ class ImageNet final : public NetBase {
   explicit ImageNet(const NetConfig& c) {
     cfg_ = c;
     root_ = std::make_shared<torch::nn::Module>();
-    body_ = root_->register_module("body", Backbone(3, c.width, static_cast<int64_t>(c.classes.size()), 3, 1));
+    body_ = root_->register_module("body", Backbone(3, c.width, static_cast<int64_t>(c.classes.size()),
+                                                                c.stem_stride == 1 ? 3 : 5, c.stem_stride));
     info_.spec = "image-resnet";
     info_.modality = "image";
     info_.input_shape = {3, c.image_size, c.image_size};
@@ -170,6 +172,15 @@ CochleagramOptions coch_options(const NetConfig& c) {
   o.low_hz = 50;
   o.high_hz = std::min(8000.0, 0.475 * c.sample_rate);
   o.env_sr = 200;
+  // The largest decimation up to the configured one that divides the clip and the
+  // envelope factor (4 at 16 kHz: envelopes computed at 4 kHz, about 4x cheaper).
+  const int64_t d = std::llround(o.sample_rate / o.env_sr);
+  o.envelope_decimation = 1;
+  for (int r = std::max(1, c.envelope_decimation); r > 1; --r)
+    if (c.samples % r == 0 && d % r == 0) {
+      o.envelope_decimation = r;
+      break;
+    }
   return o;
 }
 
@@ -223,6 +234,7 @@ std::unique_ptr<TrainableNet> make_net(const NetConfig& c) {
   if (c.width < 1) throw std::runtime_error("network width must be positive");
   if (c.modality == "image") {
     if (c.image_size < 8) throw std::runtime_error("image size must be at least 8 pixels");
+    if (c.stem_stride != 1 && c.stem_stride != 2) throw std::runtime_error("--stem-stride must be 1 or 2");
     return std::make_unique<ImageNet>(c);
   }
   if (c.modality == "audio") return std::make_unique<AudioNet>(c);
@@ -241,7 +253,7 @@ nlohmann::json net_json(const TrainableNet& n) {
   j["classes"] = i.classes;
   j["layers"] = i.layers;
   j["arch"] = {{"name", i.modality == "image" ? "metamerlab-image-resnet" : "metamerlab-audio-cochcnn"},
-               {"width", c.width}, {"image_size", c.image_size}, {"sample_rate", c.sample_rate},
+               {"width", c.width}, {"image_size", c.image_size}, {"stem_stride", c.stem_stride}, {"envelope_decimation", c.envelope_decimation}, {"sample_rate", c.sample_rate},
                {"samples", c.samples}};
   return j;
 }
@@ -282,6 +294,8 @@ std::unique_ptr<TrainableNet> load_net(const std::string& path) {
     const auto& a = j.at("arch");
     c.width = a.at("width").get<int>();
     c.image_size = a.at("image_size").get<int>();
+    c.stem_stride = a.value("stem_stride", 1);
+    c.envelope_decimation = a.value("envelope_decimation", 1);
     c.sample_rate = a.at("sample_rate").get<int>();
     c.samples = a.at("samples").get<int64_t>();
   } catch (const std::exception& e) {
@@ -302,6 +316,25 @@ std::unique_ptr<TrainableNet> load_net(const std::string& path) {
     throw std::runtime_error(path + ": weights do not match the sha256 in " + side + "; the file was changed or truncated");
   n->module().eval();
   n->set_record(j.dump(), path, sha);
+  return n;
+}
+
+bool is_net_file(const std::string& path) {
+  std::ifstream f(path + ".json");
+  if (!f) return false;
+  try {
+    auto j = nlohmann::json::parse(f);
+    return j.contains("arch") && j["arch"].contains("name") &&
+           j["arch"]["name"].get<std::string>().rfind("metamerlab-", 0) == 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::unique_ptr<Model> load_net_model(const std::string& path, const std::string& spec) {
+  auto n = load_net(path);
+  for (auto& p : n->module().parameters()) p.set_requires_grad(false);
+  if (!spec.empty()) n->set_spec(spec);
   return n;
 }
 

@@ -27,8 +27,10 @@ struct NetConfig {
   std::vector<std::string> classes;
   int width = 16;                     // first stage's channels (then x2, x4)
   int image_size = 64;                // image: side
+  int stem_stride = 1;                // image: conv1's stride (2: a 5x5 stride-2 stem, 4x cheaper stages)
   int sample_rate = 16000;            // audio
   int64_t samples = 16000;            // audio: input length
+  int envelope_decimation = 4;        // audio: the cochleagram's (cochleagram.h); sidecars without it: 1
 };
 
 class TrainableNet : public Model {
@@ -37,6 +39,8 @@ class TrainableNet : public Model {
   virtual const NetConfig& config() const = 0;
   // Sets the info's JSON (the sidecar as stored), path and sha256 after saving or loading.
   virtual void set_record(const std::string& json, const std::string& path, const std::string& sha256) = 0;
+  // Renames the model as users name it (zoo:NAME for the bundled models).
+  virtual void set_spec(const std::string& spec) = 0;
   // Logits for a batch (the whole forward, real ReLUs).
   torch::Tensor logits(const torch::Tensor& x) { return forward(x, {"logits"}, false).at("logits"); }
   // A parameter-free front end (audio: the cochleagram; images: none) and the rest of the
@@ -56,6 +60,7 @@ nlohmann::json net_json(const TrainableNet& n);
 std::string save_net(TrainableNet& n, const std::string& path, const nlohmann::json& extra);
 // Rebuilds the network from path + ".json" and loads the weights. Throws naming the file.
 std::unique_ptr<TrainableNet> load_net(const std::string& path);
+// is_net_file and load_net_model (the engine's way in) are declared in synth/model.h.
 
 // [SECTION] Training on tensors -----------------------------------------------------------
 struct TensorSet {

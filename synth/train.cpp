@@ -133,8 +133,65 @@ std::string run_fingerprint(const TrainableNet& net, const TensorSet& train, con
   f << net_json(net).dump() << "|n=" << train.size() << "|e=" << o.epochs << "|b=" << o.batch << "|lr=" << o.lr
     << "|opt=" << o.optimizer << "|sch=" << o.schedule << "|wd=" << o.weight_decay << "|seed=" << o.seed
     << "|adv=" << norm_name(o.train_attack.norm) << "," << o.train_attack.eps << "," << o.train_attack.steps << ","
-    << o.train_attack.step() << "," << o.train_attack.random_start;
+    << o.train_attack.step() << "," << o.train_attack.random_start << "|aug=" << o.augment
+    << "|init=" << o.init;
   return f.str();
+}
+
+// On-line image augmentation (on top of the data set's rendered augmentation), drawn from
+// the step's own generator so runs stay reproducible and resumable: per item a horizontal
+// flip (p 0.5), a shift of up to size/8 pixels (edge pixels repeated) and, with p 0.5, one
+// square of side size/4 erased to a random grey (cutout).
+torch::Tensor augment_images(const torch::Tensor& x, at::Generator gen) {
+  const int64_t b = x.size(0), h = x.size(2), w = x.size(3);
+  const int64_t pad = std::max<int64_t>(1, h / 8), side = std::max<int64_t>(1, h / 4);
+  auto padded = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReplicate));
+  auto r = torch::rand({b, 6}, gen, torch::kFloat64);
+  auto ra = r.accessor<double, 2>();
+  std::vector<torch::Tensor> out;
+  out.reserve(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t dy = std::min<int64_t>(2 * pad, static_cast<int64_t>(ra[i][0] * double(2 * pad + 1)));
+    const int64_t dx = std::min<int64_t>(2 * pad, static_cast<int64_t>(ra[i][1] * double(2 * pad + 1)));
+    auto t = padded[i].slice(1, dy, dy + h).slice(2, dx, dx + w);
+    if (ra[i][2] < 0.5) t = t.flip({2});
+    if (ra[i][3] < 0.5) {
+      t = t.clone();
+      const int64_t y0 = static_cast<int64_t>(ra[i][4] * double(h - side + 1));
+      const int64_t x0 = static_cast<int64_t>(ra[i][5] * double(w - side + 1));
+      t.slice(1, y0, y0 + side).slice(2, x0, x0 + side).fill_(ra[i][3] * 2.0);
+    }
+    out.push_back(t);
+  }
+  return torch::stack(out).contiguous();
+}
+
+// On-line augmentation of cached cochleagrams [B, 1, F, T] (audio networks, standard
+// training), from the step's own generator: per item a shift along frequency of up to
+// F/16 channels (a change of vocal-tract length moves formants along the ERB axis) and
+// along time of up to T/8 frames (edge values repeated), then one band of up to F/8
+// channels and one span of up to T/8 frames set to the item's mean (SpecAugment masks).
+torch::Tensor augment_cochleagrams(const torch::Tensor& x, at::Generator gen) {
+  const int64_t b = x.size(0), f = x.size(2), t = x.size(3);
+  const int64_t pf = std::max<int64_t>(1, f / 16), pt = std::max<int64_t>(1, t / 8);
+  const int64_t mf = std::max<int64_t>(1, f / 8), mt = std::max<int64_t>(1, t / 8);
+  auto padded = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({pt, pt, pf, pf}).mode(torch::kReplicate));
+  auto r = torch::rand({b, 6}, gen, torch::kFloat64);
+  auto ra = r.accessor<double, 2>();
+  std::vector<torch::Tensor> out;
+  out.reserve(static_cast<size_t>(b));
+  auto pick = [](double u, int64_t n) { return std::min<int64_t>(n - 1, static_cast<int64_t>(u * double(n))); };
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t df = pick(ra[i][0], 2 * pf + 1), dt = pick(ra[i][1], 2 * pt + 1);
+    auto c = padded[i].slice(1, df, df + f).slice(2, dt, dt + t).clone();
+    const double mean = c.mean().item<double>();
+    const int64_t wf = pick(ra[i][2], mf + 1), wt = pick(ra[i][3], mt + 1);
+    const int64_t f0 = pick(ra[i][4], f - wf + 1), t0 = pick(ra[i][5], t - wt + 1);
+    if (wf > 0) c.slice(1, f0, f0 + wf).fill_(mean);
+    if (wt > 0) c.slice(2, t0, t0 + wt).fill_(mean);
+    out.push_back(c);
+  }
+  return torch::stack(out).contiguous();
 }
 
 double lr_at(const TrainOptions& o, int64_t step, int64_t total) {
@@ -254,6 +311,8 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     auto idx = torch::from_blob(order.data() + b0, {b1 - b0}, torch::kLong).clone();
     auto x = src.batch_x(idx);
     auto y = train.y.index_select(0, idx);
+    if (o.augment && info.modality == "image") x = augment_images(x, generator_for(o.seed, 5, static_cast<uint64_t>(s)));
+    if (o.augment && cached) x = augment_cochleagrams(x, generator_for(o.seed, 6, static_cast<uint64_t>(s)));
     if (o.train_attack.norm != Norm::none) {
       net.module().eval();
       x = pgd_attack(net, x, y, o.train_attack, info.lo, info.hi, generator_for(o.seed, 3, static_cast<uint64_t>(s)));
@@ -373,9 +432,23 @@ TrainReport train(const TrainOptions& in) {
   c.classes = classes;
   c.width = o.width;
   c.image_size = o.image_size;
+  c.stem_stride = o.stem_stride;
   c.sample_rate = o.sample_rate;
   c.samples = o.samples;
   auto net = make_net(c);
+  std::string init_sha;
+  if (!o.init.empty()) {  // fine-tuning: same network, weights from an earlier run
+    auto from = load_net(o.init);
+    const NetConfig& f = from->config();
+    if (f.modality != c.modality || f.classes != c.classes || f.width != c.width ||
+        (c.modality == "image" ? (f.image_size != c.image_size || f.stem_stride != c.stem_stride) : (f.samples != c.samples || f.sample_rate != c.sample_rate)))
+      throw std::runtime_error(o.init + ": --init network differs from this run's (modality, classes, width or input); "
+                               "train with the same --width/--size/--stem-stride/--samples as the network it starts from");
+    torch::serialize::InputArchive ar;
+    ar.load_from(o.init);
+    net->module().load(ar);
+    init_sha = from->info().sha256;
+  }
   t0 = std::chrono::steady_clock::now();
   train_on_tensors(*net, tr, o, rep);
   rep.train_seconds = secs(t0);
@@ -394,7 +467,11 @@ TrainReport train(const TrainOptions& in) {
   nlohmann::json extra;
   extra["recipe"] = {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"optimizer", o.optimizer},
                      {"schedule", o.schedule}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
+                     {"augment", !o.augment ? "none" : o.modality == "image" ? "flip, shift size/8, cutout size/4"
+                                 : o.train_attack.norm == Norm::none ? "cochleagram shift F/16 and T/8, masks F/8 and T/8" : "none (adversarial audio)"}, {"width", o.width},
+                     {"stem_stride", o.stem_stride},
                      {"adversarial", attack_json(o.train_attack)}, {"max_train", o.max_train},
+                     {"init", o.init.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"file", fs::path(o.init).filename().string()}, {"sha256", init_sha}}},
                      {"program", program_version()}};
   extra["data"] = {{"dir", root}, {"version", data_version}, {"train_items", tr.size()}, {"test_items", te.size()}};
   nlohmann::json metrics{{"clean_accuracy", rep.clean_acc}, {"train_loss", rep.final_train_loss},
@@ -408,6 +485,15 @@ TrainReport train(const TrainOptions& in) {
   std::error_code ec;
   fs::remove(o.checkpoint, ec);
   return rep;
+}
+
+std::string resave_net_file(const std::string& path) {
+  auto n = load_net(path);  // checks the recorded sha256
+  const auto j = nlohmann::json::parse(n->info().json);
+  nlohmann::json extra;
+  for (const char* k : {"recipe", "data", "metrics"})
+    if (j.contains(k)) extra[k] = j[k];
+  return save_net(*n, path, extra);
 }
 
 }  // namespace mm::synth

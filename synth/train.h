@@ -44,10 +44,14 @@ struct TrainOptions {
   uint64_t seed = 0;
   int width = 16;            // channels of the first stage (then x2, x4)
   int image_size = 64;       // images: side in pixels
+  int stem_stride = 1;       // images: conv1's stride (1 or 2)
+  bool augment = false;      // on-line augmentation per step (train.cpp): images flip, shift, cutout;
+                             // audio (standard training) cochleagram shifts and masks
   int sample_rate = 16000;   // audio
   int64_t samples = 16000;   // audio: clip length
   PgdOptions train_attack;   // norm none: standard training
   PgdOptions eval_attack;    // the attack of the final evaluation (norm none: skipped)
+  std::string init;          // start from these weights (a metamerlab train output: fine-tuning); "" = fresh
   std::string checkpoint;    // "" = out + ".ckpt"; removed after a finished run
   int64_t checkpoint_every = 50;  // steps (0: never)
   int64_t stop_after = -1;   // testing: stop after this many steps (of the whole run) as if killed
@@ -72,6 +76,11 @@ struct TrainReport {
 // Loads the data, trains, evaluates, writes out and out.json. Throws std::runtime_error
 // with a one-line message naming the file or option at fault.
 TrainReport train(const TrainOptions& opt);
+
+// Rewrites a trained network's weights file in the current format (e.g. after constants
+// stopped being saved), keeping its sidecar's recipe, data and metrics; verifies the old
+// sha256 first and returns the new one.
+std::string resave_net_file(const std::string& path);
 
 Norm parse_norm(const std::string& s);  // none | l2 | linf; throws otherwise
 std::string norm_name(Norm n);

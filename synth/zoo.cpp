@@ -2,9 +2,10 @@
 //
 // C++ models implement the same Model interface as imported archives: named stages, a
 // forward that stops at the deepest requested layer, and the fake ReLU at measured layers.
-// `zoo:tiny-cnn` is the interim demo network: a small ResNet-style CNN over 64×64 RGB with
-// seeded (untrained) weights, used by the synthesis demo and the tests until the trained
-// emoji16/words16 models arrive.
+// `zoo:tiny-cnn` is a small ResNet-style CNN over 64×64 RGB with seeded (untrained)
+// weights, used by the engine's tests. `zoo:emoji16-standard|robust` and
+// `zoo:words16-standard|robust` are metamerlab's trained networks (synth/nets.h), weights
+// under models/ (made by tools/build-zoo.sh).
 //
 // Sections
 //   [SECTION] Fake ReLU
@@ -157,6 +158,13 @@ void register_builtin_models() {
       torch::manual_seed(20231016);
       return std::make_unique<TinyCnn>();
     });
+    // The trained demo models (tools/build-zoo.sh; recipes and metrics in models/README.md).
+    for (const char* name : {"emoji16-standard", "emoji16-robust", "words16-standard", "words16-robust"}) {
+      const std::string spec = std::string("zoo:") + name;
+      register_zoo_model(name, std::string(name) + ".pt", [spec](const std::string& weights) -> std::unique_ptr<Model> {
+        return load_net_model(weights, spec);
+      });
+    }
   });
 }
 

@@ -386,16 +386,19 @@ TEST(CliResume, StopAfterThenResumeIsBitIdentical) {
 }
 
 // [SECTION] Demo --------------------------------------------------------------------------
-TEST(CliDemo, SmallDemoRecordsEveryMetamer) {
+TEST(CliDemo, SmallDemoRecordsEveryMetamerAndItsCrossModelJudgments) {
   TempDir tmp("cli-demo");
   auto r = run_mm("demo --out " + q(tmp / "demo") + " --iterations 3 --rounds 1 --threads 1");
   expect_ok(r);
-  EXPECT_EQ(parse_done(r.out).total, 16) << r.out;
+  // 2 trained models x 4 layers x 16 sample references.
   Sql s(tmp / "demo/metamerlab.db");
-  EXPECT_EQ(s.num("SELECT count(*) FROM metamers"), 16);
+  EXPECT_EQ(s.num("SELECT count(*) FROM metamers"), 128);
   EXPECT_EQ(s.num("SELECT count(DISTINCT layer) FROM metamers"), 4);
-  EXPECT_EQ(with_ext(files_under(tmp / "demo/metamers"), ".png").size(), 16u);
-  EXPECT_EQ(with_ext(files_under(tmp / "demo/inputs"), ".png").size(), 16u);
+  EXPECT_EQ(s.num("SELECT count(DISTINCT model_id) FROM synth_runs"), 2);
+  EXPECT_EQ(with_ext(files_under(tmp / "demo/emoji16-standard"), ".png").size(), 64u);
+  EXPECT_EQ(with_ext(files_under(tmp / "demo/emoji16-robust"), ".png").size(), 64u);
+  EXPECT_TRUE(fs::exists(tmp / "demo/report.md"));
+  EXPECT_NE(r.out.find("| zoo:emoji16-standard | logits |"), std::string::npos) << r.out;
 }
 
 }  // namespace

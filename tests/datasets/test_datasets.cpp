@@ -206,9 +206,9 @@ TEST(Emoji16, HeldOutStyleNeverTrainsAndSplitsAreComplete) {
   EXPECT_EQ(sum.reference, 6);
   const json m = read_json(t / "e/manifest.json");
   EXPECT_TRUE(m["complete"].get<bool>());
-  EXPECT_EQ(m["holdout"], json({"openmoji"}));
-  for (const auto& s : m["styles"]["train"]) EXPECT_NE(s.get<std::string>(), "openmoji");
-  EXPECT_EQ(m["styles"]["test"], json({"openmoji"}));
+  EXPECT_EQ(m["holdout"], json({"twemoji"}));
+  for (const auto& s : m["styles"]["train"]) EXPECT_NE(s.get<std::string>(), "twemoji");
+  EXPECT_EQ(m["styles"]["test"], json({"twemoji"}));
   EXPECT_EQ(m["packages"]["@iconify-json/openmoji"]["license"], "CC-BY-SA-4.0");
   EXPECT_NE(m["rsvg_convert"].get<std::string>().find("rsvg-convert"), std::string::npos);
   const auto rows = read_index(t / "e/index.tsv");
@@ -218,10 +218,10 @@ TEST(Emoji16, HeldOutStyleNeverTrainsAndSplitsAreComplete) {
     ASSERT_TRUE(fs::exists(t / ("e/" + r.at("file")))) << r.at("file");
     EXPECT_EQ(r.at("file").rfind(r.at("split") + "/" + r.at("category") + "/", 0), 0u) << r.at("file");
     if (r.at("split") == "train") {
-      EXPECT_NE(r.at("style"), "openmoji") << r.at("file");
+      EXPECT_NE(r.at("style"), "twemoji") << r.at("file");
       train_styles.insert(r.at("style"));
     } else {
-      EXPECT_EQ(r.at("style"), "openmoji") << r.at("file");
+      EXPECT_EQ(r.at("style"), "twemoji") << r.at("file");
     }
   }
   EXPECT_GE(train_styles.size(), 3u);

@@ -178,6 +178,7 @@ TEST(TrainLoop, ResumeAfterAKillContinuesIdentically) {
   o.train_attack.norm = Norm::linf;  // exercise the per-step random starts too
   o.train_attack.eps = 4.0 / 255;
   o.train_attack.steps = 2;
+  o.augment = true;                  // and the per-step on-line augmentation
 
   torch::manual_seed(5);
   auto straight = make_net(image_config());
@@ -295,6 +296,34 @@ TEST(TrainLoop, AudioStandardTrainingUsesTheCochleagramComputedOnce) {
   EXPECT_TRUE(std::isfinite(before));
 }
 
+// On-line augmentation: the same step gives the same batch; flips, shifts and masks keep
+// the shape and change the data; cochleagram augmentation moves along frequency and time.
+TEST(TrainLoop, AugmentationIsSeededPerStepAndChangesTheBatch) {
+  auto data = colour_set(16, 32, 3);
+  TrainOptions o = quick_options();
+  o.augment = true;
+  o.epochs = 1;
+  torch::manual_seed(1);
+  auto a = make_net(image_config());
+  TrainReport ra;
+  train_on_tensors(*a, data, o, ra);
+  torch::manual_seed(1);
+  auto b = make_net(image_config());
+  TrainReport rb;
+  train_on_tensors(*b, data, o, rb);
+  auto sa = state_of(*a), sb = state_of(*b);
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i], sb[i])) << "tensor " << i;
+  o.augment = false;
+  torch::manual_seed(1);
+  auto c = make_net(image_config());
+  TrainReport rc;
+  train_on_tensors(*c, data, o, rc);
+  auto sc = state_of(*c);
+  bool differs = false;
+  for (size_t i = 0; i < sa.size(); ++i) differs |= !torch::equal(sa[i], sc[i]);
+  EXPECT_TRUE(differs) << "augmentation changed nothing";
+}
+
 TEST(Train, TrainsOnAnImageFolderSetAndWritesWeightsAndSidecar) {
   mm::test::TempDir tmp("train_folder");
   mm::stimuli::write_demo_shapes(tmp / "data/train", 6, 32, 1);
@@ -328,6 +357,33 @@ TEST(Train, TrainsOnAnImageFolderSetAndWritesWeightsAndSidecar) {
   EXPECT_EQ(j.at("metrics").at("attack").at("norm"), "linf");
   EXPECT_DOUBLE_EQ(j.at("metrics").at("clean_accuracy").get<double>(), rep.clean_acc);
   EXPECT_EQ(j.at("recipe").at("epochs"), 1);
+
+  // Fine-tuning (--init): a run started from these weights with a vanishing learning rate
+  // keeps them (up to batch-norm statistics), records where it started, and a network of
+  // another width is refused naming the file.
+  TrainOptions f = o;
+  f.out = tmp / "out/tuned.pt";
+  f.init = o.out;
+  f.lr = 1e-12;
+  f.eval_attack.norm = Norm::none;
+  auto tuned_rep = train(f);
+  auto tuned = load_net(f.out);
+  auto tj = nlohmann::json::parse(tuned->info().json);
+  EXPECT_EQ(tj.at("recipe").at("init").at("sha256").get<std::string>(), rep.weights_sha256);
+  {
+    auto pa = back->module().named_parameters(), pb = tuned->module().named_parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    for (const auto& kv : pa) EXPECT_TRUE(torch::allclose(kv.value(), pb[kv.key()], 1e-6, 1e-8)) << kv.key();
+  }
+  EXPECT_NEAR(tuned_rep.clean_acc, rep.clean_acc, 0.2);
+  f.out = tmp / "out/wide.pt";
+  f.width = 8;
+  try {
+    train(f);
+    FAIL() << "an --init network of another width was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.pt: --init network differs"), std::string::npos) << e.what();
+  }
 
   o.data_dir = tmp / "missing";
   try {

@@ -1,0 +1,463 @@
+// app/launch.cpp: the experimenter's launch screen (`metamerlab launch`): the checks behind
+// it (experiment files found, load + validate, plan summary, the participant's existing
+// session) and the Dear ImGui screen that starts the session runner in the same window.
+//
+// Sections
+//   [SECTION] Checks     find_experiment_files, load_for_launch, plan_for_launch
+//   [SECTION] State      what the screen edits and shows
+//   [SECTION] Widgets    one frame of the screen
+//   [SECTION] Screen     the frame loop, the scripted experimenter, starting sessions
+//   [SECTION] Command    `metamerlab launch` options -> LaunchOptions
+#include "app/launch.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "app/audio.h"
+#include "app/cli.h"
+#include "app/display.h"
+#include "app/timing.h"
+#include "data/store.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::app {
+
+// [SECTION] Checks ------------------------------------------------------------------------
+std::vector<std::string> find_experiment_files(const std::vector<std::string>& folders) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& folder : folders) {
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) continue;
+    std::vector<std::string> here;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec) || it->path().extension() != ".toml") continue;
+      here.push_back(it->path().filename().string());
+    }
+    std::sort(here.begin(), here.end());
+    for (const auto& name : here) {
+      const fs::path p = fs::path(folder) / name;
+      const std::string abs = fs::absolute(p, ec).lexically_normal().string();
+      if (seen.insert(abs).second) out.push_back(p.lexically_normal().string());
+    }
+  }
+  return out;
+}
+
+bool valid_participant_code(const std::string& code) {
+  if (code.empty() || code.size() > 64) return false;
+  for (unsigned char c : code)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+std::string format_duration(double s) {
+  const long long t = static_cast<long long>(s + 0.5);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << " h " << (t % 3600) / 60 << " min";
+  else if (t >= 60) o << t / 60 << " min " << t % 60 << " s";
+  else o << t << " s";
+  return o.str();
+}
+
+LaunchExperiment load_for_launch(const std::string& file, const std::string& db, double refresh_hz) {
+  LaunchExperiment x;
+  x.file = file;
+  x.refresh_hz = refresh_hz;
+  try {
+    experiments::LoadOptions lo;
+    lo.default_database = db;
+    experiments::Experiment e = experiments::load_experiment(file, lo);
+    experiments::ValidateOptions vo;
+    vo.refresh_hz = refresh_hz;
+    const experiments::Validation v = experiments::validate_experiment(e, vo);
+    for (const auto& i : v.issues) (i.error ? x.errors : x.notes).push_back(i.text());
+    x.experiment = std::move(e);
+  } catch (const std::exception& ex) {  // ExperimentError (FILE:LINE: ...) or a store problem
+    std::string m = ex.what();
+    if (auto nl = m.find('\n'); nl != std::string::npos) m = m.substr(0, nl);
+    x.errors.push_back(m);
+  }
+  return x;
+}
+
+LaunchPlan plan_for_launch(const LaunchExperiment& x, int64_t participant, const std::string& db) {
+  LaunchPlan p;
+  p.participant = participant;
+  if (!x.experiment || participant < 1) return p;
+  try {
+    const experiments::Plan plan = experiments::make_plan(*x.experiment, participant);
+    p.summary = experiments::summarize_plan(plan);
+    p.ok = true;
+  } catch (const std::exception& ex) {
+    p.error = ex.what();
+    return p;
+  }
+  std::error_code ec;
+  if (db.empty() || !fs::is_regular_file(db, ec)) return p;
+  try {
+    data::Store store(db);
+    if (auto s = store.find_session(x.experiment->sha256, participant)) {
+      const std::string head = "participant " + std::to_string(participant) + " has session #" +
+                               std::to_string(s->id) + " (" + s->session.participant_code + "), " + s->status +
+                               ", " + std::to_string(s->answered) + " of " +
+                               std::to_string(s->session.planned_trials) + " trials answered";
+      if (s->status == "running" || s->status == "aborted") {
+        p.session_note = head + ": Start resumes it";
+      } else {
+        p.session_note = head + ": choose another participant number";
+        p.blocked = true;
+      }
+    }
+  } catch (const std::exception& ex) {
+    p.session_note = std::string("cannot read the database: ") + ex.what();
+  }
+  return p;
+}
+
+namespace {
+
+// The smallest participant number without a session of this experiment in db.
+int64_t next_free_participant(const experiments::Experiment& e, const std::string& db) {
+  std::error_code ec;
+  if (db.empty() || !fs::is_regular_file(db, ec)) return 1;
+  try {
+    data::Store store(db);
+    int64_t n = 1;
+    while (store.find_session(e.sha256, n)) ++n;
+    return n;
+  } catch (const std::exception&) {
+    return 1;
+  }
+}
+
+// [SECTION] State -------------------------------------------------------------------------
+struct LaunchState {
+  char file[1024] = {0};
+  char code[72] = {0};
+  char number[24] = {0};
+  std::vector<std::string> files;
+  LaunchExperiment x;
+  bool loaded = false;
+  LaunchPlan plan;
+  bool reload = false;             // load `file` at the next frame
+  bool start = false;              // Start pressed this frame
+  bool quit = false;
+  bool focus_code = false, focus_number = false;  // scripted: keyboard focus requests
+  std::string result;              // what the last session did
+  bool result_error = false;
+
+  std::optional<int64_t> participant() const {
+    char* end = nullptr;
+    const long long v = std::strtoll(number, &end, 10);
+    if (end == number || *end != '\0' || v < 1) return std::nullopt;
+    return v;
+  }
+  bool can_start() const {
+    const auto n = participant();
+    return loaded && x.ok() && n && plan.ok && plan.participant == *n && !plan.blocked &&
+           valid_participant_code(code);
+  }
+};
+
+void set_text(char* buf, size_t size, const std::string& s) {
+  std::snprintf(buf, size, "%s", s.c_str());
+}
+
+const ImVec4 kRed(1.0f, 0.36f, 0.36f, 1.0f);
+const ImVec4 kGreen(0.45f, 0.88f, 0.45f, 1.0f);
+const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
+const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
+
+// [SECTION] Widgets -----------------------------------------------------------------------
+void draw_launch(LaunchState& st, const LaunchOptions& o) {
+  ImGuiIO& io = ImGui::GetIO();
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(io.DisplaySize);
+  ImGui::Begin("metamerlab launch", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+  ImGui::SetWindowFontScale(0.62f);
+  ImGui::TextUnformatted("metamerlab: start a session");
+  ImGui::Separator();
+
+  // Experiment file: a text field and the files found.
+  ImGui::TextUnformatted("Experiment file");
+  ImGui::SetNextItemWidth(-120);
+  if (ImGui::InputText("##file", st.file, sizeof st.file, ImGuiInputTextFlags_EnterReturnsTrue)) st.reload = true;
+  ImGui::SameLine();
+  if (ImGui::Button("Load", ImVec2(-1, 0))) st.reload = true;
+  ImGui::TextColored(kDim, "Found in %s:", [&] {
+    static std::string s;
+    s.clear();
+    for (size_t i = 0; i < o.folders.size(); ++i) s += (i ? ", " : "") + o.folders[i];
+    return s.c_str();
+  }());
+  const float row = ImGui::GetTextLineHeightWithSpacing();
+  if (ImGui::BeginListBox("##files", ImVec2(-1, row * std::clamp<float>(st.files.size(), 1, 5) + row * 0.4f))) {
+    if (st.files.empty()) ImGui::TextColored(kDim, "(no .toml files)");
+    for (const auto& f : st.files) {
+      if (ImGui::Selectable(f.c_str(), f == st.file)) {
+        set_text(st.file, sizeof st.file, f);
+        st.reload = true;
+      }
+    }
+    ImGui::EndListBox();
+  }
+
+  // Participant.
+  ImGui::TextUnformatted("Participant code");
+  ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
+  ImGui::TextUnformatted("Participant number");
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.5f - 12);
+  if (st.focus_code) ImGui::SetKeyboardFocusHere(), st.focus_code = false;
+  ImGui::InputText("##code", st.code, sizeof st.code, ImGuiInputTextFlags_AutoSelectAll);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(-1);
+  if (st.focus_number) ImGui::SetKeyboardFocusHere(), st.focus_number = false;
+  ImGui::InputText("##number", st.number, sizeof st.number,
+                   ImGuiInputTextFlags_CharsDecimal | ImGuiInputTextFlags_AutoSelectAll);
+  if (st.code[0] && !valid_participant_code(st.code))
+    ImGui::TextColored(kRed, "The code must be 1-64 letters, digits, '-', '_' or '.' (a pseudonym, never a name).");
+  if (st.number[0] && !st.participant()) ImGui::TextColored(kRed, "The number must be a whole number of 1 or more.");
+  ImGui::TextColored(kDim, "Database: %s", o.run.db.c_str());
+  ImGui::Separator();
+
+  // Validation.
+  if (!st.loaded) {
+    ImGui::TextColored(kDim, "Choose an experiment file.");
+  } else {
+    const LaunchExperiment& x = st.x;
+    if (x.ok())
+      ImGui::TextColored(kGreen, "%s: validation ok at %.1f Hz, %zu note(s)", x.file.c_str(), x.refresh_hz,
+                         x.notes.size());
+    else
+      ImGui::TextColored(kRed, "%s: %zu error(s); fix the file and press Load", x.file.c_str(), x.errors.size());
+    ImGui::PushTextWrapPos(0);
+    for (const auto& e : x.errors) ImGui::TextColored(kRed, "error: %s", e.c_str());
+    for (const auto& n : x.notes) ImGui::TextColored(kYellow, "note: %s", n.c_str());
+    ImGui::PopTextWrapPos();
+  }
+
+  // The plan's summary.
+  if (st.loaded && st.x.experiment && st.plan.participant > 0) {
+    const experiments::Experiment& e = *st.x.experiment;
+    ImGui::Separator();
+    ImGui::Text("%s (%s, %zu alternatives): plan for participant %lld", e.name.c_str(),
+                experiments::modality_name(e.modality), e.alternatives.size(),
+                static_cast<long long>(st.plan.participant));
+    if (!st.plan.ok) {
+      ImGui::PushTextWrapPos(0);
+      ImGui::TextColored(kRed, "error: %s", st.plan.error.c_str());
+      ImGui::PopTextWrapPos();
+    } else if (ImGui::BeginTable("##blocks", 5, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg)) {
+      ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_WidthFixed, 30);
+      ImGui::TableSetupColumn("kind");
+      ImGui::TableSetupColumn("name");
+      ImGui::TableSetupColumn("trials");
+      ImGui::TableSetupColumn("estimated");
+      ImGui::TableHeadersRow();
+      for (const auto& b : st.plan.summary.blocks) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::Text("%d", b.index + 1);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(b.kind.c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(b.name.c_str());
+        ImGui::TableNextColumn();
+        ImGui::Text("%d", b.trials);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(format_duration(b.seconds).c_str());
+      }
+      ImGui::EndTable();
+      ImGui::Text("Total: %d trials, about %s", st.plan.summary.trials,
+                  format_duration(st.plan.summary.seconds).c_str());
+    }
+    if (!st.plan.session_note.empty())
+      ImGui::TextColored(st.plan.blocked ? kYellow : kDim, "%s", st.plan.session_note.c_str());
+  }
+
+  // Start.
+  ImGui::Separator();
+  const bool can = st.can_start();
+  ImGui::BeginDisabled(!can);
+  if (ImGui::Button("Start session", ImVec2(220, 0))) st.start = true;
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::TextColored(kDim, "Ctrl+Shift+Q aborts a session, Ctrl+Shift+P pauses it; Escape here quits.");
+  if (!st.result.empty()) {
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(st.result_error ? kRed : kGreen, "%s", st.result.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  ImGui::End();
+}
+
+// [SECTION] Screen ------------------------------------------------------------------------
+void reload(LaunchState& st, const LaunchOptions& o, double hz) {
+  st.reload = false;
+  st.x = load_for_launch(st.file, o.run.db, hz);
+  st.loaded = true;
+  if (st.x.experiment && !st.participant())
+    set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
+  st.plan = LaunchPlan{};
+}
+
+std::string session_line(const RunResult& r) {
+  std::ostringstream s;
+  s << "session " << r.session_id << " " << r.status << ": " << r.answered_now << " trials this run";
+  if (!r.commit_ms.empty())
+    s << ", trial commit p50 " << median(r.commit_ms) << " ms, p99 " << percentile(r.commit_ms, 99) << " ms";
+  s << ", first trial after " << r.first_trial_s << " s";
+  return s.str();
+}
+
+}  // namespace
+
+int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
+  DisplayOptions dopt = runner_display_options(o.run);
+  dopt.title = "metamerlab launch";
+  Display d(dopt);
+  const double hz = d.info().frame_hz;
+  LaunchState st;
+  st.files = find_experiment_files(o.folders);
+  if (!o.experiment.empty()) {
+    set_text(st.file, sizeof st.file, o.experiment);
+    st.reload = true;
+  }
+  d.show_cursor(true);
+  int64_t frame = 0;
+  const std::string auto_number = std::to_string(o.auto_number);
+  for (;;) {
+    ++frame;
+    for (const auto& ev : d.poll_events()) {
+      if (ev.type == InputEvent::quit) st.quit = true;
+      if (ev.type == InputEvent::key_down && ev.key == "Escape" && !ImGui::GetIO().WantTextInput) st.quit = true;
+    }
+    if (st.quit) return 0;
+    if (st.reload) reload(st, o, hz);
+    if (const auto n = st.participant(); st.loaded && st.x.experiment && n && *n != st.plan.participant)
+      st.plan = plan_for_launch(st.x, *n, o.run.db);
+
+    // The scripted experimenter types into the fields through SDL text events (the real
+    // input path), a few frames apart so each lands in the focused field.
+    bool shoot = false, decide = false;
+    if (o.auto_start) {
+      if (frame == 3) st.focus_code = true;
+      if (frame == 6)
+        for (size_t i = 0; i < o.auto_code.size(); i += 16) d.push_text(o.auto_code.substr(i, 16));
+      if (frame == 9) st.focus_number = true;
+      if (frame == 12) d.push_text(auto_number);
+      if (frame == 16) shoot = decide = true;
+    } else if (frame == 3 && !o.screenshot.empty()) {
+      shoot = true;
+    }
+
+    d.clear(Color::grey(0.1f));
+    d.begin_imgui();
+    draw_launch(st, o);
+    if (shoot && !o.screenshot.empty()) save_png(o.screenshot, d.capture());
+    d.flip();
+
+    if (decide && !st.can_start()) {
+      for (const auto& e : st.x.errors) err << "metamerlab: error: " << e << "\n";
+      if (!st.plan.error.empty()) err << "metamerlab: error: " << st.plan.error << "\n";
+      if (st.plan.blocked) err << "metamerlab: error: " << st.plan.session_note << "\n";
+      if (!valid_participant_code(st.code))
+        err << "metamerlab: error: launch: participant code \"" << st.code
+            << "\" is not a pseudonymous code; use 1-64 letters, digits, '-', '_' or '.'\n";
+      if (!st.loaded) err << "metamerlab: error: launch: no experiment file; give EXPERIMENT.toml\n";
+      return 1;
+    }
+    if (!(st.start || decide)) continue;
+    st.start = false;
+
+    RunOptions ro = o.run;
+    ro.experiment = st.file;
+    ro.participant = *st.participant();
+    ro.code = st.code;
+    out << "launch: starting " << ro.experiment << " for participant " << ro.participant << " (" << ro.code << ")\n";
+    try {
+      const RunResult r = run_session_on(d, ro, out);
+      if (r.status == "completed" || r.status == "failed_demo") out << session_line(r) << "\n";
+      st.result = r.status == "refused" ? "the experiment did not validate at this display's refresh rate"
+                                        : session_line(r);
+      st.result_error = r.exit_code != 0;
+      if (o.auto_start) return r.exit_code;
+    } catch (const NoAudioDevice& e) {
+      const std::string m = std::string("this is an audio experiment and there is no usable audio output (") +
+                            e.what() + "); connect headphones or choose a device, then start again";
+      if (o.auto_start) {
+        err << "run: " << m << "\n";
+        return 3;
+      }
+      st.result = m;
+      st.result_error = true;
+    } catch (const std::exception& e) {
+      if (o.auto_start) throw;
+      std::string m = e.what();
+      if (auto nl = m.find('\n'); nl != std::string::npos) m = m.substr(0, nl);
+      st.result = "the session stopped: " + m;
+      st.result_error = true;
+    }
+    d.show_cursor(true);
+    d.reset_frame_log();
+    st.plan = LaunchPlan{};  // re-read the participant's session
+    if (st.x.experiment)     // and suggest the next participant
+      set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
+  }
+}
+
+// [SECTION] Command -----------------------------------------------------------------------
+int launch_command(const Args& a) {
+  if (a.positionals().size() > 1) throw UsageError("launch: give at most one EXPERIMENT.toml");
+  auto whole = [&](const std::string& name, long long min) {
+    const long long v = a.get_int(name);
+    if (v < min) throw UsageError("launch: --" + name + " must be at least " + std::to_string(min));
+    return v;
+  };
+  LaunchOptions o;
+  if (!a.positionals().empty()) o.experiment = a.positionals()[0];
+  o.folders = {std::string(METAMERLAB_SOURCE_DIR) + "/experiments", "."};
+  for (const auto& f : a.list("folder")) o.folders.push_back(f);
+  RunOptions& r = o.run;
+  r.db = a.get("db");
+  r.windowed = a.flag("windowed");
+  r.width = static_cast<int>(whole("width", 1));
+  r.height = static_cast<int>(whole("height", 1));
+  r.auto_policy = a.get("auto");
+  r.auto_seed = static_cast<uint64_t>(whole("auto-seed", 0));
+  if (a.has("max-trials")) r.max_trials = static_cast<int>(whole("max-trials", 0));
+  r.screenshots = a.get("screenshots");
+  r.station = a.get("station");
+  r.headphone_check = a.flag("headphone-check");
+  r.headphone_tone_ms = static_cast<int>(whole("headphone-tone-ms", 20));
+  o.screenshot = a.get("screenshot");
+  if (a.has("auto-start")) {
+    const std::string v = a.get("auto-start");
+    const auto comma = v.rfind(',');
+    if (comma == std::string::npos) throw UsageError("launch: --auto-start needs CODE,NUMBER, e.g. P007,7");
+    o.auto_start = true;
+    o.auto_code = v.substr(0, comma);
+    try {
+      size_t pos = 0;
+      o.auto_number = std::stoll(v.substr(comma + 1), &pos);
+      if (pos != v.size() - comma - 1 || o.auto_number < 1) throw std::invalid_argument(v);
+    } catch (const std::exception&) {
+      throw UsageError("launch: --auto-start " + v + ": the number after the comma must be 1 or more");
+    }
+  }
+  return run_launch(o, std::cout, std::cerr);
+}
+
+}  // namespace mm::app

@@ -1,0 +1,246 @@
+// Tests of the headphone-check block (`kind = "headphone_check"`, Woods et al. 2017): its
+// validation (audio experiments only) and planning (six trials, the quiet tone twice in
+// each position, one antiphase tone), and sessions through OpenAL Soft's wave backend on a
+// private Xvfb: 5 of 6 correct goes on to the trials, 4 of 6 ends the session politely
+// (recorded as failed_demo with a note), every check trial committed like any trial.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "data/store.h"
+#include "stimuli/stimuli.h"
+#include "tests/app/app_testutil.h"
+#include "tests/testutil.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Cli {
+  int code = -1;
+  std::string out;
+};
+
+Cli cli(const std::vector<std::string>& args, const std::string& out_file, const std::vector<mm::test::EnvVar>& env = {},
+        int timeout_s = 90) {
+  mm::test::ensure_xvfb();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const auto& e : env) {
+      if (e.unset) ::unsetenv(e.name.c_str());
+      else ::setenv(e.name.c_str(), e.value.c_str(), 1);
+    }
+    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<std::string> all = {mm::test::metamerlab_binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : all) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (::waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(timeout_s)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Cli c;
+  c.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  c.out = mm::test::read_bytes(out_file);
+  return c;
+}
+
+// Three words, two 300 ms tone clips each; the headphone check first, then a main block.
+std::string make_lab(const std::string& root) {
+  const std::vector<std::string> words = {"bear", "bird", "cat"};
+  for (size_t w = 0; w < words.size(); ++w)
+    for (int k = 0; k < 2; ++k) {
+      mm::stimuli::Array a;
+      const int rate = 16000, n = 4800;
+      a.shape = {n};
+      a.data.resize(n);
+      for (int i = 0; i < n; ++i)
+        a.data[static_cast<size_t>(i)] = 0.2f * static_cast<float>(std::sin(2 * M_PI * (300 + 200 * w + 50 * k) * i / rate));
+      fs::create_directories(root + "/words/" + words[w]);
+      mm::stimuli::save_wav_float(root + "/words/" + words[w] + "/" + words[w] + std::to_string(k) + ".wav", a, rate);
+    }
+  mm::test::write_bytes(root + "/hp.toml", R"([experiment]
+name = "hp"
+modality = "audio"
+seed = 8
+
+[responses]
+alternatives = ["bear", "bird", "cat"]
+
+[audio]
+sample_rate = 16000
+clip_ms = 300
+
+[timing]
+fixation = 100
+iti = 50
+
+[sets.words]
+folders = ["words"]
+
+[[blocks]]
+kind = "headphone_check"
+fail_text = "Sorry: headphones needed."
+
+[[blocks]]
+kind = "main"
+set = "words"
+)");
+  return root + "/hp.toml";
+}
+
+json plan_of(const std::string& exp, const std::string& participant, const std::string& out_file) {
+  const Cli c = cli({"plan", exp, "--participant", participant, "--json"}, out_file);
+  EXPECT_EQ(c.code, 0) << c.out;
+  return json::parse(c.out);
+}
+
+TEST(HeadphoneBlock, PlansSixBalancedTrialsAndIsRefusedForImages) {
+  mm::test::TempDir tmp("hp_plan");
+  const std::string exp = make_lab(tmp.path);
+  for (const char* participant : {"1", "2"}) {
+    const json j = plan_of(exp, participant, tmp / "plan.txt");
+    const json& blocks = j["plan"]["blocks"];
+    ASSERT_EQ(blocks[0]["kind"], "headphone_check");
+    EXPECT_EQ(blocks[0]["trials"], 6);
+    EXPECT_EQ(blocks[0]["pass_min_correct"], 5);
+    EXPECT_EQ(blocks[0]["fail_text"], "Sorry: headphones needed.");
+    EXPECT_EQ(j["summary"]["blocks"][0]["trials"], 6);
+    std::map<std::string, int> per_answer;
+    for (int i = 0; i < 6; ++i) {
+      const json& t = j["plan"]["trials"][static_cast<size_t>(i)];
+      EXPECT_EQ(t["block"], 0);
+      EXPECT_EQ(t["phase"], "headphone_check");
+      const std::string order = t["layer"], answer = t["category"];
+      ASSERT_EQ(order.size(), 3u) << order;
+      EXPECT_EQ(std::count(order.begin(), order.end(), 'Q'), 1) << order;
+      EXPECT_EQ(std::count(order.begin(), order.end(), 'A'), 1) << order;
+      EXPECT_EQ(std::to_string(order.find('Q') + 1), answer) << order;
+      ++per_answer[answer];
+    }
+    EXPECT_EQ(per_answer, (std::map<std::string, int>{{"1", 2}, {"2", 2}, {"3", 2}}));
+    EXPECT_EQ(j["plan"]["trials"][6]["phase"], "main");
+  }
+  // An image experiment with a headphone check: refused at the block's kind line.
+  for (const char* cat : {"a", "b"}) {
+    mm::test::write_test_png(tmp / "img/pics/" + cat + "/x.png", 16, 16, 3, 5);
+    mm::test::write_test_png(tmp / "img/icons/" + cat + ".png", 16, 16, 3, 6);
+  }
+  mm::test::write_bytes(tmp / "img/img.toml", R"([experiment]
+name = "img"
+modality = "image"
+
+[responses]
+alternatives = ["a", "b"]
+icons = "icons"
+
+[sets.pics]
+folders = ["pics"]
+
+[[blocks]]
+kind = "headphone_check"
+
+[[blocks]]
+kind = "main"
+set = "pics"
+)");
+  const Cli c = cli({"plan", tmp / "img/img.toml", "--participant", "1"}, tmp / "img.txt");
+  EXPECT_EQ(c.code, 1) << c.out;
+  EXPECT_NE(c.out.find("img.toml:13: [[blocks]] #1 (headphone_check) the headphone check plays tones: it is for audio"),
+            std::string::npos)
+      << c.out;
+}
+
+std::vector<std::string> notes(const std::string& db) {
+  mm::data::Store s(db);
+  sqlite3_stmt* st = nullptr;
+  std::vector<std::string> r;
+  sqlite3_prepare_v2(s.handle(), "SELECT detail FROM session_events WHERE kind = 'note' ORDER BY id", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) r.push_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  return r;
+}
+
+// Answers the six check trials, the first `correct` of them rightly; the rest of the
+// session is answered correctly by the policy's default for trials not in the file.
+void write_answers(const json& plan, int correct, const std::string& path) {
+  std::string csv = "trial_index,response,rt_ms\n";
+  for (int i = 0; i < 6; ++i) {
+    const std::string right = plan["plan"]["trials"][static_cast<size_t>(i)]["category"];
+    const std::string wrong = right == "1" ? "2" : "1";
+    csv += std::to_string(i) + "," + (i < correct ? right : wrong) + ",250\n";
+  }
+  mm::test::write_bytes(path, csv);
+}
+
+TEST(HeadphoneBlock, FiveOfSixPassesFourOfSixEndsTheSessionPolitely) {
+  mm::test::TempDir tmp("hp_run");
+  const std::string exp = make_lab(tmp.path), db = tmp / "s.db";
+  mm::test::write_bytes(tmp / "alsoft.conf", "[general]\ndrivers = wave\n[wave]\nfile = " + (tmp / "out.wav") + "\n");
+  const std::vector<mm::test::EnvVar> env = {{"ALSOFT_CONF", tmp / "alsoft.conf"}, {"ALSOFT_DRIVERS", "", true}};
+  auto run = [&](const std::string& participant, int correct) {
+    write_answers(plan_of(exp, participant, tmp / "plan.txt"), correct, tmp / "answers.csv");
+    return cli({"run", exp, "--participant", participant, "--db", db, "--windowed", "--auto", tmp / "answers.csv",
+                "--headphone-tone-ms", "60"},
+               tmp / ("out" + participant + ".txt"), env);
+  };
+  const Cli pass = run("1", 5);
+  ASSERT_EQ(pass.code, 0) << pass.out;
+  EXPECT_NE(pass.out.find("headphone check: 5/6 passed"), std::string::npos) << pass.out;
+  const Cli fail = run("2", 4);
+  ASSERT_EQ(fail.code, 0) << fail.out;  // a polite end, like a missed demo criterion
+  EXPECT_NE(fail.out.find("headphone check: 4/6 failed"), std::string::npos) << fail.out;
+
+  mm::data::Store s(db);
+  const auto sessions = s.list_sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  for (const auto& x : sessions) {
+    const auto trials = s.trials_of_session(x.id);
+    if (x.participant_number == 1) {
+      EXPECT_EQ(x.status, "completed");
+      ASSERT_EQ(trials.size(), 12u);  // 6 check trials + 6 word trials
+    } else {
+      EXPECT_EQ(x.status, "failed_demo");
+      ASSERT_EQ(trials.size(), 6u);   // the check only
+    }
+    int correct = 0;
+    for (int i = 0; i < 6; ++i) {
+      const auto& t = trials[static_cast<size_t>(i)];
+      EXPECT_EQ(t.phase, "headphone_check");
+      EXPECT_EQ(t.model, "woods2017-antiphase");
+      EXPECT_EQ(t.correct, t.response == t.category);
+      EXPECT_NEAR(t.rt_response_ms, 250, 60) << i;
+      EXPECT_GT(t.rt_stimulus_ms, t.rt_response_ms) << i;
+      correct += t.correct;
+    }
+    EXPECT_EQ(correct, x.participant_number == 1 ? 5 : 4);
+  }
+  bool noted = false;
+  for (const auto& n : notes(db)) noted = noted || n.rfind("headphone check: 4/6 failed", 0) == 0;
+  EXPECT_TRUE(noted);
+}
+
+}  // namespace

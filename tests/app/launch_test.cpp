@@ -1,0 +1,237 @@
+// Tests of the experimenter's launch screen (`metamerlab launch`, app/launch.h) on a private
+// Xvfb: the screen renders (screenshot pixels), a valid experiment starts a session from it
+// (the scripted experimenter types the code and number through SDL text events), which
+// then is in the database; a malformed experiment shows its error, exactly as
+// `metamerlab plan` words it, and starts nothing. Also the checks behind the screen
+// (experiment files found, the participant's existing session) without a display.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "app/display.h"
+#include "app/launch.h"
+#include "data/store.h"
+#include "stimuli/stimuli.h"
+#include "tests/app/app_testutil.h"
+#include "tests/testutil.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Cli {
+  int code = -1;
+  std::string out;
+};
+
+// Runs metamerlab with args on the test's Xvfb; stdout and stderr go to out_file.
+Cli launch_cli(const std::vector<std::string>& args, const std::string& out_file, int timeout_s = 90) {
+  mm::test::ensure_xvfb();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<std::string> all = {mm::test::metamerlab_binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : all) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (::waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(timeout_s)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Cli c;
+  c.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  c.out = mm::test::read_bytes(out_file);
+  return c;
+}
+
+// A small image experiment: 2 references and 1 practice image per category, icons.
+std::string make_lab(const std::string& root) {
+  const std::vector<std::string> cats = {"boat", "cat", "dog"};
+  for (size_t c = 0; c < cats.size(); ++c) {
+    for (int k = 0; k < 2; ++k)
+      mm::test::write_test_png(root + "/refs/" + cats[c] + "/" + cats[c] + std::to_string(k) + ".png", 64, 64, 3,
+                               100 * c + k);
+    mm::test::write_test_png(root + "/practice/" + cats[c] + "/p.png", 64, 64, 3, 300 + c);
+    mm::test::write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 900 + c);
+  }
+  mm::test::write_bytes(root + "/lab.toml", R"([experiment]
+name = "launch-lab"
+modality = "image"
+seed = 11
+
+[responses]
+alternatives = ["boat", "cat", "dog"]
+icons = "icons"
+
+[timing]
+fixation = 100
+stimulus = 100
+mask = 100
+iti = 50
+
+[sets.refs]
+folders = ["refs"]
+
+[sets.practice]
+folders = ["practice"]
+
+[[blocks]]
+kind = "instructions"
+text = "Hello"
+
+[[blocks]]
+kind = "practice"
+set = "practice"
+
+[[blocks]]
+kind = "main"
+set = "refs"
+)");
+  return root + "/lab.toml";
+}
+
+// The screenshot, 800x600 RGB.
+struct Shot {
+  int w = 800, h = 600;
+  std::vector<uint8_t> rgb;
+  const uint8_t* at(int x, int y) const { return &rgb[(static_cast<size_t>(y) * w + x) * 3]; }
+};
+
+Shot read_shot(const std::string& path) {
+  mm::stimuli::ImageSpec spec;
+  spec.width = 800;
+  spec.height = 600;
+  const mm::stimuli::Array a = mm::stimuli::load_image(path, spec);
+  Shot s;
+  s.rgb.resize(800 * 600 * 3);
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 800 * 600; ++i)
+      s.rgb[static_cast<size_t>(i) * 3 + c] = static_cast<uint8_t>(std::lround(a.data[static_cast<size_t>(c) * 800 * 600 + i] * 255));
+  return s;
+}
+
+struct Counts {
+  size_t colours = 0, red = 0, green = 0, light = 0;
+};
+
+// Distinct colours; pixels of the error colour (red text), the ok colour (green text) and
+// light (white-ish) text.
+Counts count_pixels(const Shot& s) {
+  std::set<int> colours;
+  Counts c;
+  for (int y = 0; y < s.h; ++y)
+    for (int x = 0; x < s.w; ++x) {
+      const uint8_t* p = s.at(x, y);
+      colours.insert(p[0] << 16 | p[1] << 8 | p[2]);
+      if (p[0] > 200 && p[1] < 130 && p[2] < 130) ++c.red;
+      if (p[1] > 190 && p[0] < 150 && p[2] < 150) ++c.green;
+      if (p[0] > 200 && p[1] > 200 && p[2] > 200) ++c.light;
+    }
+  c.colours = colours.size();
+  return c;
+}
+
+TEST(Launch, FindsExperimentFilesInTheGivenFolders) {
+  mm::test::TempDir tmp("launch_files");
+  for (const char* f : {"b.toml", "a.toml", "notes.txt", "sub/c.toml"}) mm::test::write_bytes(tmp / f, "x");
+  const auto files = mm::app::find_experiment_files({tmp.path, tmp / "missing", tmp.path});
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0], fs::path(tmp / "a.toml").lexically_normal().string());
+  EXPECT_EQ(files[1], fs::path(tmp / "b.toml").lexically_normal().string());
+  EXPECT_TRUE(mm::app::valid_participant_code("P-007_a.b"));
+  EXPECT_FALSE(mm::app::valid_participant_code("Ada Lovelace"));
+  EXPECT_FALSE(mm::app::valid_participant_code(""));
+  EXPECT_EQ(mm::app::format_duration(3 * 60 + 34.4), "3 min 34 s");
+}
+
+TEST(Launch, ValidExperimentRendersItsSummaryAndStartsASession) {
+  mm::test::TempDir tmp("launch_ok");
+  const std::string exp = make_lab(tmp.path), db = tmp / "s.db", shot = tmp / "launch.png";
+  const Cli c = launch_cli({"launch", exp, "--db", db, "--windowed", "--width", "800", "--height", "600",
+                            "--auto-start", "lx-9,4", "--screenshot", shot, "--auto", "correct", "--max-trials", "1"},
+                           tmp / "out.txt");
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("participant 4 (lx-9)"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("completed"), std::string::npos) << c.out;
+
+  // The screen rendered: text of several colours, the green "validation ok", no red.
+  const Counts px = count_pixels(read_shot(shot));
+  EXPECT_GT(px.colours, 30u);
+  EXPECT_GT(px.light, 500u);
+  EXPECT_GT(px.green, 50u);
+  EXPECT_EQ(px.red, 0u);
+
+  // The session the Start button ran: the typed code and number, every planned trial.
+  mm::data::Store s(db);
+  const auto sessions = s.list_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].participant_code, "lx-9");
+  EXPECT_EQ(sessions[0].participant_number, 4);
+  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].planned, 2);  // --max-trials 1: one practice, one main trial
+  EXPECT_EQ(sessions[0].answered, 2);
+
+  // What the screen shows for that participant now, and for the next one.
+  const mm::app::LaunchExperiment x = mm::app::load_for_launch(exp, db, 60);
+  ASSERT_TRUE(x.ok());
+  const mm::app::LaunchPlan done = mm::app::plan_for_launch(x, 4, db);
+  EXPECT_TRUE(done.blocked);
+  EXPECT_NE(done.session_note.find("completed"), std::string::npos) << done.session_note;
+  const mm::app::LaunchPlan next = mm::app::plan_for_launch(x, 5, db);
+  ASSERT_TRUE(next.ok);
+  EXPECT_FALSE(next.blocked);
+  ASSERT_EQ(next.summary.blocks.size(), 3u);
+  EXPECT_EQ(next.summary.blocks[1].trials, 3);  // practice: one per practice image
+  EXPECT_EQ(next.summary.blocks[2].trials, 6);
+  EXPECT_EQ(next.summary.trials, 9);
+}
+
+TEST(Launch, MalformedExperimentShowsTheErrorPlanReportsAndStartsNothing) {
+  mm::test::TempDir tmp("launch_bad");
+  std::string text = mm::test::read_bytes(make_lab(tmp.path));
+  text.replace(text.find("seed = 11"), 9, "seed = 11\ncolour = \"red\"");  // unknown key on line 5
+  mm::test::write_bytes(tmp / "bad.toml", text);
+  const std::string db = tmp / "s.db", shot = tmp / "bad.png";
+  const Cli c = launch_cli({"launch", tmp / "bad.toml", "--db", db, "--windowed", "--width", "800", "--height",
+                            "600", "--auto-start", "lx-1,1", "--screenshot", shot, "--auto", "correct"},
+                           tmp / "out.txt");
+  EXPECT_EQ(c.code, 1) << c.out;
+  const Cli plan = launch_cli({"plan", tmp / "bad.toml", "--participant", "1"}, tmp / "plan.txt");
+  EXPECT_EQ(plan.code, 1) << plan.out;
+  const std::string line = plan.out.substr(0, plan.out.find('\n'));
+  EXPECT_NE(line.find("bad.toml:5:"), std::string::npos) << line;
+  EXPECT_NE(line.find("colour"), std::string::npos) << line;
+  EXPECT_NE(c.out.find(line + "\n"), std::string::npos) << "launch said:\n" << c.out << "plan said:\n" << line;
+  EXPECT_EQ(c.out.find("launch: starting"), std::string::npos) << c.out;
+
+  const Counts px = count_pixels(read_shot(shot));
+  EXPECT_GT(px.colours, 30u);
+  EXPECT_GT(px.red, 200u);   // the error lines
+  EXPECT_EQ(px.green, 0u);   // no "validation ok"
+  if (fs::exists(db)) {
+    mm::data::Store s(db);
+    EXPECT_TRUE(s.list_sessions().empty());
+  }
+}
+
+}  // namespace
