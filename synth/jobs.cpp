@@ -505,7 +505,8 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   r.models = audio ? std::vector<std::string>{"zoo:words16-standard", "zoo:words16-robust"}
                    : std::vector<std::string>{"zoo:emoji16-standard", "zoo:emoji16-robust"};
   r.layers = {"conv1", "stage2", "stage3", "logits"};
-  (audio ? r.words16_dir : r.emoji16_dir) = (fs::path(samples) / (audio ? "words16" : "emoji16")).string();
+  const std::string set_dir = (fs::path(samples) / (audio ? "words16" : "emoji16")).string();
+  (audio ? r.words16_dir : r.emoji16_dir) = set_dir;
   r.out_dir = job.out_dir;
   r.db = job.db;
   r.iterations = job.iterations;
@@ -513,7 +514,7 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   r.null_pairs = 1000;
   r.command_line = job.command_line;
   out << "metamerlab " << program_version() << " demo (threads: " << runtime_threads() << ")\n"
-      << "metamers of one held-out " << (audio ? "clip" : "image") << " per category (" << r.emoji16_dir << r.words16_dir
+      << "metamers of one held-out " << (audio ? "clip" : "image") << " per category (" << set_dir
       << "/reference) at " << r.layers.size() << " layers of " << r.models[0] << " and " << r.models[1] << ", "
       << r.rounds << " rounds x " << r.iterations << " steps; each tested against the null distribution and judged"
       << " by the other model\n";

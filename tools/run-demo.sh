@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# tools/run-demo.sh: install, build and start the main job (the synthesis demo: metamers
-# of the bundled demo images at four layers, written to out/demo and recorded in the
-# embedded SQLite database out/demo/metamerlab.db).
+# tools/run-demo.sh: install, build and start the main job: the bundled demo. metamerlab
+# synthesizes metamers of the trained zoo image models (zoo:emoji16-standard and -robust)
+# for the bundled sample, tests each against its null distribution, has each model judge
+# the other's metamers, and records everything in the embedded SQLite database
+# out/demo/metamerlab.db. With a display, the experimenter's launch screen then opens on
+# experiments/demo-images.toml (sessions go into the same database); without one, the
+# script says how to open it. Extra arguments go to `metamerlab demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh build
-exec build/app/metamerlab demo --out out/demo "$@"
+build/app/metamerlab demo --out out/demo "$@"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${METAMERLAB_NO_LAUNCH:-}" ]; then
+  exec build/app/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db
+fi
+echo "no display: open the launch screen later with"
+echo "  build/app/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db"

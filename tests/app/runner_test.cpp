@@ -561,4 +561,83 @@ TEST(Runner, AudioExperimentRefusesWithoutDevice) {
   EXPECT_EQ(count_trials(tmp / "s.db"), 0);
 }
 
+// [SECTION] The bundled demo experiments -------------------------------------------------
+// experiments/demo-images.toml and demo-words.toml end to end: the demo writes metamers of
+// the trained zoo models (few steps here), the experiment file (copied next to that output
+// with its sample and icon paths made absolute) validates and plans 9 conditions, and a
+// scripted participant completes a pilot session of it.
+std::string bundled_experiment_copy(const std::string& name, const std::string& out_parent) {
+  std::string text = mm::test::read_bytes(mm::test::source_dir() + "/experiments/" + name);
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  };
+  replace_all("\"../stimuli/", "\"" + mm::test::source_dir() + "/stimuli/");
+  replace_all("\"icons-emoji16\"", "\"" + mm::test::source_dir() + "/experiments/icons-emoji16\"");
+  fs::create_directories(out_parent + "/experiments");
+  const std::string path = out_parent + "/experiments/" + name;  // ../out/... is then out_parent/out/...
+  mm::test::write_bytes(path, text);
+  return path;
+}
+
+void expect_nine_conditions(const std::string& exp, const std::string& dir) {
+  Cli p = run_cli({"plan", exp, "--participant", "1", "--json"}, dir + "/plan.txt");
+  ASSERT_EQ(p.code, 0) << p.out;
+  const json plan = json::parse(p.out.substr(p.out.find('{')));
+  std::set<std::string> conditions;
+  int main_trials = 0, metamers = 0, fell_back = 0;
+  for (const auto& t : plan["plan"]["trials"])
+    if (t.value("block_kind", "") == "main" && t.value("phase", "") != "catch") {
+      ++main_trials;
+      conditions.insert(t.value("planned_condition", ""));
+      metamers += t.value("is_metamer", false);
+      fell_back += t.value("fell_back", false);
+    }
+  EXPECT_EQ(main_trials, 16);
+  EXPECT_EQ(conditions.size(), 9u) << p.out.substr(0, 2000);  // natural + 2 models x 4 layers
+  // 14 metamer trials planned; with the few steps used here many metamers fail their null
+  // test, and those trials fall back to the natural stimulus, marked so.
+  EXPECT_EQ(metamers + fell_back, 14) << metamers << " metamers, " << fell_back << " fell back";
+}
+
+TEST(DemoExperiments, ImagesRunEndToEndOnTheTrainedZooMetamers) {
+  mm::test::TempDir tmp("demo_images");
+  Cli d = run_cli({"demo", "--out", tmp / "out/demo", "--iterations", "4", "--rounds", "1", "--threads", "2"},
+                  tmp / "demo.txt", {}, 600);
+  ASSERT_EQ(d.code, 0) << d.out;
+  const std::string exp = bundled_experiment_copy("demo-images.toml", tmp.path);
+  expect_nine_conditions(exp, tmp.path);
+  Cli c = run_cli({"run", exp, "--participant", "3", "--db", tmp / "s.db", "--windowed", "--auto", "correct",
+                   "--max-trials", "3"},
+                  tmp / "run.txt", {}, 300);
+  ASSERT_EQ(c.code, 0) << c.out;
+  mm::data::Store s(tmp / "s.db");
+  auto sessions = s.list_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].answered, sessions[0].planned);
+  EXPECT_GE(sessions[0].planned, 9);  // practice, demo and main, 3 each
+  for (const auto& t : s.trials_of_session(sessions[0].id)) EXPECT_EQ(t.response, t.category) << t.trial_index;
+}
+
+TEST(DemoExperiments, WordsRunEndToEndOnTheTrainedZooMetamers) {
+  mm::test::TempDir tmp("demo_words");
+  Cli d = run_cli({"demo", "--modality", "audio", "--out", tmp / "out/demo-words", "--iterations", "2", "--rounds",
+                   "1", "--threads", "2"},
+                  tmp / "demo.txt", {}, 900);
+  ASSERT_EQ(d.code, 0) << d.out;
+  const std::string exp = bundled_experiment_copy("demo-words.toml", tmp.path);
+  expect_nine_conditions(exp, tmp.path);
+  mm::test::write_bytes(tmp / "alsoft.conf", "[general]\ndrivers = wave\n[wave]\nfile = " + (tmp / "out.wav") + "\n");
+  Cli c = run_cli({"run", exp, "--participant", "2", "--db", tmp / "s.db", "--windowed", "--auto", "correct",
+                   "--max-trials", "2", "--headphone-tone-ms", "100"},
+                  tmp / "run.txt", {{"ALSOFT_CONF", tmp / "alsoft.conf"}, {"ALSOFT_DRIVERS", "", true}}, 300);
+  ASSERT_EQ(c.code, 0) << c.out;
+  mm::data::Store s(tmp / "s.db");
+  auto sessions = s.list_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].status, "completed") << c.out;
+  EXPECT_EQ(sessions[0].answered, sessions[0].planned);
+}
+
 }  // namespace

@@ -1,9 +1,8 @@
-// Tests of the two bundled experiment files, copied into a scratch tree next to the data
-// they expect: demo-images.toml over the procedural demo set with a database recording
-// tiny-cnn metamers as `metamerlab demo` does (written here without torch, logits failing,
-// paths recorded relative to the working folder as `--out out/demo` records them), and
-// demo-words.toml over a small generated WAV set in the words16 layout. Each must load,
-// validate and plan the paper's structure.
+// Tests of the two bundled experiment files, copied into a scratch tree with the bundled
+// sample (stimuli/samples) and a database recording metamers of the two zoo models of the
+// modality as `metamerlab demo` does (written here without torch, the standard model's
+// logits failing, paths recorded relative to the working folder). Each must load,
+// validate and plan the paper's structure. (tests/app runs both for real, end to end.)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,7 +12,7 @@
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
-#include "stimuli/demo.h"
+#include "stimuli/stimuli.h"
 #include "tests/experiments/lab.h"
 
 namespace {
@@ -31,120 +30,132 @@ int count_phase(const Plan& p, BlockKind kind, const std::string& phase) {
   return n;
 }
 
-// The demo's output under ROOT/out/demo, as `metamerlab demo --out out/demo` run in ROOT
-// leaves it (metamers of the *_0 images at four layers; the logits ones fail).
-void write_fake_demo(const std::string& root) {
-  const std::string demo = root + "/out/demo";
-  auto items = mm::stimuli::write_demo_shapes(demo + "/inputs", 4, 64, 7);
-  mm::data::Store s(demo + "/metamerlab.db");
-  mm::data::ModelRecord m;
-  m.spec = "zoo:tiny-cnn";
-  m.sha256 = std::string(64, 'b');
-  m.modality = "image";
-  m.info_json = R"({"modality":"image","layers":["conv1","stage1","stage2","stage3","avgpool","logits"]})";
-  mm::data::SynthRunRecord r;
-  r.model_id = s.upsert_model(m);
-  r.command = "metamerlab demo --out out/demo";
-  r.options_json = "{}";
-  r.out_dir = "out/demo/metamers";
-  const int64_t run = s.begin_synth_run(r);
+// The demo's output under ROOT/OUT, as `metamerlab demo --out OUT` run in ROOT leaves it:
+// metamers of each reference in SET_DIR at four layers of the two models of the modality,
+// the standard model's logits metamers failing their test. Files are written here
+// (test images or tones; no torch), paths recorded relative to ROOT as the demo does.
+void write_fake_demo(const std::string& root, const std::string& out, const std::string& set_dir, bool audio) {
+  const std::string prefix = audio ? "words16" : "emoji16";
+  fs::create_directories(root + "/" + out);
+  mm::data::Store s(root + "/" + out + "/metamerlab.db");
+  auto refs = mm::stimuli::list_stimuli({root + "/" + set_dir},
+                                        audio ? mm::stimuli::Modality::audio : mm::stimuli::Modality::image);
   unsigned seed = 1;
-  for (const std::string layer : {"conv1", "stage1", "stage3", "logits"})
-    for (const auto& it : items) {
-      if (it.path.find("_0.png") == std::string::npos) continue;
-      const std::string rel = "out/demo/metamers/" + layer + "/" + it.category + "/" + it.category + "_0.png";
-      mm::test::write_test_png(root + "/" + rel, 64, 64, 3, seed++);
-      mm::data::MetamerRecord x;
-      x.run_id = run;
-      x.reference_path = "out/demo/inputs/" + it.category + "/" + it.category + "_0.png";
-      x.reference_sha256 = mm::data::sha256_file(it.path);
-      x.category = it.category;
-      x.layer = layer;
-      x.passed = layer != "logits";
-      x.status = x.passed ? "ok" : "failed";
-      x.png_path = rel;  // relative to the folder demo ran in, not to this test's
-      x.png_sha256 = mm::data::sha256_file(root + "/" + rel);
-      s.add_metamer(x);
-    }
+  for (const std::string kind : {"standard", "robust"}) {
+    mm::data::ModelRecord m;
+    m.spec = "zoo:" + prefix + "-" + kind;
+    m.sha256 = std::string(64, kind == "standard" ? 'b' : 'c');
+    m.modality = audio ? "audio" : "image";
+    m.info_json = R"({"layers":["conv1","stage1","stage2","stage3","avgpool","logits"]})";
+    mm::data::SynthRunRecord r;
+    r.model_id = s.upsert_model(m);
+    r.command = "metamerlab demo --out " + out;
+    r.options_json = "{}";
+    r.out_dir = out + "/" + prefix + "-" + kind;
+    const int64_t run = s.begin_synth_run(r);
+    for (const std::string layer : {"conv1", "stage2", "stage3", "logits"})
+      for (const auto& it : refs) {
+        const std::string stem = fs::path(it.path).stem().string();
+        const std::string rel = r.out_dir + "/" + layer + "/" + it.category + "/" + stem + (audio ? ".wav" : ".png");
+        if (audio) write_tone(root + "/" + rel, 16000, 1.0, 200 + 10 * seed++);
+        else mm::test::write_test_png(root + "/" + rel, 64, 64, 3, seed++);
+        mm::data::MetamerRecord x;
+        x.run_id = run;
+        x.reference_path = fs::relative(it.path, root).string();
+        x.reference_sha256 = mm::data::sha256_file(it.path);
+        x.category = it.category;
+        x.layer = layer;
+        x.passed = !(kind == "standard" && layer == "logits");
+        x.status = x.passed ? "ok" : "failed";
+        (audio ? x.wav_path : x.png_path) = rel;
+        (audio ? x.wav_sha256 : x.png_sha256) = mm::data::sha256_file(root + "/" + rel);
+        s.add_metamer(x);
+      }
+  }
 }
+
+// A scratch tree with the experiment file, its icons and the bundled sample.
+std::string scratch_tree(const std::string& root, const std::string& toml, const std::string& set) {
+  fs::create_directories(root + "/experiments");
+  fs::copy(source("experiments/" + toml), root + "/experiments/" + toml);
+  if (set == "emoji16") fs::copy(source("experiments/icons-emoji16"), root + "/experiments/icons-emoji16");
+  fs::create_directories(root + "/stimuli/samples");
+  fs::copy(source("stimuli/samples/" + set), root + "/stimuli/samples/" + set, fs::copy_options::recursive);
+  return root + "/experiments/" + toml;
+}
+
+const char* kStdLogits = "emoji16-standard/logits";
 
 TEST(Bundled, DemoImagesLoadsValidatesAndPlansThePaperStructure) {
   mm::test::TempDir tmp("bundled-images");
   const std::string root = fs::absolute(tmp.path).string();
-  fs::create_directories(root + "/experiments");
-  fs::copy(source("experiments/demo-images.toml"), root + "/experiments/demo-images.toml");
-  fs::copy(source("experiments/icons"), root + "/experiments/icons");
-  write_fake_demo(root);
+  const std::string path = scratch_tree(root, "demo-images.toml", "emoji16");
+  // Before the demo ran: a located error naming the database and what makes it.
+  expect_located([&] { load_experiment(path); }, path,
+                 line_with(mm::test::read_bytes(path), "database = \"../out/demo/metamerlab.db\""), {"metamerlab.db"});
+  write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
 
-  const Experiment e = load_experiment(root + "/experiments/demo-images.toml");
+  const Experiment e = load_experiment(path);
   EXPECT_EQ(e.name, "demo-images");
-  EXPECT_EQ(e.find_set("references")->items.size(), 4u);
-  EXPECT_EQ(e.find_set("practice")->items.size(), 12u);
-  ASSERT_EQ(e.conditions.size(), 5u);
-  EXPECT_EQ(e.conditions[4].name, "tiny-cnn/logits");
+  EXPECT_EQ(e.alternatives.size(), 16u);
+  EXPECT_EQ(e.find_set("references")->items.size(), 16u);
+  EXPECT_EQ(e.find_set("practice")->items.size(), 32u);
+  ASSERT_EQ(e.conditions.size(), 9u);  // natural + 2 models x 4 layers
   for (const auto& it : e.find_set("references")->items) {
-    EXPECT_EQ(e.metamers.at(it.path).size(), 3u);  // conv1, stage1, stage3 passed
-    EXPECT_EQ(e.unavailable.at(it.path).at("tiny-cnn/logits"), "failed");
+    EXPECT_EQ(e.metamers.at(it.path).size(), 7u);  // all but the standard model's logits
+    EXPECT_EQ(e.unavailable.at(it.path).at(kStdLogits), "failed");
   }
   const Validation v = validate_experiment(e);
   EXPECT_TRUE(v.ok()) << (v.errors().empty() ? "" : v.errors()[0]);
   EXPECT_EQ(v.stimulus_width, 64);
-  EXPECT_NE(find_issue(v, "tiny-cnn/logits: 4 of 4 references have no passing metamer (4 failed", false), nullptr);
 
   std::map<std::string, std::multiset<std::string>> seen;
-  for (int p = 1; p <= 5; ++p) {
+  for (int p = 1; p <= 9; ++p) {
     const Plan plan = make_plan(e, p);
-    EXPECT_EQ(count_phase(plan, BlockKind::practice, "practice"), 4);
-    EXPECT_EQ(count_phase(plan, BlockKind::demo, "demo"), 8);
-    EXPECT_EQ(count_phase(plan, BlockKind::main, "main"), 4);
-    EXPECT_EQ(count_phase(plan, BlockKind::main, "catch"), 4);
-    EXPECT_EQ(plan.blocks[2].pass_min_correct, 5);
+    EXPECT_EQ(count_phase(plan, BlockKind::practice, "practice"), 16);
+    EXPECT_EQ(count_phase(plan, BlockKind::demo, "demo"), 12);
+    EXPECT_EQ(count_phase(plan, BlockKind::main, "main"), 16);
+    EXPECT_EQ(count_phase(plan, BlockKind::main, "catch"), 16);
+    EXPECT_EQ(plan.blocks[2].pass_min_correct, 7);
     EXPECT_EQ(plan.blocks[1].timing.stimulus_ms, 400);  // practice timing as in the paper
     EXPECT_EQ(plan.blocks[3].timing.stimulus_ms, 300);
     for (const auto& t : plan.trials) {
       if (t.phase != "main") continue;
       seen[t.reference].insert(t.planned_condition);
-      EXPECT_EQ(t.fell_back, t.planned_condition == "tiny-cnn/logits");
+      EXPECT_EQ(t.fell_back, t.planned_condition == kStdLogits);
     }
   }
-  for (const auto& [ref, conds] : seen) EXPECT_EQ(conds.size(), 5u) << ref;  // every condition once
-  EXPECT_EQ(seen.size(), 4u);
+  for (const auto& [ref, conds] : seen) EXPECT_EQ(conds.size(), 9u) << ref;  // every condition once
+  EXPECT_EQ(seen.size(), 16u);
 }
 
-TEST(Bundled, DemoWordsLoadsWithAWavFolder) {
+TEST(Bundled, DemoWordsLoadsValidatesAndPlansWithTheHeadphoneCheck) {
   mm::test::TempDir tmp("bundled-words");
   const std::string root = fs::absolute(tmp.path).string();
-  fs::create_directories(root + "/experiments");
-  fs::copy(source("experiments/demo-words.toml"), root + "/experiments/demo-words.toml");
-  const std::string path = root + "/experiments/demo-words.toml";
-  // Without the set: a located error naming the folder to provide.
+  const std::string path = scratch_tree(root, "demo-words.toml", "words16");
   expect_located([&] { load_experiment(path); }, path,
-                 line_with(mm::test::read_bytes(path), "folders = [\"../out/words16/reference\"]"),
-                 {"out/words16/reference does not exist"});
-  const std::vector<std::string> words = {"airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat",
-                                          "chair", "clock", "dog", "elephant", "fish", "keyboard", "knife", "truck"};
-  for (size_t w = 0; w < words.size(); ++w)
-    for (int k = 0; k < 2; ++k) {
-      write_tone(root + "/out/words16/reference/" + words[w] + "/" + words[w] + "_" + std::to_string(k) + ".wav", 16000, 1.0,
-                 150 + 20 * w + 5 * k);
-      write_tone(root + "/out/words16/test/" + words[w] + "/" + words[w] + "_t" + std::to_string(k) + ".wav", 16000, 1.0,
-                 160 + 20 * w + 5 * k);
-    }
+                 line_with(mm::test::read_bytes(path), "database = \"../out/demo-words/metamerlab.db\""),
+                 {"metamerlab.db"});
+  write_fake_demo(root, "out/demo-words", "stimuli/samples/words16/reference", true);
   const Experiment e = load_experiment(path);
   EXPECT_EQ(e.modality, Modality::audio);
   EXPECT_EQ(e.alternatives.size(), 16u);
+  EXPECT_EQ(e.conditions.size(), 9u);
   const Validation v = validate_experiment(e);
   EXPECT_TRUE(v.ok()) << (v.errors().empty() ? "" : v.errors()[0]);
   const Plan p = make_plan(e, 1);
   EXPECT_EQ(count_phase(p, BlockKind::practice, "practice"), 10);
   EXPECT_EQ(count_phase(p, BlockKind::demo, "demo"), 12);
-  EXPECT_EQ(count_phase(p, BlockKind::main, "main"), 32);
+  EXPECT_EQ(count_phase(p, BlockKind::main, "main"), 16);
   EXPECT_EQ(count_phase(p, BlockKind::main, "catch"), 16);
+  int headphone = 0;
+  for (const auto& b : p.blocks) headphone += b.kind == BlockKind::headphone_check;
+  EXPECT_EQ(headphone, 1);
   std::set<std::string> catch_words;
   for (const auto& t : p.trials)
     if (t.phase == "catch") {
       catch_words.insert(t.category);
-      EXPECT_EQ(t.stimulus.find(root + "/out/words16/test/"), 0u);
+      EXPECT_EQ(t.stimulus.find(root + "/stimuli/samples/words16/practice/"), 0u) << t.stimulus;
     }
   EXPECT_EQ(catch_words.size(), 16u);  // one clear clip per word
 }
