@@ -1,7 +1,11 @@
 // Helpers for the presentation-layer tests: a private Xvfb, and forked children.
 #include "tests/app/app_testutil.h"
+#include "tests/testutil.h"
 
 #include <fcntl.h>
+#include <thread>
+#include <chrono>
+#include <sys/resource.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -134,6 +138,56 @@ ChildResult run_in_child(const std::function<std::string()>& fn, const std::vect
   }
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
+}
+
+int spawn_metamerlab(const std::vector<std::string>& args, const std::string& out_file,
+                     const std::vector<EnvVar>& env, long long fsize) {
+  ensure_xvfb();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const auto& e : env) {
+      if (e.unset) ::unsetenv(e.name.c_str());
+      else ::setenv(e.name.c_str(), e.value.c_str(), 1);
+    }
+    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    if (fsize > 0) {
+      ::signal(SIGXFSZ, SIG_IGN);
+      const rlimit lim{static_cast<rlim_t>(fsize), static_cast<rlim_t>(fsize)};
+      ::setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    std::vector<std::string> all = {metamerlab_binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+Cli wait_metamerlab(int pid, const std::string& out_file, int timeout_s) {
+  int st = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (::waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(timeout_s)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Cli r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.out = read_bytes(out_file);
+  return r;
+}
+
+Cli run_metamerlab(const std::vector<std::string>& args, const std::string& out_file, const std::vector<EnvVar>& env,
+                   int timeout_s, long long fsize) {
+  return wait_metamerlab(spawn_metamerlab(args, out_file, env, fsize), out_file, timeout_s);
 }
 
 }  // namespace mm::test

@@ -28,4 +28,18 @@ struct EnvVar {
 ChildResult run_in_child(const std::function<std::string()>& fn, const std::vector<EnvVar>& env,
                          int timeout_s = 30);
 
+// The metamerlab program run on the test's Xvfb: env applied in the child, stdout and
+// stderr to out_file, and with fsize > 0 its files limited to fsize bytes (SIGXFSZ
+// ignored, so an oversized write fails with EFBIG instead of killing it).
+struct Cli {
+  int code = -1;     // exit code, or 128 + signal
+  std::string out;   // what it printed
+};
+int spawn_metamerlab(const std::vector<std::string>& args, const std::string& out_file,
+                     const std::vector<EnvVar>& env = {}, long long fsize = 0);  // returns the pid
+// Waits for a spawned run (killing it after timeout_s) and collects its output.
+Cli wait_metamerlab(int pid, const std::string& out_file, int timeout_s);
+Cli run_metamerlab(const std::vector<std::string>& args, const std::string& out_file,
+                   const std::vector<EnvVar>& env = {}, int timeout_s = 90, long long fsize = 0);
+
 }  // namespace mm::test

@@ -27,45 +27,11 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Cli {
-  int code = -1;
-  std::string out;
-};
+using Cli = mm::test::Cli;
 
 Cli cli(const std::vector<std::string>& args, const std::string& out_file, const std::vector<mm::test::EnvVar>& env = {},
         int timeout_s = 90) {
-  mm::test::ensure_xvfb();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    for (const auto& e : env) {
-      if (e.unset) ::unsetenv(e.name.c_str());
-      else ::setenv(e.name.c_str(), e.value.c_str(), 1);
-    }
-    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<std::string> all = {mm::test::metamerlab_binary()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : all) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int st = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  while (::waitpid(pid, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(timeout_s)) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  Cli c;
-  c.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  c.out = mm::test::read_bytes(out_file);
-  return c;
+  return mm::test::run_metamerlab(args, out_file, env, timeout_s);
 }
 
 // Three words, two 300 ms tone clips each; the headphone check first, then a main block.
