@@ -120,7 +120,11 @@ std::string help_text(const Command& cmd) {
   for (const auto& o : cmd.options) {
     std::string left = "  --" + o.name + (o.value.empty() ? "" : " " + o.value);
     s << left;
-    s << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ') << o.help;
+    s << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ');
+    for (char c : o.help) {  // continuation lines of a long help text stay in the column
+      s << c;
+      if (c == '\n') s << std::string(30, ' ');
+    }
     if (!o.def.empty()) s << " (default " << o.def << ")";
     if (o.required) s << " (required)";
     s << "\n";

@@ -34,7 +34,29 @@ const Option kModel{"model", "M", "a TorchScript archive (see tools/export_model
 const Option kDb{"db", "FILE", "SQLite database for provenance", "metamerlab.db"};
 const Option kThreads{"threads", "N", "torch threads (0: one per core)", "0"};
 
+std::vector<Command> base_command_table();
+
+// The session options `run` and `launch` share (parsed by session_options below).
+const std::vector<Option> kSessionOptions{
+    {"windowed", "", "a window instead of fullscreen"},
+    {"width", "W", "window width (with --windowed)", "1024"},
+    {"height", "H", "window height (with --windowed)", "768"},
+    {"auto", "correct|random|FILE", "scripted participant (CSV trial_index,response,rt_ms)", ""},
+    {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
+    {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
+    {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
+    {"station", "NAME", "this computer's label (default: host name)", ""},
+    {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
+    {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}};
+
 std::vector<Command> command_table() {
+  std::vector<Command> t = base_command_table();
+  for (auto& c : t)
+    if (c.name == "run" || c.name == "launch") c.options.insert(c.options.end(), kSessionOptions.begin(), kSessionOptions.end());
+  return t;
+}
+
+std::vector<Command> base_command_table() {
   return {
       {"synth",
        "synthesize model metamers and test each against the layer's null distribution",
@@ -199,6 +221,10 @@ std::vector<Command> command_table() {
         {"stem-stride", "S", "image: conv1's stride, 1 (3x3) or 2 (5x5, stages 4x cheaper)", "1"},
         {"augment", "", "on-line augmentation per step: images flip, shift by size/8, cutout of size/4; audio\n"
                         "(standard training) cochleagram shifts along frequency and time and SpecAugment masks"},
+        {"style-augment", "", "images: on-line colour and detail augmentation per step: colour channels permuted\n"
+                              "(p 0.5), greyscale (p 0.2), blur (p 0.3)"},
+        {"label-smoothing", "X", "cross-entropy label smoothing, 0 to <1", "0"},
+        {"mixup", "A", "mixup: items mixed in pairs with lambda ~ Beta(A, A) per batch (0: off)", "0"},
         {"size", "PX", "image: side in pixels", "64"},
         {"sample-rate", "HZ", "audio: sample rate", "16000"},
         {"samples", "N", "audio: clip length in samples", "16000"},
@@ -239,17 +265,7 @@ std::vector<Command> command_table() {
        {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
         {"code", "CODE", "pseudonymous participant code (letters, digits, -_.; default P<N>)", ""},
         {"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
-        {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
-        {"windowed", "", "a window instead of fullscreen"},
-        {"width", "W", "window width (with --windowed)", "1024"},
-        {"height", "H", "window height (with --windowed)", "768"},
-        {"auto", "correct|random|FILE", "scripted participant (CSV trial_index,response,rt_ms)", ""},
-        {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
-        {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
-        {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
-        {"station", "NAME", "this computer's label (default: host name)", ""},
-        {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
-        {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}},
+        {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""}},
        "EXPERIMENT.toml",
        true},
       {"launch",
@@ -262,18 +278,8 @@ std::vector<Command> command_table() {
        "(exit 1 with the errors when the experiment does not validate).",
        {{"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
         {"folder", "DIR", "another folder to list experiment files from", "", false, true},
-        {"windowed", "", "a window instead of fullscreen"},
-        {"width", "W", "window width (with --windowed)", "1024"},
-        {"height", "H", "window height (with --windowed)", "768"},
         {"auto-start", "CODE,NUMBER", "scripted: enter this participant and press Start", ""},
-        {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""},
-        {"auto", "correct|random|FILE", "scripted participant for the session (see run)", ""},
-        {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
-        {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
-        {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
-        {"station", "NAME", "this computer's label (default: host name)", ""},
-        {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
-        {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}},
+        {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""}},
        "EXPERIMENT.toml"},
       {"sessions",
        "list the sessions in a database: participant, experiment, status, answered/planned",
@@ -299,6 +305,20 @@ long long positive(const Args& a, const std::string& name, long long min = 1) {
   long long v = a.get_int(name);
   if (v < min) throw UsageError("--" + name + " must be at least " + std::to_string(min));
   return v;
+}
+
+// kSessionOptions, parsed into the runner's options (run and launch).
+void session_options(const Args& a, RunOptions& o) {
+  o.windowed = a.flag("windowed");
+  o.width = static_cast<int>(positive(a, "width"));
+  o.height = static_cast<int>(positive(a, "height"));
+  o.auto_policy = a.get("auto");
+  o.auto_seed = static_cast<uint64_t>(positive(a, "auto-seed", 0));
+  if (a.has("max-trials")) o.max_trials = static_cast<int>(positive(a, "max-trials", 0));
+  o.screenshots = a.get("screenshots");
+  o.station = a.get("station");
+  o.headphone_check = a.flag("headphone-check");
+  o.headphone_tone_ms = static_cast<int>(positive(a, "headphone-tone-ms", 20));
 }
 
 int cmd_synth(const Args& a) {
@@ -527,6 +547,11 @@ int cmd_train(const Args& a) {
   o.image_size = static_cast<int>(positive(a, "size", 8));
   o.stem_stride = static_cast<int>(positive(a, "stem-stride"));
   o.augment = a.flag("augment");
+  o.style_augment = a.flag("style-augment");
+  o.label_smoothing = a.get_double("label-smoothing");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw UsageError("train: --label-smoothing must be at least 0 and below 1");
+  o.mixup = a.get_double("mixup");
+  if (!(o.mixup >= 0) || !std::isfinite(o.mixup)) throw UsageError("train: --mixup must be 0 or more");
   o.sample_rate = static_cast<int>(positive(a, "sample-rate"));
   o.samples = positive(a, "samples");
   o.init = a.get("init");
@@ -598,16 +623,7 @@ int cmd_run(const Args& a) {
   o.db = a.get("db");
   o.has_seed = a.has("seed");
   if (o.has_seed) o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
-  o.windowed = a.flag("windowed");
-  o.width = static_cast<int>(positive(a, "width"));
-  o.height = static_cast<int>(positive(a, "height"));
-  o.auto_policy = a.get("auto");
-  o.auto_seed = static_cast<uint64_t>(positive(a, "auto-seed", 0));
-  if (a.has("max-trials")) o.max_trials = static_cast<int>(positive(a, "max-trials", 0));
-  o.screenshots = a.get("screenshots");
-  o.station = a.get("station");
-  o.headphone_check = a.flag("headphone-check");
-  o.headphone_tone_ms = static_cast<int>(positive(a, "headphone-tone-ms", 20));
+  session_options(a, o);
   try {
     RunResult r = run_session(o, std::cout);
     if (r.status == "completed" || r.status == "failed_demo") {
@@ -625,6 +641,32 @@ int cmd_run(const Args& a) {
               << "); connect headphones or choose a device, then start again\n";
     return 3;
   }
+}
+
+int cmd_launch(const Args& a) {
+  if (a.positionals().size() > 1) throw UsageError("launch: give at most one EXPERIMENT.toml");
+  LaunchOptions o;
+  if (!a.positionals().empty()) o.experiment = a.positionals()[0];
+  o.folders = {std::string(METAMERLAB_SOURCE_DIR) + "/experiments", "."};
+  for (const auto& f : a.list("folder")) o.folders.push_back(f);
+  o.run.db = a.get("db");
+  session_options(a, o.run);
+  o.screenshot = a.get("screenshot");
+  if (a.has("auto-start")) {
+    const std::string v = a.get("auto-start");
+    const auto comma = v.rfind(',');
+    if (comma == std::string::npos) throw UsageError("launch: --auto-start needs CODE,NUMBER, e.g. P007,7");
+    o.auto_start = true;
+    o.auto_code = v.substr(0, comma);
+    try {
+      size_t pos = 0;
+      o.auto_number = std::stoll(v.substr(comma + 1), &pos);
+      if (pos != v.size() - comma - 1 || o.auto_number < 1) throw std::invalid_argument(v);
+    } catch (const std::exception&) {
+      throw UsageError("launch: --auto-start " + v + ": the number after the comma must be 1 or more");
+    }
+  }
+  return run_launch(o, std::cout, std::cerr);
 }
 
 int cmd_sessions(const Args& a) { return list_sessions_command(a.get("db"), a.flag("json"), std::cout); }
@@ -687,7 +729,7 @@ int run_command(const std::vector<std::string>& argv) {
   if (cmd->name == "plan") return cmd_plan(a);
   if (cmd->name == "run") return cmd_run(a);
   if (cmd->name == "sessions") return cmd_sessions(a);
-  if (cmd->name == "launch") return launch_command(a);
+  if (cmd->name == "launch") return cmd_launch(a);
   throw std::logic_error("no handler for " + cmd->name);
 }
 

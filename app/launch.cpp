@@ -7,7 +7,6 @@
 //   [SECTION] State      what the screen edits and shows
 //   [SECTION] Widgets    one frame of the screen
 //   [SECTION] Screen     the frame loop, the scripted experimenter, starting sessions
-//   [SECTION] Command    `metamerlab launch` options -> LaunchOptions
 #include "app/launch.h"
 
 #include <imgui.h>
@@ -416,48 +415,6 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
     if (st.x.experiment)     // and suggest the next participant
       set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
   }
-}
-
-// [SECTION] Command -----------------------------------------------------------------------
-int launch_command(const Args& a) {
-  if (a.positionals().size() > 1) throw UsageError("launch: give at most one EXPERIMENT.toml");
-  auto whole = [&](const std::string& name, long long min) {
-    const long long v = a.get_int(name);
-    if (v < min) throw UsageError("launch: --" + name + " must be at least " + std::to_string(min));
-    return v;
-  };
-  LaunchOptions o;
-  if (!a.positionals().empty()) o.experiment = a.positionals()[0];
-  o.folders = {std::string(METAMERLAB_SOURCE_DIR) + "/experiments", "."};
-  for (const auto& f : a.list("folder")) o.folders.push_back(f);
-  RunOptions& r = o.run;
-  r.db = a.get("db");
-  r.windowed = a.flag("windowed");
-  r.width = static_cast<int>(whole("width", 1));
-  r.height = static_cast<int>(whole("height", 1));
-  r.auto_policy = a.get("auto");
-  r.auto_seed = static_cast<uint64_t>(whole("auto-seed", 0));
-  if (a.has("max-trials")) r.max_trials = static_cast<int>(whole("max-trials", 0));
-  r.screenshots = a.get("screenshots");
-  r.station = a.get("station");
-  r.headphone_check = a.flag("headphone-check");
-  r.headphone_tone_ms = static_cast<int>(whole("headphone-tone-ms", 20));
-  o.screenshot = a.get("screenshot");
-  if (a.has("auto-start")) {
-    const std::string v = a.get("auto-start");
-    const auto comma = v.rfind(',');
-    if (comma == std::string::npos) throw UsageError("launch: --auto-start needs CODE,NUMBER, e.g. P007,7");
-    o.auto_start = true;
-    o.auto_code = v.substr(0, comma);
-    try {
-      size_t pos = 0;
-      o.auto_number = std::stoll(v.substr(comma + 1), &pos);
-      if (pos != v.size() - comma - 1 || o.auto_number < 1) throw std::invalid_argument(v);
-    } catch (const std::exception&) {
-      throw UsageError("launch: --auto-start " + v + ": the number after the comma must be 1 or more");
-    }
-  }
-  return run_launch(o, std::cout, std::cerr);
 }
 
 }  // namespace mm::app

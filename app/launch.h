@@ -14,7 +14,7 @@
 //
 // Sections
 //   [SECTION] Checks     experiment files, load + validate, plan summary, participant code
-//   [SECTION] Screen     LaunchOptions, run_launch, launch_command
+//   [SECTION] Screen     LaunchOptions, run_launch (options parsed in commands.cpp)
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -81,9 +81,5 @@ struct LaunchOptions {
 // button), running sessions from it. Scripted: returns the session's exit code, or 1 when
 // the experiment does not validate. Throws NoDisplay without a display.
 int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err);
-
-// `metamerlab launch`: its options (declared in commands.cpp's table) to LaunchOptions.
-class Args;
-int launch_command(const Args& a);
 
 }  // namespace mm::app

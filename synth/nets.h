@@ -76,6 +76,10 @@ torch::Tensor pgd_attack(TrainableNet& net, const torch::Tensor& x, const torch:
                          const PgdOptions& o, float lo, float hi, at::Generator gen);
 // Accuracy on a set (eval mode; under `attack` unless its norm is none).
 double accuracy(TrainableNet& net, const TensorSet& s, const PgdOptions& attack, int batch, uint64_t seed);
+// --style-augment's per-item colour and detail changes of a batch of images [B, 3, H, W]
+// (train.cpp): channel permutation p 0.5, greyscale p 0.2, blur p 0.3; the same
+// generator state gives the same result.
+torch::Tensor style_augment_images(const torch::Tensor& x, at::Generator gen);
 // The training loop (opt.data_dir, out, eval fields unused): trains `net` in place,
 // checkpointing to opt.checkpoint when set. Fills steps, resumed, finished and the final
 // training loss/accuracy of the report.

@@ -134,7 +134,7 @@ std::string run_fingerprint(const TrainableNet& net, const TensorSet& train, con
     << "|opt=" << o.optimizer << "|sch=" << o.schedule << "|wd=" << o.weight_decay << "|seed=" << o.seed
     << "|adv=" << norm_name(o.train_attack.norm) << "," << o.train_attack.eps << "," << o.train_attack.steps << ","
     << o.train_attack.step() << "," << o.train_attack.random_start << "|aug=" << o.augment
-    << "|init=" << o.init;
+    << "|init=" << o.init << "|style=" << o.style_augment << "|ls=" << o.label_smoothing << "|mixup=" << o.mixup;
   return f.str();
 }
 
@@ -164,6 +164,54 @@ torch::Tensor augment_images(const torch::Tensor& x, at::Generator gen) {
     out.push_back(t);
   }
   return torch::stack(out).contiguous();
+}
+
+// On-line style augmentation of images (--style-augment, after augment_images): what an
+// icon's art style changes, its palette and its fine detail, is made unreliable so the
+// network leans on shape. Per item, from the step's own generator: with p 0.5 one of the
+// five non-identity permutations of the colour channels; with p 0.2 greyscale (Rec. 601
+// luma in all three channels); with p 0.3 a blur (2x2 average pooling, then bilinear
+// upsampling back to the full size).
+}  // namespace
+
+torch::Tensor style_augment_images(const torch::Tensor& x, at::Generator gen) {
+  namespace F = torch::nn::functional;
+  const int64_t b = x.size(0), h = x.size(2), w = x.size(3);
+  if (x.size(1) != 3) return x;
+  static const int64_t perms[5][3] = {{0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  auto r = torch::rand({b, 4}, gen, torch::kFloat64);
+  auto ra = r.accessor<double, 2>();
+  std::vector<torch::Tensor> out;
+  out.reserve(static_cast<size_t>(b));
+  std::vector<int64_t> blur;
+  for (int64_t i = 0; i < b; ++i) {
+    auto t = x[i];
+    if (ra[i][0] < 0.5) {
+      const auto& p = perms[std::min<int64_t>(4, static_cast<int64_t>(ra[i][1] * 5.0))];
+      t = t.index_select(0, torch::tensor({p[0], p[1], p[2]}, torch::kLong));
+    }
+    if (ra[i][2] < 0.2) t = (0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2]).unsqueeze(0).expand({3, h, w});
+    if (ra[i][3] < 0.3) blur.push_back(i);
+    out.push_back(t);
+  }
+  auto y = torch::stack(out).contiguous();
+  if (!blur.empty() && h >= 4 && w >= 4) {
+    auto idx = torch::tensor(blur, torch::kLong);
+    auto low = F::avg_pool2d(y.index_select(0, idx), F::AvgPool2dFuncOptions(2));
+    auto up = F::interpolate(low, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
+    y.index_copy_(0, idx, up);
+  }
+  return y;
+}
+
+namespace {
+
+// Mixup's lambda for one step: Beta(a, a) from two gamma draws of the step's own stream.
+double mixup_lambda(double a, uint64_t seed, int64_t step) {
+  std::mt19937_64 rng(mix(seed, 7000 + static_cast<uint64_t>(step)));
+  std::gamma_distribution<double> g(a, 1.0);
+  const double u = g(rng), v = g(rng);
+  return u + v > 0 ? u / (u + v) : 0.5;
 }
 
 // On-line augmentation of cached cochleagrams [B, 1, F, T] (audio networks, standard
@@ -264,6 +312,8 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     throw std::runtime_error("optimizer must be sgd or adam, not \"" + o.optimizer + "\"");
   if (o.schedule != "cosine" && o.schedule != "step")
     throw std::runtime_error("schedule must be cosine or step, not \"" + o.schedule + "\"");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw std::runtime_error("--label-smoothing must be in [0, 1)");
+  if (!(o.mixup >= 0) || !std::isfinite(o.mixup)) throw std::runtime_error("--mixup must be 0 or more");
   const std::string fingerprint = run_fingerprint(net, train, o);
   const int64_t start = load_checkpoint(o.checkpoint, net, *opt, fingerprint);
   rep.start_step = start;
@@ -313,6 +363,16 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     auto y = train.y.index_select(0, idx);
     if (o.augment && info.modality == "image") x = augment_images(x, generator_for(o.seed, 5, static_cast<uint64_t>(s)));
     if (o.augment && cached) x = augment_cochleagrams(x, generator_for(o.seed, 6, static_cast<uint64_t>(s)));
+    if (o.style_augment && info.modality == "image") x = style_augment_images(x, generator_for(o.seed, 8, static_cast<uint64_t>(s)));
+    // Mixup: each item mixed with the item a batch rotation away (deterministic per step).
+    double lam = 1.0;
+    torch::Tensor y2;
+    if (o.mixup > 0 && x.size(0) > 1) {
+      lam = mixup_lambda(o.mixup, o.seed, s);
+      const int64_t shift = 1 + static_cast<int64_t>(mix(o.seed, 9000 + static_cast<uint64_t>(s)) % static_cast<uint64_t>(x.size(0) - 1));
+      x = lam * x + (1.0 - lam) * x.roll(shift, 0);
+      y2 = y.roll(shift, 0);
+    }
     if (o.train_attack.norm != Norm::none) {
       net.module().eval();
       x = pgd_attack(net, x, y, o.train_attack, info.lo, info.hi, generator_for(o.seed, 3, static_cast<uint64_t>(s)));
@@ -322,7 +382,9 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     for (auto& g : opt->param_groups()) g.options().set_lr(lr);
     opt->zero_grad();
     auto logits = cached ? net.logits_after_frontend(x) : net.logits(x);
-    auto loss = torch::nn::functional::cross_entropy(logits, y);
+    const auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
+    auto loss = torch::nn::functional::cross_entropy(logits, y, ce);
+    if (y2.defined()) loss = lam * loss + (1.0 - lam) * torch::nn::functional::cross_entropy(logits, y2, ce);
     loss.backward();
     opt->step();
     const double lv = loss.item<double>();
@@ -470,6 +532,8 @@ TrainReport train(const TrainOptions& in) {
                      {"augment", !o.augment ? "none" : o.modality == "image" ? "flip, shift size/8, cutout size/4"
                                  : o.train_attack.norm == Norm::none ? "cochleagram shift F/16 and T/8, masks F/8 and T/8" : "none (adversarial audio)"}, {"width", o.width},
                      {"stem_stride", o.stem_stride},
+                     {"style_augment", o.style_augment && o.modality == "image" ? "channel permutation p 0.5, greyscale p 0.2, blur p 0.3" : "none"},
+                     {"label_smoothing", o.label_smoothing}, {"mixup_alpha", o.mixup},
                      {"adversarial", attack_json(o.train_attack)}, {"max_train", o.max_train},
                      {"init", o.init.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"file", fs::path(o.init).filename().string()}, {"sha256", init_sha}}},
                      {"program", program_version()}};

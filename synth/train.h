@@ -47,6 +47,10 @@ struct TrainOptions {
   int stem_stride = 1;       // images: conv1's stride (1 or 2)
   bool augment = false;      // on-line augmentation per step (train.cpp): images flip, shift, cutout;
                              // audio (standard training) cochleagram shifts and masks
+  bool style_augment = false;  // images: on-line colour and detail augmentation (train.cpp):
+                               // channel permutation, greyscale, blur
+  double label_smoothing = 0;  // cross-entropy target smoothing, 0 <= x < 1
+  double mixup = 0;            // mixup: pairs mixed with lambda ~ Beta(a, a) per batch (0: off)
   int sample_rate = 16000;   // audio
   int64_t samples = 16000;   // audio: clip length
   PgdOptions train_attack;   // norm none: standard training

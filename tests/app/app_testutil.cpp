@@ -1,6 +1,7 @@
 // Helpers for the presentation-layer tests: a private Xvfb, and forked children.
 #include "tests/app/app_testutil.h"
 #include "tests/testutil.h"
+#include "stimuli/stimuli.h"
 
 #include <fcntl.h>
 #include <thread>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <filesystem>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -188,6 +191,32 @@ Cli wait_metamerlab(int pid, const std::string& out_file, int timeout_s) {
 Cli run_metamerlab(const std::vector<std::string>& args, const std::string& out_file, const std::vector<EnvVar>& env,
                    int timeout_s, long long fsize) {
   return wait_metamerlab(spawn_metamerlab(args, out_file, env, fsize), out_file, timeout_s);
+}
+
+void write_tone_words(const std::string& dir, const std::vector<std::string>& words, int per_word) {
+  const int rate = 16000, n = 4800;
+  for (size_t w = 0; w < words.size(); ++w)
+    for (int k = 0; k < per_word; ++k) {
+      mm::stimuli::Array a;
+      a.shape = {n};
+      a.data.resize(n);
+      for (int i = 0; i < n; ++i)
+        a.data[static_cast<size_t>(i)] = 0.2f * static_cast<float>(std::sin(2 * M_PI * (300 + 200 * w + 50 * k) * i / rate));
+      std::filesystem::create_directories(dir + "/" + words[w]);
+      mm::stimuli::save_wav_float(dir + "/" + words[w] + "/" + words[w] + std::to_string(k) + ".wav", a, rate);
+    }
+}
+
+void write_image_lab(const std::string& root, const std::vector<std::string>& cats, int refs_per_cat, int size,
+                     bool practice) {
+  for (size_t c = 0; c < cats.size(); ++c) {
+    const unsigned cu = static_cast<unsigned>(c);
+    for (int k = 0; k < refs_per_cat; ++k)
+      write_test_png(root + "/refs/" + cats[c] + "/" + cats[c] + std::to_string(k) + ".png", size, size, 3,
+                     100 * cu + static_cast<unsigned>(k));
+    if (practice) write_test_png(root + "/practice/" + cats[c] + "/p.png", size, size, 3, 300 + cu);
+    write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 900 + cu);
+  }
 }
 
 }  // namespace mm::test

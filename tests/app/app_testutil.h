@@ -42,4 +42,14 @@ Cli wait_metamerlab(int pid, const std::string& out_file, int timeout_s);
 Cli run_metamerlab(const std::vector<std::string>& args, const std::string& out_file,
                    const std::vector<EnvVar>& env = {}, int timeout_s = 90, long long fsize = 0);
 
+// Stimuli of the small test experiments (the TOML stays in each test, which is what differs).
+// DIR/<word>/<word><k>.wav for k < per_word: 300 ms, 16 kHz tones, amplitude 0.2, at
+// 300 + 200 w + 50 k Hz, so every clip of every word differs.
+void write_tone_words(const std::string& dir, const std::vector<std::string>& words, int per_word);
+// ROOT/refs/<cat>/<cat><k>.png (k < refs_per_cat, size x size, seed 100 c + k), with
+// practice ROOT/practice/<cat>/p.png (seed 300 + c) when practice is set, and 16 x 16
+// response icons ROOT/icons/<cat>.png (seed 900 + c).
+void write_image_lab(const std::string& root, const std::vector<std::string>& cats, int refs_per_cat, int size,
+                     bool practice);
+
 }  // namespace mm::test

@@ -37,13 +37,7 @@ Cli cli(const std::vector<std::string>& args, const std::string& out_file, const
 
 // An image experiment of 3 categories x 4 references (12 main trials, no text screens).
 std::string make_lab(const std::string& root) {
-  const std::vector<std::string> cats = {"boat", "cat", "dog"};
-  for (size_t c = 0; c < cats.size(); ++c) {
-    for (int k = 0; k < 4; ++k)
-      mm::test::write_test_png(root + "/refs/" + cats[c] + "/" + cats[c] + std::to_string(k) + ".png", 32, 32, 3,
-                               10 * c + k);
-    mm::test::write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 90 + c);
-  }
+  mm::test::write_image_lab(root, {"boat", "cat", "dog"}, 4, 32, false);
   mm::test::write_bytes(root + "/exp.toml", R"([experiment]
 name = "db-errors"
 modality = "image"

@@ -36,18 +36,7 @@ Cli cli(const std::vector<std::string>& args, const std::string& out_file, const
 
 // Three words, two 300 ms tone clips each; the headphone check first, then a main block.
 std::string make_lab(const std::string& root) {
-  const std::vector<std::string> words = {"bear", "bird", "cat"};
-  for (size_t w = 0; w < words.size(); ++w)
-    for (int k = 0; k < 2; ++k) {
-      mm::stimuli::Array a;
-      const int rate = 16000, n = 4800;
-      a.shape = {n};
-      a.data.resize(n);
-      for (int i = 0; i < n; ++i)
-        a.data[static_cast<size_t>(i)] = 0.2f * static_cast<float>(std::sin(2 * M_PI * (300 + 200 * w + 50 * k) * i / rate));
-      fs::create_directories(root + "/words/" + words[w]);
-      mm::stimuli::save_wav_float(root + "/words/" + words[w] + "/" + words[w] + std::to_string(k) + ".wav", a, rate);
-    }
+  mm::test::write_tone_words(root + "/words", {"bear", "bird", "cat"}, 2);
   mm::test::write_bytes(root + "/hp.toml", R"([experiment]
 name = "hp"
 modality = "audio"

@@ -36,14 +36,7 @@ Cli launch_cli(const std::vector<std::string>& args, const std::string& out_file
 
 // A small image experiment: 2 references and 1 practice image per category, icons.
 std::string make_lab(const std::string& root) {
-  const std::vector<std::string> cats = {"boat", "cat", "dog"};
-  for (size_t c = 0; c < cats.size(); ++c) {
-    for (int k = 0; k < 2; ++k)
-      mm::test::write_test_png(root + "/refs/" + cats[c] + "/" + cats[c] + std::to_string(k) + ".png", 64, 64, 3,
-                               100 * c + k);
-    mm::test::write_test_png(root + "/practice/" + cats[c] + "/p.png", 64, 64, 3, 300 + c);
-    mm::test::write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 900 + c);
-  }
+  mm::test::write_image_lab(root, {"boat", "cat", "dog"}, 2, 64, true);
   mm::test::write_bytes(root + "/lab.toml", R"([experiment]
 name = "launch-lab"
 modality = "image"

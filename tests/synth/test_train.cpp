@@ -5,6 +5,7 @@
 // a checkpoint and resumed ends with bit-identical weights to an uninterrupted run; PGD
 // raises the loss of an undefended model and stays inside its eps ball and the input range;
 // `train` on a tiny ImageFolder set writes weights and a sidecar that load back.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -178,7 +179,10 @@ TEST(TrainLoop, ResumeAfterAKillContinuesIdentically) {
   o.train_attack.norm = Norm::linf;  // exercise the per-step random starts too
   o.train_attack.eps = 4.0 / 255;
   o.train_attack.steps = 2;
-  o.augment = true;                  // and the per-step on-line augmentation
+  o.augment = true;                  // and the per-step on-line augmentation,
+  o.style_augment = true;            // colour and blur,
+  o.mixup = 0.4;                     // mixup's per-step lambda and pairing
+  o.label_smoothing = 0.1;
 
   torch::manual_seed(5);
   auto straight = make_net(image_config());
@@ -322,6 +326,65 @@ TEST(TrainLoop, AugmentationIsSeededPerStepAndChangesTheBatch) {
   bool differs = false;
   for (size_t i = 0; i < sa.size(); ++i) differs |= !torch::equal(sa[i], sc[i]);
   EXPECT_TRUE(differs) << "augmentation changed nothing";
+}
+
+// Style augmentation: reproducible for a generator state; keeps shape and range (every
+// change is a convex combination of the input's values); recolours some items (a channel
+// permutation or greyscale changes the per-channel means) and blurs some (less contrast
+// between neighbouring pixels) while leaving others untouched.
+TEST(TrainLoop, StyleAugmentationRecoloursAndBlursReproducibly) {
+  auto x = torch::rand({64, 3, 16, 16}, torch::TensorOptions().dtype(torch::kFloat32));
+  x.select(1, 0).mul_(0.3);  // channels of different means, so a permutation shows
+  x.select(1, 2).mul_(0.3).add_(0.7);
+  at::Generator g1 = at::detail::createCPUGenerator(7), g2 = at::detail::createCPUGenerator(7);
+  auto a = style_augment_images(x, g1), b = style_augment_images(x, g2);
+  ASSERT_EQ(a.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_GE(a.min().item<float>(), x.min().item<float>() - 1e-6f);
+  EXPECT_LE(a.max().item<float>(), x.max().item<float>() + 1e-6f);
+  int unchanged = 0, recoloured = 0, blurred = 0;
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    if (torch::equal(a[i], x[i])) ++unchanged;
+    auto mx = x[i].mean({1, 2}), ma = a[i].mean({1, 2});
+    if ((mx - ma).abs().max().item<float>() > 0.05f) ++recoloured;
+    auto dx = (x[i].slice(2, 1) - x[i].slice(2, 0, -1)).abs().mean().item<float>();
+    auto da = (a[i].slice(2, 1) - a[i].slice(2, 0, -1)).abs().mean().item<float>();
+    if (da < 0.8f * dx) ++blurred;
+  }
+  // Expected counts out of 64: untouched 0.5*0.8*0.7*64 = 18, recoloured ~38, blurred ~19.
+  EXPECT_GT(unchanged, 5);
+  EXPECT_GT(recoloured, 20);
+  EXPECT_GT(blurred, 7);
+  EXPECT_LT(blurred, 35);
+}
+
+TEST(TrainLoop, MixupAndLabelSmoothingAreValidatedAndChangeTraining) {
+  auto data = colour_set(16, 32, 3);
+  TrainOptions o = quick_options();
+  o.epochs = 1;
+  torch::manual_seed(1);
+  auto a = make_net(image_config());
+  TrainReport ra;
+  train_on_tensors(*a, data, o, ra);
+  for (int variant = 0; variant < 2; ++variant) {
+    TrainOptions v = o;
+    (variant == 0 ? v.mixup : v.label_smoothing) = 0.2;
+    torch::manual_seed(1);
+    auto b = make_net(image_config());
+    TrainReport rb;
+    train_on_tensors(*b, data, v, rb);
+    auto sa = state_of(*a), sb = state_of(*b);
+    bool differs = false;
+    for (size_t i = 0; i < sa.size(); ++i) differs |= !torch::equal(sa[i], sb[i]);
+    EXPECT_TRUE(differs) << (variant == 0 ? "mixup" : "label smoothing") << " changed nothing";
+  }
+  TrainOptions bad = o;
+  bad.label_smoothing = 1.0;
+  TrainReport r;
+  EXPECT_THROW(train_on_tensors(*a, data, bad, r), std::runtime_error);
+  bad = o;
+  bad.mixup = -1;
+  EXPECT_THROW(train_on_tensors(*a, data, bad, r), std::runtime_error);
 }
 
 TEST(Train, TrainsOnAnImageFolderSetAndWritesWeightsAndSidecar) {
