@@ -176,6 +176,8 @@ class Runner {
   void show_phase(PhaseLog& ph, int frames, double requested_s, const std::function<void()>& draw,
                   std::vector<std::pair<std::string, Image>>* shots);
   data::TrialRecord run_trial(const PlannedTrial& t);
+  data::TrialRecord planned_record(const PlannedTrial& t) const;  // the plan's fields of a trial's row
+  void commit(const data::TrialRecord& r);  // at once, in its own transaction; timed
   int respond_grid(const PlannedTrial& t, double onset, double* event_t);
   int respond_words(const PlannedTrial& t, double onset, double* event_t);
   void blank_frames(int frames);
@@ -374,6 +376,35 @@ void Runner::feedback(const PlannedTrial& t, const std::string& response) {
   }
 }
 
+data::TrialRecord Runner::planned_record(const PlannedTrial& t) const {
+  data::TrialRecord r;
+  r.session_id = sid_;
+  r.trial_index = t.index;
+  r.block = t.block;
+  r.block_kind = t.block_kind;
+  r.phase = t.phase;
+  r.index_in_block = t.index_in_block;
+  r.condition = t.condition;
+  r.planned_condition = t.planned_condition;
+  r.category = t.category;
+  r.reference_path = t.reference;
+  r.stimulus_path = t.stimulus;
+  r.stimulus_sha256 = t.stimulus_sha256;
+  r.model = t.model;
+  r.layer = t.layer;
+  r.is_metamer = t.is_metamer;
+  r.fell_back = t.fell_back;
+  return r;
+}
+
+void Runner::commit(const data::TrialRecord& r) {
+  const double c0 = now_s();
+  store_->add_trial(r);
+  res_.commit_ms.push_back((now_s() - c0) * 1000.0);
+  answered_.insert(r.trial_index);
+  ++res_.answered_now;
+}
+
 data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   const bool image = plan_.modality == Modality::image;
   const bool shoot = image && !o_.screenshots.empty() && !shots_taken_;
@@ -444,23 +475,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   d_->clear(style_.background);
   d_->flip();
 
-  data::TrialRecord r;
-  r.session_id = sid_;
-  r.trial_index = t.index;
-  r.block = t.block;
-  r.block_kind = t.block_kind;
-  r.phase = t.phase;
-  r.index_in_block = t.index_in_block;
-  r.condition = t.condition;
-  r.planned_condition = t.planned_condition;
-  r.category = t.category;
-  r.reference_path = t.reference;
-  r.stimulus_path = t.stimulus;
-  r.stimulus_sha256 = t.stimulus_sha256;
-  r.model = t.model;
-  r.layer = t.layer;
-  r.is_metamer = t.is_metamer;
-  r.fell_back = t.fell_back;
+  data::TrialRecord r = planned_record(t);
   r.alternatives_json = json(alt_names_).dump();
   if (k >= 0) {
     r.response = alt_names_[static_cast<size_t>(k)];
@@ -494,12 +509,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
     audio_->unload(sound);
   }
   r.timing_json = tj.dump();
-  // Commit at once, in its own transaction.
-  const double c0 = now_s();
-  store_->add_trial(r);
-  res_.commit_ms.push_back((now_s() - c0) * 1000.0);
-  answered_.insert(t.index);
-  ++res_.answered_now;
+  commit(r);
   if (tex.valid()) d_->release(tex);
   if (shoot) {
     shots_taken_ = true;
@@ -643,18 +653,7 @@ bool Runner::headphone_block(const PlannedBlock& b) {
     PlayReport play;
     double onset = 0, ev_t = 0;
     const int k = headphone_trial(t, t.layer, &play, &onset, &ev_t);
-    data::TrialRecord r;
-    r.session_id = sid_;
-    r.trial_index = t.index;
-    r.block = t.block;
-    r.block_kind = t.block_kind;
-    r.phase = t.phase;
-    r.index_in_block = t.index_in_block;
-    r.condition = t.condition;
-    r.planned_condition = t.planned_condition;
-    r.category = t.category;
-    r.model = t.model;
-    r.layer = t.layer;
+    data::TrialRecord r = planned_record(t);  // a tone trial: no reference or stimulus file
     r.alternatives_json = json({"1", "2", "3"}).dump();
     r.response = std::to_string(k + 1);
     r.correct = r.response == t.category;
@@ -666,11 +665,7 @@ bool Runner::headphone_block(const PlannedBlock& b) {
                                     {"onset_mix_ns", play.onset_mix_ns}, {"method", play.method}}},
                          {"response", {{"actual_s", onset}}}}
                         .dump();
-    const double c0 = now_s();
-    store_->add_trial(r);
-    res_.commit_ms.push_back((now_s() - c0) * 1000.0);
-    answered_.insert(t.index);
-    ++res_.answered_now;
+    commit(r);
     blank_frames(d_->frames_for(t.timing.iti_ms).frames);
   }
   int correct = 0;
