@@ -272,15 +272,21 @@ TEST_F(CochleagramGradTest, MatchesCentralDifferencesInFloat64) {
 }
 
 // [SECTION] Decimated envelopes ----------------------------------------------------------
-// envelope_decimation r computes exact envelope samples at sample_rate / r: a pure tone's
-// flat envelope comes out exactly as in the full-rate path.
-TEST_F(CochleagramForwardTest, DecimatedEnvelopeOfAPureToneIsExact) {
+// The full-rate options both decimation tests compare against (1 s at 16 kHz, 20 filters).
+CochleagramOptions decimation_test_options() {
   CochleagramOptions o;
   o.sample_rate = 16000;
   o.signal_samples = 16000;
   o.n_filters = 20;
   o.sample_factor = 2;
   o.high_hz = 7600;
+  return o;
+}
+
+// envelope_decimation r computes exact envelope samples at sample_rate / r: a pure tone's
+// flat envelope comes out exactly as in the full-rate path.
+TEST_F(CochleagramForwardTest, DecimatedEnvelopeOfAPureToneIsExact) {
+  const CochleagramOptions o = decimation_test_options();
   CochleagramOptions od = o;
   od.envelope_decimation = 4;
   Cochleagram full(o), dec(od);
@@ -297,12 +303,7 @@ TEST_F(CochleagramForwardTest, DecimatedEnvelopeOfAPureToneIsExact) {
 // stays within a few percent of the full-rate one, far below the differences between
 // sounds; and its gradient is the exact gradient of what it computes.
 TEST_F(CochleagramForwardTest, DecimatedCochleagramOfNoiseIsCloseAndItsGradientExact) {
-  CochleagramOptions o;
-  o.sample_rate = 16000;
-  o.signal_samples = 16000;
-  o.n_filters = 20;
-  o.sample_factor = 2;
-  o.high_hz = 7600;
+  const CochleagramOptions o = decimation_test_options();
   CochleagramOptions od = o;
   od.envelope_decimation = 4;
   Cochleagram full(o), dec(od);
