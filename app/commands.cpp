@@ -124,7 +124,7 @@ std::vector<Command> base_command_table() {
        true},
       {"dataset",
        "build a bundled demo data set: emoji16 (images) or words16 (spoken words)",
-       "emoji16: icons of six npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"
+       "emoji16: icons of ten npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"
        "augmentation; one art style (default twemoji) is held out for test and reference.\n"
        "words16: the 16 words spoken by espeak-ng, flite and festival, with noise, gain and shift;\n"
        "held-out voices (default: espeak-ng en-gb-scotland and en-us-nyc, speaker slt, 12 espeak-ng\n"

@@ -1,4 +1,4 @@
-// stimuli/emoji16.cpp: builds the emoji16 image set. Icons of six npm emoji sets
+// stimuli/emoji16.cpp: builds the emoji16 image set. Icons of ten npm emoji sets
 // (node_modules/@iconify-json/<style>/icons.json, pinned by package-lock.json) are chosen by
 // stimuli/emoji16_icons.tsv, turned into SVG documents, rasterized once each by rsvg-convert
 // (librsvg2-bin) and then drawn many times with seeded augmentation: scale, rotation,
@@ -39,7 +39,9 @@ namespace mm::stimuli {
 // [SECTION] Mapping -----------------------------------------------------------------------
 const std::vector<std::string>& emoji16_styles() {
   static const std::vector<std::string> s = {"noto",     "twemoji",  "openmoji", "fluent-emoji-flat",
-                                             "emojione", "fluent-emoji-high-contrast"};
+                                             "emojione", "fluent-emoji-high-contrast",
+                                             // older and other designs: more drawings of each object
+                                             "noto-v1", "emojione-v1", "fxemoji", "emojione-monotone"};
   return s;
 }
 
