@@ -5,9 +5,10 @@
 // requesting an early layer prunes the graph; the fake ReLU keeps values and passes the
 // identity gradient; broken archives and unknown layers give one clear message.
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/script.h>
 
-#include <chrono>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 
@@ -123,18 +124,23 @@ TEST_F(ModelsTest, PrunesToRequestedLayersForEveryExporter) {
   }
 }
 
-TEST_F(ModelsTest, EarlyLayerForwardIsCheaperThanFull) {
+// The pruned early-layer function (what PrunesToRequestedLayersForEveryExporter counts)
+// computes the same activation as the whole network does. How much cheaper it is, is
+// measured by bench/run_bench_synth.sh, not timed here: a timed test fails under load.
+TEST_F(ModelsTest, EarlyLayerForwardMatchesFullForward) {
   auto m = ModelHandle::open(fixture("resnet18.pt"));
-  auto x = torch::rand({1, 3, 224, 224});
+  torch::manual_seed(3);
+  auto x = torch::rand({2, 3, 224, 224});
   torch::NoGradGuard ng;
-  auto time = [&](const std::string& layer) {
-    m.impl().forward(x, {layer}, false);  // build the pruned function
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 3; ++i) m.impl().forward(x, {layer}, false);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  double early = time("relu"), full = time("logits");
-  EXPECT_LT(early * 2.5, full) << "relu " << early << " s vs logits " << full << " s";
+  auto early = m.impl().forward(x, {"relu"}, false);
+  auto both = m.impl().forward(x, {"relu", "logits"}, false);
+  ASSERT_EQ(early.count("relu"), 1u);
+  EXPECT_EQ(early.count("logits"), 0u) << "an early request must not return (or compute) the logits";
+  ASSERT_EQ(both.count("relu"), 1u);
+  ASSERT_EQ(both.count("logits"), 1u);
+  EXPECT_EQ(early.at("relu").sizes(), both.at("relu").sizes());
+  EXPECT_TRUE(torch::allclose(early.at("relu"), both.at("relu"), 1e-5, 1e-6));
+  EXPECT_GT(early.at("relu").abs().sum().item<double>(), 0.0);
 }
 
 // Fake ReLU: same values, identity gradient, only at the measured layer.
@@ -184,12 +190,21 @@ TEST_F(ModelsTest, CppModelStopsAtDeepestRequestedLayer) {
   auto early = m.impl().forward(x, {"conv1"}, false);
   EXPECT_EQ(early.size(), 1u);
   EXPECT_TRUE(torch::equal(early.at("conv1"), full.at("conv1")));
-  auto t = [&](const std::string& l) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 5; ++i) m.impl().forward(x, {l}, false);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Which operators ran, from torch's profiler (not a timing: that fails under load).
+  auto convolutions = [&](const std::string& l) {
+    std::ostringstream trace;
+    {
+      torch::autograd::profiler::RecordProfile profile(trace);
+      m.impl().forward(x, {l}, false);
+    }
+    const std::string s = trace.str();
+    int n = 0;
+    for (size_t at = s.find("\"aten::convolution\""); at != std::string::npos; at = s.find("\"aten::convolution\"", at + 1)) ++n;
+    return n;
   };
-  EXPECT_LT(t("conv1") * 2, t("logits"));
+  const int to_conv1 = convolutions("conv1"), to_logits = convolutions("logits");
+  EXPECT_GE(to_conv1, 1);
+  EXPECT_LT(to_conv1, to_logits) << "asking for conv1 ran " << to_conv1 << " convolutions, the whole network " << to_logits;
 }
 
 TEST_F(ModelsTest, UnknownLayerListsTheLayers) {
