@@ -127,7 +127,7 @@ std::vector<Command> base_command_table() {
        "emoji16: icons of ten npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"
        "augmentation; one art style (default twemoji) is held out for test and reference.\n"
        "words16: the 16 words spoken by espeak-ng, flite and festival, with noise, gain and shift;\n"
-       "held-out voices (default: espeak-ng en-gb-scotland and en-us-nyc, speaker slt, 12 espeak-ng\n"
+       "held-out voices (default: espeak-ng en-gb-scotland and en-us-nyc, speaker kal, 12 espeak-ng\n"
        "variants) give test and reference. Writes OUT/{train,test,reference}/<category>/, OUT/index.tsv\n"
        "and OUT/manifest.json. The same seed gives byte-identical files.",
        {{"out", "DIR", "output folder (new, empty, or an earlier build of the same set)", "", true},
@@ -137,7 +137,7 @@ std::vector<Command> base_command_table() {
         {"reference-per-category", "N", "reference items per category (the paper: 25)", "25"},
         {"seed", "S", "augmentation seed of train and test", "0"},
         {"reference-seed", "S", "seed of the reference set (fixed, so rebuilds share it)", "1"},
-        {"holdout", "LIST", "emoji16: styles; words16: voice ids, speakers (slt) and espeak-ng +variants", "", false, true},
+        {"holdout", "LIST", "emoji16: styles; words16: voice ids, speakers (kal, slt) and espeak-ng +variants", "", false, true},
         {"sample-rate", "HZ", "words16: clip sample rate", "16000"},
         {"seconds", "S", "words16: clip length", "1"},
         {"utterances", "N", "words16: distinct syntheses per word for training (test: a third)", "48"},

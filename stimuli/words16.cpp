@@ -330,7 +330,7 @@ std::string tool_version(const std::vector<std::string>& argv) {
 }  // namespace
 
 std::vector<std::string> Words16Options::default_words16_holdout() {
-  return {"espeak-ng:en-gb-scotland", "espeak-ng:en-us-nyc", "slt", "+f4", "+m4", "+klatt3", "+Annie", "+Michael",
+  return {"espeak-ng:en-gb-scotland", "espeak-ng:en-us-nyc", "kal", "+f4", "+m4", "+klatt3", "+Annie", "+Michael",
           "+steph2", "+quincy", "+travis", "+belinda", "+grandma", "+whisperf", "+iven3"};
 }
 

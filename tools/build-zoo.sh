@@ -55,7 +55,7 @@ train() {  # NAME ARGS...: skips a model whose weights exist (a finished earlier
   $BIN train --out "$OUT/$name.pt" "$@"
   echo "$(( $(date +%s) - t ))" > "$OUT/$name.seconds"
 }
-train emoji16-standard "${IMG[@]}" --epochs 12 --eps 1.0 --eval-norm l2 --pgd-steps 3
+train emoji16-standard "${IMG[@]}" --epochs 24 --eps 1.0 --eval-norm l2 --pgd-steps 3
 train emoji16-robust   "${IMG[@]}" --epochs 4 --max-train 16000 --lr 0.02 --init "$OUT/emoji16-standard.pt" \
                        --adversarial l2 --eps 1.0 --pgd-steps 3
 train words16-standard "${AUD[@]}" --augment --epochs 12 --eps 0.3 --eval-norm l2 --pgd-steps 3

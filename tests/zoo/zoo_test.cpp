@@ -71,11 +71,12 @@ TEST_P(ZooModel, LoadsMatchesItsRecordAndClassifiesHeldOutReferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Bundled, ZooModel,
-                         // Measured on these 16 (README): 15, 14, 13, 10; chance is 1.
+                         // Measured on these 16 (build of 2026-11-23, `metamerlab classify`): 15, 13, 14, 14;
+                         // chance is 1.
                          ::testing::Values(ZooCase{"emoji16-standard", "emoji16", 13},
-                                           ZooCase{"emoji16-robust", "emoji16", 12},
-                                           ZooCase{"words16-standard", "words16", 11},
-                                           ZooCase{"words16-robust", "words16", 8}),
+                                           ZooCase{"emoji16-robust", "emoji16", 11},
+                                           ZooCase{"words16-standard", "words16", 12},
+                                           ZooCase{"words16-robust", "words16", 12}),
                          [](const auto& i) {
                            std::string n = i.param.name;
                            std::replace(n.begin(), n.end(), '-', '_');
