@@ -8,9 +8,9 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/script.h>
 
-#include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "stimuli/stimuli.h"
 #include "synth/engine_internal.h"
