@@ -11,6 +11,7 @@
 #include <AL/alext.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -36,6 +37,13 @@ void check_al(const std::string& what) {
 }
 
 }  // namespace
+
+std::string audio_provenance_json(const AudioInfo& a) {
+  return nlohmann::json{{"summary", a.summary()}, {"device", a.device}, {"sample_rate", a.sample_rate},
+                        {"update_samples", a.update_samples}, {"latency_ms", a.latency_ms},
+                        {"device_clock", a.device_clock}, {"source_latency", a.source_latency}}
+      .dump();
+}
 
 std::string AudioInfo::summary() const {
   std::ostringstream s;

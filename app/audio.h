@@ -55,6 +55,9 @@ struct AudioInfo {
   std::string summary() const;  // one line for logs
 };
 
+// The output as recorded with a session (device, rate, latency, extensions).
+std::string audio_provenance_json(const AudioInfo& a);
+
 // A buffer on the device; owned by the AudioOutput that loaded it.
 struct Sound {
   unsigned id = 0;            // index into the output's table; 0 = none

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace mm::app {
 
@@ -642,6 +643,14 @@ void Display::push_text(const std::string& utf8) {
   if (utf8.size() >= sizeof e.text.text) throw std::invalid_argument("display: synthetic text is too long");
   std::memcpy(e.text.text, utf8.data(), utf8.size());
   SDL_PushEvent(&e);
+}
+
+std::string display_provenance_json(const DisplayInfo& di) {
+  return nlohmann::json{{"driver", di.video_driver}, {"gl_renderer", di.gl_renderer}, {"gl_version", di.gl_version},
+                        {"width", di.width}, {"height", di.height}, {"fullscreen", di.fullscreen},
+                        {"vsync", di.vsync}, {"pacing", di.pacing}, {"nominal_hz", di.nominal_hz},
+                        {"measured_hz", di.measured_hz}, {"frame_hz", di.frame_hz}}
+      .dump();
 }
 
 }  // namespace mm::app

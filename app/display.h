@@ -61,6 +61,9 @@ struct DisplayInfo {
   int measured_frames = 0;
 };
 
+// The display as recorded with a session (driver, renderer, size, pacing, refresh rates).
+std::string display_provenance_json(const DisplayInfo& di);
+
 struct Flip {
   int64_t index = 0;            // flips since the display opened
   double t = 0;                 // now_s() right after SwapWindow + glFinish

@@ -3,7 +3,7 @@
 // session) and the Dear ImGui screen that starts the session runner in the same window.
 //
 // Sections
-//   [SECTION] Checks     find_experiment_files, load_for_launch, plan_for_launch
+//   [SECTION] Checks     find_experiment_files, plan_for_launch
 //   [SECTION] State      what the screen edits and shows
 //   [SECTION] Widgets    one frame of the screen
 //   [SECTION] Screen     the frame loop, the scripted experimenter, starting sessions
@@ -21,10 +21,10 @@
 #include <sstream>
 
 #include "app/audio.h"
-#include "app/cli.h"
 #include "app/display.h"
 #include "app/timing.h"
 #include "data/store.h"
+#include <memory>
 
 namespace fs = std::filesystem;
 
@@ -52,73 +52,34 @@ std::vector<std::string> find_experiment_files(const std::vector<std::string>& f
   return out;
 }
 
-bool valid_participant_code(const std::string& code) {
-  if (code.empty() || code.size() > 64) return false;
-  for (unsigned char c : code)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
-
-std::string format_duration(double s) {
-  const long long t = static_cast<long long>(s + 0.5);
-  std::ostringstream o;
-  if (t >= 3600) o << t / 3600 << " h " << (t % 3600) / 60 << " min";
-  else if (t >= 60) o << t / 60 << " min " << t % 60 << " s";
-  else o << t << " s";
-  return o.str();
-}
-
-LaunchExperiment load_for_launch(const std::string& file, const std::string& db, double refresh_hz) {
-  LaunchExperiment x;
-  x.file = file;
-  x.refresh_hz = refresh_hz;
-  try {
-    experiments::LoadOptions lo;
-    lo.default_database = db;
-    experiments::Experiment e = experiments::load_experiment(file, lo);
-    experiments::ValidateOptions vo;
-    vo.refresh_hz = refresh_hz;
-    const experiments::Validation v = experiments::validate_experiment(e, vo);
-    for (const auto& i : v.issues) (i.error ? x.errors : x.notes).push_back(i.text());
-    x.experiment = std::move(e);
-  } catch (const std::exception& ex) {  // ExperimentError (FILE:LINE: ...) or a store problem
-    std::string m = ex.what();
-    if (auto nl = m.find('\n'); nl != std::string::npos) m = m.substr(0, nl);
-    x.errors.push_back(m);
-  }
-  return x;
-}
-
-LaunchPlan plan_for_launch(const LaunchExperiment& x, int64_t participant, const std::string& db) {
+LaunchPlan plan_for_launch(const experiments::CheckedExperiment& x, int64_t participant, const std::string& db,
+                           const data::StoreOptions& store_options, const experiments::SessionRequest& base) {
   LaunchPlan p;
   p.participant = participant;
   if (!x.experiment || participant < 1) return p;
+  std::unique_ptr<data::Store> store;
+  std::error_code ec;
+  if (!db.empty() && fs::is_regular_file(db, ec)) {
+    try {
+      store = std::make_unique<data::Store>(db, store_options);
+    } catch (const std::exception& ex) {
+      p.session_note = std::string("cannot read the database: ") + ex.what();
+    }
+  }
+  experiments::SessionRequest r = base;
+  r.participant = participant;
   try {
-    const experiments::Plan plan = experiments::make_plan(*x.experiment, participant);
-    p.summary = experiments::summarize_plan(plan);
+    p.session = experiments::plan_session(*x.experiment, r, store.get());
+    p.summary = experiments::summarize_plan(p.session.plan);
     p.ok = true;
   } catch (const std::exception& ex) {
     p.error = ex.what();
     return p;
   }
-  std::error_code ec;
-  if (db.empty() || !fs::is_regular_file(db, ec)) return p;
-  try {
-    data::Store store(db);
-    if (auto s = store.find_session(x.experiment->sha256, participant)) {
-      const std::string head = "participant " + std::to_string(participant) + " has session #" +
-                               std::to_string(s->id) + " (" + s->session.participant_code + "), " + s->status +
-                               ", " + std::to_string(s->answered) + " of " +
-                               std::to_string(s->session.planned_trials) + " trials answered";
-      if (s->status == "running" || s->status == "aborted") {
-        p.session_note = head + ": Start resumes it";
-      } else {
-        p.session_note = head + ": choose another participant number";
-        p.blocked = true;
-      }
-    }
-  } catch (const std::exception& ex) {
-    p.session_note = std::string("cannot read the database: ") + ex.what();
+  if (p.session.action == experiments::SessionAction::resume) p.session_note = p.session.message;
+  if (p.session.action == experiments::SessionAction::refuse) {
+    p.session_note = p.session.message;
+    p.blocked = true;
   }
   return p;
 }
@@ -145,7 +106,7 @@ struct LaunchState {
   char code[72] = {0};
   char number[24] = {0};
   std::vector<std::string> files;
-  LaunchExperiment x;
+  experiments::CheckedExperiment x;
   bool loaded = false;
   LaunchPlan plan;
   bool reload = false;             // load `file` at the next frame
@@ -164,7 +125,7 @@ struct LaunchState {
   bool can_start() const {
     const auto n = participant();
     return loaded && x.ok() && n && plan.ok && plan.participant == *n && !plan.blocked &&
-           valid_participant_code(code);
+           data::valid_participant_code(code);
   }
 };
 
@@ -225,7 +186,7 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
   if (st.focus_number) ImGui::SetKeyboardFocusHere(), st.focus_number = false;
   ImGui::InputText("##number", st.number, sizeof st.number,
                    ImGuiInputTextFlags_CharsDecimal | ImGuiInputTextFlags_AutoSelectAll);
-  if (st.code[0] && !valid_participant_code(st.code))
+  if (st.code[0] && !data::valid_participant_code(st.code))
     ImGui::TextColored(kRed, "The code must be 1-64 letters, digits, '-', '_' or '.' (a pseudonym, never a name).");
   if (st.number[0] && !st.participant()) ImGui::TextColored(kRed, "The number must be a whole number of 1 or more.");
   ImGui::TextColored(kDim, "Database: %s", o.run.db.c_str());
@@ -235,7 +196,7 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
   if (!st.loaded) {
     ImGui::TextColored(kDim, "Choose an experiment file.");
   } else {
-    const LaunchExperiment& x = st.x;
+    const experiments::CheckedExperiment& x = st.x;
     if (x.ok())
       ImGui::TextColored(kGreen, "%s: validation ok at %.1f Hz, %zu note(s)", x.file.c_str(), x.refresh_hz,
                          x.notes.size());
@@ -276,11 +237,11 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
         ImGui::TableNextColumn();
         ImGui::Text("%d", b.trials);
         ImGui::TableNextColumn();
-        ImGui::TextUnformatted(format_duration(b.seconds).c_str());
+        ImGui::TextUnformatted(experiments::format_duration(b.seconds).c_str());
       }
       ImGui::EndTable();
       ImGui::Text("Total: %d trials, about %s", st.plan.summary.trials,
-                  format_duration(st.plan.summary.seconds).c_str());
+                  experiments::format_duration(st.plan.summary.seconds).c_str());
     }
     if (!st.plan.session_note.empty())
       ImGui::TextColored(st.plan.blocked ? kYellow : kDim, "%s", st.plan.session_note.c_str());
@@ -305,7 +266,7 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
 // [SECTION] Screen ------------------------------------------------------------------------
 void reload(LaunchState& st, const LaunchOptions& o, double hz) {
   st.reload = false;
-  st.x = load_for_launch(st.file, o.run.db, hz);
+  st.x = experiments::check_experiment(st.file, o.run.db, hz);
   st.loaded = true;
   if (st.x.experiment && !st.participant())
     set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
@@ -314,7 +275,8 @@ void reload(LaunchState& st, const LaunchOptions& o, double hz) {
 
 std::string session_line(const RunResult& r) {
   std::ostringstream s;
-  s << "session " << r.session_id << " " << r.status << ": " << r.answered_now << " trials this run";
+  s << "session " << r.session_id << " " << data::session_status_name(r.status) << ": " << r.answered_now
+    << " trials this run";
   if (!r.commit_ms.empty())
     s << ", trial commit p50 " << median(r.commit_ms) << " ms, p99 " << percentile(r.commit_ms, 99) << " ms";
   s << ", first trial after " << r.first_trial_s << " s";
@@ -346,7 +308,7 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
     if (st.quit) return 0;
     if (st.reload) reload(st, o, hz);
     if (const auto n = st.participant(); st.loaded && st.x.experiment && n && *n != st.plan.participant)
-      st.plan = plan_for_launch(st.x, *n, o.run.db);
+      st.plan = plan_for_launch(st.x, *n, o.run.db, o.run.store, o.run.request);
 
     // The scripted experimenter types into the fields through SDL text events (the real
     // input path), a few frames apart so each lands in the focused field.
@@ -372,7 +334,7 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
       for (const auto& e : st.x.errors) err << "metamerlab: error: " << e << "\n";
       if (!st.plan.error.empty()) err << "metamerlab: error: " << st.plan.error << "\n";
       if (st.plan.blocked) err << "metamerlab: error: " << st.plan.session_note << "\n";
-      if (!valid_participant_code(st.code))
+      if (!data::valid_participant_code(st.code))
         err << "metamerlab: error: launch: participant code \"" << st.code
             << "\" is not a pseudonymous code; use 1-64 letters, digits, '-', '_' or '.'\n";
       if (!st.loaded) err << "metamerlab: error: launch: no experiment file; give EXPERIMENT.toml\n";
@@ -383,14 +345,17 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
 
     RunOptions ro = o.run;
     ro.experiment = st.file;
-    ro.participant = *st.participant();
+    ro.request.participant = *st.participant();
     ro.code = st.code;
-    out << "launch: starting " << ro.experiment << " for participant " << ro.participant << " (" << ro.code << ")\n";
+    out << "launch: starting " << ro.experiment << " for participant " << ro.request.participant << " (" << ro.code
+        << ")\n";
     try {
-      const RunResult r = run_session_on(d, ro, out);
-      if (r.status == "completed" || r.status == "failed_demo") out << session_line(r) << "\n";
-      st.result = r.status == "refused" ? "the experiment did not validate at this display's refresh rate"
-                                        : session_line(r);
+      // The runner gets the experiment checked on this display and the plan shown.
+      const experiments::SessionPlan& sp = st.plan.session;
+      const RunResult r = run_prepared_session(d, st.x, sp, ro, out);
+      if (r.finished()) out << session_line(r) << "\n";
+      st.result = r.refused ? "the session was refused: " + (sp.message.empty() ? std::string("see the errors") : sp.message)
+                            : session_line(r);
       st.result_error = r.exit_code != 0;
       if (o.auto_start) return r.exit_code;
     } catch (const NoAudioDevice& e) {

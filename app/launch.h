@@ -4,17 +4,20 @@
 // counts, estimated duration), and start the session in the same window with the session
 // runner (app/runner.h).
 //
-// The checks behind the screen (listing experiment files, loading, validating, planning)
-// are plain functions, usable and testable without a display. The screen itself is Dear
-// ImGui on the participant display (app/display.h).
+// The checks behind the screen are plain functions, usable and testable without a display.
+// The screen itself is Dear ImGui on the participant display (app/display.h).
 //
 // Scripted mode (tests, demonstrations): --auto-start CODE,NUMBER types the code and the
 // number into their fields through SDL text events, saves --screenshot, then presses Start
 // (or, when the experiment does not validate, prints its errors and exits 1).
 //
+// Loading, validating and planning are the session module's (experiments/session.h): the
+// screen checks the file with check_experiment, previews the participant's session with
+// plan_session, and on Start hands the runner that checked experiment and plan.
+//
 // Sections
-//   [SECTION] Checks     experiment files, load + validate, plan summary, participant code
-//   [SECTION] Screen     LaunchOptions, run_launch (options parsed in commands.cpp)
+//   [SECTION] Checks     experiment files, the participant's plan
+//   [SECTION] Screen     LaunchOptions, run_launch (options parsed by the program layer)
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -25,6 +28,7 @@
 #include "app/runner.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
+#include "experiments/session.h"
 
 namespace mm::app {
 
@@ -34,36 +38,21 @@ namespace mm::app {
 // folder / name with the folder as given.
 std::vector<std::string> find_experiment_files(const std::vector<std::string>& folders);
 
-// A pseudonymous participant code: 1-64 letters, digits, '-', '_', '.' (as the store wants).
-bool valid_participant_code(const std::string& code);
-
-// An experiment file loaded and validated for the launch screen.
-struct LaunchExperiment {
-  std::string file;                              // as given
-  std::optional<experiments::Experiment> experiment;  // empty when loading failed
-  std::vector<std::string> errors;               // "FILE:LINE: message", as `plan` prints them
-  std::vector<std::string> notes;
-  double refresh_hz = 60;
-  bool ok() const { return experiment.has_value() && errors.empty(); }
-};
-
-// Loads (metamers without a database of their own come from db) and validates at
-// refresh_hz. Never throws for problems in the file: they become errors.
-LaunchExperiment load_for_launch(const std::string& file, const std::string& db, double refresh_hz);
-
-// One participant's plan summary, and what the database already holds for them.
+// One participant as the screen shows them: the session module's decision (a new plan, a
+// resumption or a refusal, experiments/session.h) and the plan's summary.
 struct LaunchPlan {
   int64_t participant = 0;
-  bool ok = false;
+  bool ok = false;                               // planned (a new or a stored plan)
   std::string error;                             // planning failed (FILE:LINE: message)
+  experiments::SessionPlan session;              // what Start will do (valid when ok)
   experiments::PlanSummary summary;
-  std::string session_note;                      // "" or e.g. "session #3 is aborted: Start resumes it"
+  std::string session_note;                      // "" or e.g. "participant 3 has session #3 ...: Start resumes it"
   bool blocked = false;                          // this participant's session is already finished
 };
-LaunchPlan plan_for_launch(const LaunchExperiment& x, int64_t participant, const std::string& db);
-
-// "1 h 2 min", "3 min 4 s", "5 s".
-std::string format_duration(double seconds);
+// `base` gives the seed and pilot trimming (its participant is replaced). Never throws:
+// problems become `error` (planning) or `session_note` (the database).
+LaunchPlan plan_for_launch(const experiments::CheckedExperiment& x, int64_t participant, const std::string& db,
+                           const data::StoreOptions& store = {}, const experiments::SessionRequest& base = {});
 
 // [SECTION] Screen ------------------------------------------------------------------------
 struct LaunchOptions {

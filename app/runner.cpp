@@ -1,12 +1,16 @@
-// app/runner.cpp: the session runner (`metamerlab run`): plan or resume, present every
-// trial frame by frame, commit each answered trial at once, text screens, breaks, practice
-// feedback, the demo criterion, pause/abort keys, and the scripted participant (--auto)
-// that answers through SDL events pushed into the real queue. Also `metamerlab sessions`.
+// app/runner.cpp: the session runner: present every trial of an opened session frame by
+// frame, commit each answered trial at once, text screens, breaks, practice feedback, the
+// demo criterion, the volume screen and headphone checks, pause/abort keys, and the
+// scripted participant's answers as SDL events pushed into the real queue. Loading,
+// planning, resuming and recording the session are the session module's
+// (experiments/session.h).
 //
 // Sections
-//   [SECTION] Scripted participant   correct | random | CSV policies
-//   [SECTION] Runner                 screens, trials, blocks
-//   [SECTION] Entry points           run_session, list_sessions_command
+//   [SECTION] Runner         state, input, text screens, phases
+//   [SECTION] Trials         one trial, its response screens and record
+//   [SECTION] Audio screens  volume, headphone check and headphone-check blocks
+//   [SECTION] Session        blocks in order, demo criterion, abort
+//   [SECTION] Entry points   run_session, run_prepared_session
 #include "app/runner.h"
 
 #include <unistd.h>
@@ -18,23 +22,25 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iomanip>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <sqlite3.h>
 #include <sstream>
 
 #include "app/audio.h"
 #include "app/display.h"
+#include "app/scripted.h"
 #include "app/screens.h"
-#include "data/store.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
 #include "stimuli/stimuli.h"
+
+#ifndef METAMERLAB_VERSION
+#define METAMERLAB_VERSION "0.0.0+unknown"
+#endif
 
 namespace mm::app {
 
@@ -54,73 +60,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// [SECTION] Scripted participant ----------------------------------------------------------
-class ScriptedParticipant {
- public:
-  ScriptedParticipant(const RunOptions& o) : policy_(o.auto_policy), rng_(o.auto_seed), min_(o.auto_min_ms), max_(o.auto_max_ms) {
-    if (policy_.empty() || policy_ == "correct" || policy_ == "random") return;
-    std::ifstream in(policy_);
-    if (!in) throw std::runtime_error("run: --auto " + policy_ + ": not correct, random or a readable CSV file");
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      std::stringstream ss(line);
-      std::string idx, resp, rt;
-      std::getline(ss, idx, ',');
-      std::getline(ss, resp, ',');
-      std::getline(ss, rt, ',');
-      if (idx == "trial_index") continue;  // header
-      try {
-        rows_[std::stoi(idx)] = {resp, rt.empty() ? -1 : std::stod(rt)};
-      } catch (const std::exception&) {
-        throw std::runtime_error(policy_ + ":" + std::to_string(n) + ": expected trial_index,response,rt_ms");
-      }
-    }
-    policy_ = "file";
-  }
-  bool on() const { return !policy_.empty(); }
-  // The answer (one of alts) and the delay after response onset in seconds.
-  std::pair<std::string, double> answer(const PlannedTrial& t, const std::vector<std::string>& alts) {
-    std::uniform_real_distribution<double> d(min_, max_);
-    double delay = d(rng_) / 1000.0;
-    if (policy_ == "correct") return {t.category, delay};
-    if (policy_ == "random") {
-      std::uniform_int_distribution<size_t> pick(0, alts.size() - 1);
-      return {alts[pick(rng_)], delay};
-    }
-    auto it = rows_.find(t.index);
-    if (it == rows_.end()) return {t.category, delay};
-    return {it->second.first, it->second.second >= 0 ? it->second.second / 1000.0 : delay};
-  }
-
- private:
-  std::string policy_;
-  std::mt19937_64 rng_;
-  int min_, max_;
-  std::map<int, std::pair<std::string, double>> rows_;
-};
-
-// Keeps only the first n trials of each block (pilot runs), renumbering.
-void trim_plan(Plan& p, int n) {
-  std::vector<PlannedTrial> out;
-  for (auto& b : p.blocks) {
-    b.first_trial = static_cast<int>(out.size());
-    int k = 0;
-    for (const auto& t : p.trials) {
-      if (t.block != b.index || k >= n) continue;
-      PlannedTrial c = t;
-      c.index = static_cast<int>(out.size());
-      c.index_in_block = k++;
-      out.push_back(c);
-    }
-    b.trials = k;
-  }
-  p.trials = std::move(out);
-}
-
 std::string host_name() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
@@ -138,7 +77,7 @@ struct PhaseLog {
 class Runner {
  public:
   Runner(const RunOptions& o, std::ostream& log, Display* display = nullptr)
-      : o_(o), log_(log), auto_(o), d_(display) {}
+      : o_(o), log_(log), auto_(o.auto_policy, o.auto_seed, o.auto_min_ms, o.auto_max_ms), d_(display) {}
   ~Runner() {
     // A display lent by the caller (the launch screen) outlives the session: give back
     // what was uploaded to it.
@@ -147,13 +86,17 @@ class Runner {
       for (auto& t : masks_) d_->release(t);
     }
   }
-  RunResult run();
+  // run_session: load, open audio and display, validate, plan or resume, present.
+  RunResult run_file();
+  // run_prepared_session: the caller checked and planned on this display.
+  RunResult run_prepared(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp);
 
  private:
   const RunOptions& o_;
   std::ostream& log_;
   ScriptedParticipant auto_;
-  experiments::Experiment e_;
+  const experiments::Experiment* e_ = nullptr;
+  experiments::CheckedExperiment own_x_;  // run_file's checked experiment
   Plan plan_;
   std::unique_ptr<AudioOutput> audio_;
   Display* d_ = nullptr;                  // the screen: lent by the caller, or own_display_
@@ -169,6 +112,10 @@ class Runner {
   bool pause_requested_ = false, shots_taken_ = false;
   double start_s_ = 0;
 
+  // Opens the store, records the session (new or resumed) and presents it.
+  RunResult open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp);
+  RunResult present(int64_t first_unanswered);
+  RunResult refuse(const std::vector<std::string>& lines);
   std::vector<InputEvent> poll();
   void drain() { d_->poll_events(); }
   void text_screen(const std::string& text, const std::string& hint = "Press Space to continue");
@@ -176,7 +123,6 @@ class Runner {
   void show_phase(PhaseLog& ph, int frames, double requested_s, const std::function<void()>& draw,
                   std::vector<std::pair<std::string, Image>>* shots);
   data::TrialRecord run_trial(const PlannedTrial& t);
-  data::TrialRecord planned_record(const PlannedTrial& t) const;  // the plan's fields of a trial's row
   void commit(const data::TrialRecord& r);  // at once, in its own transaction; timed
   int respond_grid(const PlannedTrial& t, double onset, double* event_t);
   int respond_words(const PlannedTrial& t, double onset, double* event_t);
@@ -292,11 +238,15 @@ int Runner::respond_grid(const PlannedTrial& t, double onset, double* event_t) {
     }
     const double now = now_s();
     if (t.timing.response_ms > 0 && now > onset + t.timing.response_ms / 1000.0) return -1;
-    if (auto_.on() && !pushed && now >= onset + ans.second && scripted_keys(ans, t)) {
+    // The scripted click lands at its planned time: within a frame of it, wait for it and
+    // read the event at once instead of after the next flip.
+    if (auto_.on() && !pushed && now + d_->frame_ms() / 1000.0 >= onset + ans.second && scripted_keys(ans, t)) {
+      wait_until(onset + ans.second);
       auto it = std::find(alt_names_.begin(), alt_names_.end(), ans.first);
       const int k = it == alt_names_.end() ? 0 : static_cast<int>(it - alt_names_.begin());
       d_->push_click(grid.tiles[k].cx(), grid.tiles[k].cy());
       pushed = true;
+      continue;
     }
     d_->clear(style_.background);
     draw_icon_grid(*d_, grid, icons_, alt_names_, hover, -1, style_);
@@ -340,7 +290,8 @@ int Runner::respond_words(const PlannedTrial& t, double onset, double* event_t) 
     }
     const double now = now_s();
     if (t.timing.response_ms > 0 && now > onset + t.timing.response_ms / 1000.0) return -1;
-    if (auto_.on() && !pushed && now >= onset + ans.second && scripted_keys(ans, t)) {
+    if (auto_.on() && !pushed && now + d_->frame_ms() / 1000.0 >= onset + ans.second && scripted_keys(ans, t)) {
+      wait_until(onset + ans.second);  // as for clicks: the keys land at their planned time
       // Types the shortest prefix that completes uniquely, then Return (type-ahead).
       std::string w = ans.first, prefix;
       for (size_t n = 1; n <= w.size(); ++n) {
@@ -352,6 +303,7 @@ int Runner::respond_words(const PlannedTrial& t, double onset, double* event_t) 
       d_->push_text(prefix);
       d_->push_key("Return");
       pushed = true;
+      continue;
     }
     auto m = matches();
     const int sel = m.empty() ? -1 : m[0];
@@ -376,27 +328,8 @@ void Runner::feedback(const PlannedTrial& t, const std::string& response) {
   }
 }
 
-data::TrialRecord Runner::planned_record(const PlannedTrial& t) const {
-  data::TrialRecord r;
-  r.session_id = sid_;
-  r.trial_index = t.index;
-  r.block = t.block;
-  r.block_kind = t.block_kind;
-  r.phase = t.phase;
-  r.index_in_block = t.index_in_block;
-  r.condition = t.condition;
-  r.planned_condition = t.planned_condition;
-  r.category = t.category;
-  r.reference_path = t.reference;
-  r.stimulus_path = t.stimulus;
-  r.stimulus_sha256 = t.stimulus_sha256;
-  r.model = t.model;
-  r.layer = t.layer;
-  r.is_metamer = t.is_metamer;
-  r.fell_back = t.fell_back;
-  return r;
-}
 
+// [SECTION] Trials ------------------------------------------------------------------------
 void Runner::commit(const data::TrialRecord& r) {
   const double c0 = now_s();
   store_->add_trial(r);
@@ -419,14 +352,14 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
     tex = d_->upload(stimuli::load_image(t.stimulus, spec));
   } else {
     stimuli::AudioSpec spec;
-    spec.sample_rate = e_.audio.sample_rate;
-    spec.samples = static_cast<int64_t>(e_.audio.clip_ms) * e_.audio.sample_rate / 1000;
-    sound = audio_->load(stimuli::load_audio(t.stimulus, spec), e_.audio.sample_rate);
+    spec.sample_rate = e_->audio.sample_rate;
+    spec.samples = static_cast<int64_t>(e_->audio.clip_ms) * e_->audio.sample_rate / 1000;
+    sound = audio_->load(stimuli::load_audio(t.stimulus, spec), e_->audio.sample_rate);
   }
   const Texture mask = masks_.empty() ? Texture{} : masks_[static_cast<size_t>(t.index) % masks_.size()];
   const int fix_n = d_->frames_for(t.timing.fixation_ms).frames;
   const int stim_n = image ? std::max(1, d_->frames_for(t.timing.stimulus_ms).frames)
-                           : std::max(1, d_->frames_for(e_.audio.clip_ms).frames);
+                           : std::max(1, d_->frames_for(e_->audio.clip_ms).frames);
   const int mask_n = image ? d_->frames_for(t.timing.mask_ms).frames : 0;
   const double fs = d_->frame_ms() / 1000.0;
   drain();
@@ -441,12 +374,12 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   PlayReport play;
   double stim_onset = 0;
   if (image) {
-    show_phase(stim, stim_n, stim_req, [&] { draw_stimulus(*d_, tex, e_.images.size, e_.images.size, style_); },
+    show_phase(stim, stim_n, stim_req, [&] { draw_stimulus(*d_, tex, e_->images.size, e_->images.size, style_); },
                shoot ? &shots : nullptr);
     stim_onset = stim.actual_s;
     if (mask_n > 0)
       show_phase(msk, mask_n, stim.actual_s + stim_n * fs,
-                 [&] { draw_stimulus(*d_, mask, e_.images.size, e_.images.size, style_); }, shoot ? &shots : nullptr);
+                 [&] { draw_stimulus(*d_, mask, e_->images.size, e_->images.size, style_); }, shoot ? &shots : nullptr);
   } else {
     play = audio_->play_at(sound, stim_req);
     stim_onset = play.onset_s;
@@ -475,7 +408,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   d_->clear(style_.background);
   d_->flip();
 
-  data::TrialRecord r = planned_record(t);
+  data::TrialRecord r = experiments::planned_record(sid_, t);
   r.alternatives_json = json(alt_names_).dump();
   if (k >= 0) {
     r.response = alt_names_[static_cast<size_t>(k)];
@@ -487,7 +420,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   tj["frame_hz"] = d_->info().frame_hz;
   const std::vector<PhaseLog*> phases = image ? std::vector<PhaseLog*>{&fix, &stim, &msk, &resp}
                                               : std::vector<PhaseLog*>{&fix, &stim, &resp};
-  const int requested_ms[] = {t.timing.fixation_ms, image ? t.timing.stimulus_ms : e_.audio.clip_ms,
+  const int requested_ms[] = {t.timing.fixation_ms, image ? t.timing.stimulus_ms : e_->audio.clip_ms,
                               image ? t.timing.mask_ms : t.timing.response_ms, t.timing.response_ms};
   for (size_t i = 0; i < phases.size(); ++i) {
     const PhaseLog& p = *phases[i];
@@ -522,8 +455,10 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
 
 // Audio sessions start here: a tone at the stimuli's level (RMS 0.1) repeats while the
 // listener sets a comfortable level with Up/Down (about 1 dB a press); Space continues.
+
+// [SECTION] Audio screens -----------------------------------------------------------------
 void Runner::volume_screen() {
-  const int rate = e_.audio.sample_rate;
+  const int rate = e_->audio.sample_rate;
   std::vector<float> tone(static_cast<size_t>(rate));  // 1 s, 1 kHz, 10 ms ramps
   for (size_t i = 0; i < tone.size(); ++i) {
     const double ramp = std::min({1.0, i / (0.01 * rate), (tone.size() - i) / (0.01 * rate)});
@@ -567,7 +502,7 @@ void Runner::volume_screen() {
 // listener picks the quietest (1-3 or a click).
 int Runner::headphone_trial(const PlannedTrial& t, const std::string& order, PlayReport* play,
                             double* response_onset, double* event_t) {
-  const int rate = e_.audio.sample_rate;
+  const int rate = e_->audio.sample_rate;
   const int tone_n = rate * o_.headphone_tone_ms / 1000, gap_n = rate / 2 * o_.headphone_tone_ms / 1000;
   const int ramp_n = std::max(1, tone_n / 10);
   std::vector<float> st(static_cast<size_t>(3 * tone_n + 2 * gap_n) * 2, 0.0f);
@@ -653,7 +588,7 @@ bool Runner::headphone_block(const PlannedBlock& b) {
     PlayReport play;
     double onset = 0, ev_t = 0;
     const int k = headphone_trial(t, t.layer, &play, &onset, &ev_t);
-    data::TrialRecord r = planned_record(t);  // a tone trial: no reference or stimulus file
+    data::TrialRecord r = experiments::planned_record(sid_, t);  // a tone trial: no reference or stimulus file
     r.alternatives_json = json({"1", "2", "3"}).dump();
     r.response = std::to_string(k + 1);
     r.correct = r.response == t.category;
@@ -668,110 +603,89 @@ bool Runner::headphone_block(const PlannedBlock& b) {
     commit(r);
     blank_frames(d_->frames_for(t.timing.iti_ms).frames);
   }
-  int correct = 0;
-  for (const auto& tr : store_->trials_of_session(sid_))
-    if (tr.block == b.index && tr.correct) ++correct;
-  const int need = std::min(experiments::kHeadphonePassCorrect, std::max(1, b.trials - 1));
-  const bool pass = correct >= need;
-  const std::string line = "headphone check: " + std::to_string(correct) + "/" + std::to_string(b.trials) + " " +
-                           (pass ? "passed" : "failed") + " (need " + std::to_string(need) + ")";
+  const experiments::BlockScore sc = experiments::score_block(b, store_->trials_of_session(sid_));
+  const std::string line = "headphone check: " + std::to_string(sc.correct) + "/" + std::to_string(b.trials) + " " +
+                           (sc.passed ? "passed" : "failed") + " (need " + std::to_string(sc.needed) + ")";
   if (any) store_->add_session_event(sid_, "note", b.first_trial, line);
   log_ << line << "\n";
-  return pass;
+  return sc.passed;
 }
 
+
+// [SECTION] Session -----------------------------------------------------------------------
 bool Runner::demo_passed(const PlannedBlock& b) {
-  int correct = 0;
-  for (const auto& tr : store_->trials_of_session(sid_))
-    if (tr.block == b.index && tr.correct) ++correct;
-  const int need = std::min(b.pass_min_correct, b.trials);
-  log_ << "demo block: " << correct << " correct of " << b.trials << " (need " << need << ")\n";
-  return correct >= need;
+  const experiments::BlockScore sc = experiments::score_block(b, store_->trials_of_session(sid_));
+  log_ << "demo block: " << sc.correct << " correct of " << b.trials << " (need " << sc.needed << ")\n";
+  return sc.passed;
 }
 
-RunResult Runner::run() {
+RunResult Runner::refuse(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) log_ << l << "\n";
+  res_.refused = true;
+  res_.exit_code = 1;
+  return res_;
+}
+
+RunResult Runner::run_file() {
   start_s_ = now_s();
   experiments::LoadOptions lo;
   lo.default_database = o_.db;
-  e_ = experiments::load_experiment(o_.experiment, lo);
+  own_x_.file = o_.experiment;
+  own_x_.experiment = experiments::load_experiment(o_.experiment, lo);  // throws FILE:LINE: ...
+  e_ = &*own_x_.experiment;
   // Audio first: no device, no session.
-  if (e_.modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
-  if (!d_) {
-    own_display_ = std::make_unique<Display>(runner_display_options(o_));
-    d_ = own_display_.get();
-  }
+  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
+  own_display_ = std::make_unique<Display>(runner_display_options(o_));
+  d_ = own_display_.get();
   experiments::ValidateOptions vo;
-  vo.refresh_hz = d_->info().frame_hz;
-  const experiments::Validation v = experiments::validate_experiment(e_, vo);
-  if (!v.ok()) {
-    for (const auto& s : v.errors()) log_ << s << "\n";
-    res_.status = "refused";
-    res_.exit_code = 1;
-    return res_;
-  }
-  if (v.stimulus_width > 0) stim_w_ = v.stimulus_width, stim_h_ = v.stimulus_height;
-  else if (e_.images.size > 0) stim_w_ = stim_h_ = e_.images.size;
+  vo.refresh_hz = own_x_.refresh_hz = d_->info().frame_hz;
+  own_x_.validation = experiments::validate_experiment(*e_, vo);
+  if (!own_x_.validation.ok()) return refuse(own_x_.validation.errors());
+  store_ = std::make_unique<data::Store>(o_.db, o_.store);
+  const experiments::SessionPlan sp = experiments::plan_session(*e_, o_.request, store_.get());
+  return open_and_present(own_x_, sp);
+}
 
-  store_ = std::make_unique<data::Store>(o_.db);
-  // Testing: METAMERLAB_TEST_DB_MAX_PAGES caps the database file (PRAGMA max_page_count;
-  // never below its current size), so tests can fill it up, as a full disk would, even as
-  // root. A write past the cap fails like one on a full disk (SQLITE_FULL).
-  if (const char* cap = std::getenv("METAMERLAB_TEST_DB_MAX_PAGES"); cap && *cap) {
-    const std::string sql = "PRAGMA max_page_count = " + std::to_string(std::strtoll(cap, nullptr, 10));
-    sqlite3_exec(store_->handle(), sql.c_str(), nullptr, nullptr, nullptr);
+RunResult Runner::run_prepared(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp) {
+  start_s_ = now_s();
+  if (!x.ok()) return refuse(x.errors);
+  e_ = &*x.experiment;
+  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
+  store_ = std::make_unique<data::Store>(o_.db, o_.store);
+  return open_and_present(x, sp);
+}
+
+RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp) {
+  const experiments::Validation& v = x.validation;
+  if (v.stimulus_width > 0) stim_w_ = v.stimulus_width, stim_h_ = v.stimulus_height;
+  else if (e_->images.size > 0) stim_w_ = stim_h_ = e_->images.size;
+  res_.action = sp.action;
+  if (sp.action == experiments::SessionAction::refuse) {
+    res_.session_id = sp.existing->id;
+    return refuse({sp.message});
   }
-  auto existing = store_->find_session(e_.sha256, o_.participant);
-  int64_t first_unanswered = 0;
-  if (existing && (existing->status == "running" || existing->status == "aborted")) {
-    sid_ = existing->id;
-    plan_ = experiments::plan_from_json(existing->session.plan_json, e_.dir);
-    for (auto i : store_->answered_trial_indices(sid_)) answered_.insert(i);
-    while (answered_.count(first_unanswered)) ++first_unanswered;
-    store_->resume_session(sid_, first_unanswered);
-    res_.resumed = true;
-    log_ << "resuming session " << sid_ << " at trial " << first_unanswered << " (" << answered_.size() << " of "
+  plan_ = sp.plan;
+  experiments::SessionProvenance pv;
+  pv.participant_code = o_.code;
+  pv.station = o_.station.empty() ? host_name() : o_.station;
+  pv.display_json = display_provenance_json(d_->info());
+  pv.audio_json = audio_ ? audio_provenance_json(audio_->info()) : "{}";
+  pv.program_version = METAMERLAB_VERSION;
+  pv.scripted = o_.auto_policy;
+  sid_ = experiments::open_session(*store_, *e_, sp, pv);
+  res_.session_id = sid_;
+  if (sp.action == experiments::SessionAction::resume) {
+    answered_ = sp.answered;
+    log_ << "resuming session " << sid_ << " at trial " << sp.first_unanswered << " (" << answered_.size() << " of "
          << plan_.trials.size() << " answered)\n";
-  } else if (existing) {
-    log_ << "participant " << o_.participant << " already has a " << existing->status << " session (" << existing->id
-         << ") of this experiment; use another participant number\n";
-    res_.session_id = existing->id;
-    res_.status = "already_done";
-    res_.exit_code = 1;
-    return res_;
   } else {
-    plan_ = o_.has_seed ? experiments::make_plan(e_, o_.participant, o_.seed) : experiments::make_plan(e_, o_.participant);
-    if (o_.max_trials >= 0) trim_plan(plan_, o_.max_trials);
-    data::SessionRecord s;
-    s.participant_code = o_.code.empty() ? "P" + std::to_string(o_.participant) : o_.code;
-    s.participant_number = o_.participant;
-    s.experiment_path = e_.path;
-    s.experiment_sha256 = e_.sha256;
-    s.experiment_name = e_.name;
-    s.plan_json = experiments::plan_to_json(plan_);
-    s.planned_trials = static_cast<int64_t>(plan_.trials.size());
-    s.seed = static_cast<int64_t>(plan_.seed);
-    s.station = o_.station.empty() ? host_name() : o_.station;
-    const DisplayInfo& di = d_->info();
-    s.display_json = json{{"driver", di.video_driver}, {"gl_renderer", di.gl_renderer}, {"gl_version", di.gl_version},
-                          {"width", di.width}, {"height", di.height}, {"fullscreen", di.fullscreen},
-                          {"vsync", di.vsync}, {"pacing", di.pacing}, {"nominal_hz", di.nominal_hz},
-                          {"measured_hz", di.measured_hz}, {"frame_hz", di.frame_hz}}
-                         .dump();
-    s.audio_json = audio_ ? json{{"summary", audio_->info().summary()}, {"device", audio_->info().device},
-                                 {"sample_rate", audio_->info().sample_rate},
-                                 {"update_samples", audio_->info().update_samples},
-                                 {"latency_ms", audio_->info().latency_ms},
-                                 {"device_clock", audio_->info().device_clock},
-                                 {"source_latency", audio_->info().source_latency}}
-                                .dump()
-                          : "{}";
-    s.program_version = METAMERLAB_VERSION;
-    sid_ = store_->create_session(s);
-    if (!o_.auto_policy.empty()) store_->add_session_event(sid_, "note", 0, "scripted participant: " + o_.auto_policy);
     log_ << "session " << sid_ << ": " << plan_.trials.size() << " trials planned\n";
   }
-  res_.session_id = sid_;
+  return present(sp.first_unanswered);
+}
 
+RunResult Runner::present(int64_t first_unanswered) {
+  const bool resumed = res_.action == experiments::SessionAction::resume;
   // Everything the trials need that does not change: icons, masks.
   for (const auto& a : plan_.alternatives) alt_names_.push_back(a.name);
   if (plan_.modality == Modality::image) {
@@ -782,24 +696,25 @@ RunResult Runner::run() {
     masks_ = upload_masks(*d_, 4, stim_w_, stim_h_, 3, 4, plan_.seed + 7);
   }
   d_->show_cursor(auto_.on() ? false : true);
+  const auto end = [&](data::SessionStatus st) {
+    store_->finish_session(sid_, st);
+    res_.status = st;
+    return res_;
+  };
 
   try {
-    if (res_.resumed) text_screen("Welcome back. The session continues where it stopped.");
+    if (resumed) text_screen("Welcome back. The session continues where it stopped.");
     if (audio_) volume_screen();
-    if (audio_ && o_.headphone_check && !res_.resumed && !headphone_check()) {
+    if (audio_ && o_.headphone_check && !resumed && !headphone_check()) {
       text_screen("Thank you for taking part. This task needs headphones; the session ends here.",
                   "Press Space to finish");
-      store_->finish_session(sid_, "failed_demo");
-      res_.status = "failed_demo";
-      return res_;
+      return end(data::SessionStatus::failed_demo);
     }
     for (const auto& b : plan_.blocks) {
       if (b.kind == BlockKind::headphone_check) {
         if (!audio_ || b.trials == 0 || headphone_block(b)) continue;
         text_screen(b.fail_text, "Press Space to finish");
-        store_->finish_session(sid_, "failed_demo");
-        res_.status = "failed_demo";
-        return res_;
+        return end(data::SessionStatus::failed_demo);
       }
       const bool text_block = b.kind == BlockKind::instructions || b.kind == BlockKind::pause ||
                               b.kind == BlockKind::debrief;
@@ -825,23 +740,17 @@ RunResult Runner::run() {
         text_screen(!b.fail_text.empty() ? b.fail_text
                                          : "Thank you for taking part. The session ends here.",
                     "Press Space to finish");
-        store_->finish_session(sid_, "failed_demo");
-        res_.status = "failed_demo";
-        return res_;
+        return end(data::SessionStatus::failed_demo);
       }
     }
   } catch (const Aborted&) {
     int64_t at = 0;
     while (answered_.count(at)) ++at;
-    store_->finish_session(sid_, "aborted");
     log_ << "session " << sid_ << " aborted at trial " << at << " (data kept; run the same command to resume)\n";
-    res_.status = "aborted";
     res_.exit_code = 4;
-    return res_;
+    return end(data::SessionStatus::aborted);
   }
-  store_->finish_session(sid_, "completed");
-  res_.status = "completed";
-  return res_;
+  return end(data::SessionStatus::completed);
 }
 
 }  // namespace
@@ -858,37 +767,13 @@ DisplayOptions runner_display_options(const RunOptions& o) {
 
 RunResult run_session(const RunOptions& o, std::ostream& log) {
   Runner r(o, log);
-  return r.run();
+  return r.run_file();
 }
 
-RunResult run_session_on(Display& display, const RunOptions& o, std::ostream& log) {
+RunResult run_prepared_session(Display& display, const experiments::CheckedExperiment& x,
+                               const experiments::SessionPlan& plan, const RunOptions& o, std::ostream& log) {
   Runner r(o, log, &display);
-  return r.run();
-}
-
-int list_sessions_command(const std::string& db, bool as_json, std::ostream& out) {
-  data::Store s(db);
-  const auto list = s.list_sessions();
-  if (as_json) {
-    json a = json::array();
-    for (const auto& x : list)
-      a.push_back({{"id", x.id}, {"participant_code", x.participant_code}, {"participant_number", x.participant_number},
-                   {"experiment", x.experiment_name}, {"experiment_path", x.experiment_path},
-                   {"experiment_sha256", x.experiment_sha256}, {"status", x.status}, {"started_at", x.started_at},
-                   {"ended_at", x.ended_at}, {"resumed", x.resumed}, {"planned", x.planned}, {"answered", x.answered}});
-    out << a.dump() << "\n";
-    return 0;
-  }
-  out << std::left << std::setw(5) << "id" << std::setw(14) << "participant" << std::setw(5) << "no" << std::setw(20)
-      << "experiment" << std::setw(13) << "status" << std::setw(14) << "answered" << std::setw(8) << "resumed"
-      << "started\n";
-  for (const auto& x : list)
-    out << std::left << std::setw(5) << x.id << std::setw(14) << x.participant_code << std::setw(5)
-        << x.participant_number << std::setw(20) << x.experiment_name << std::setw(13) << x.status << std::setw(14)
-        << (std::to_string(x.answered) + "/" + std::to_string(x.planned)) << std::setw(8) << x.resumed << x.started_at
-        << "\n";
-  if (list.empty()) out << "(no sessions)\n";
-  return 0;
+  return r.run_prepared(x, plan);
 }
 
 }  // namespace mm::app

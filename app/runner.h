@@ -1,61 +1,78 @@
-// app/runner.h: the session runner a participant sits in front of (`metamerlab run`) and
-// the session listing (`metamerlab sessions`). It plans the session (or follows the stored
-// plan when resuming), shows each trial frame by frame (fixation, stimulus, mask, response),
-// commits each answered trial in its own transaction, and handles instructions, breaks,
-// practice feedback, the demo pass criterion, pause and abort. An optional scripted
-// participant (--auto) answers through real SDL events pushed into the queue.
+// app/runner.h: the session runner a participant sits in front of. It shows the trials of
+// a session the session module (experiments/session.h) planned and opened: fixation,
+// stimulus, mask and response, frame by frame; each answered trial committed in its own
+// transaction; instructions, breaks, practice feedback, the volume screen, the headphone
+// check, the demo pass criterion, pause and abort. An optional scripted participant
+// (--auto, app/scripted.h) answers through real SDL events pushed into the queue.
 //
 // Keys: Ctrl+Shift+Q aborts (status aborted, data kept); Ctrl+Shift+P pauses.
+//
+// Sections
+//   [SECTION] Options    what the presentation needs beyond the session request
+//   [SECTION] Entry      run_session (opens a display), run_prepared_session (launch's)
 #pragma once
 #include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "data/store.h"
+#include "experiments/session.h"
+
 namespace mm::app {
 
 class Display;
 struct DisplayOptions;
 
+// [SECTION] Options -----------------------------------------------------------------------
 struct RunOptions {
-  std::string experiment;       // the .toml file
-  int64_t participant = 1;
-  std::string code;             // pseudonymous participant code ("" = "P<number>")
+  std::string experiment;        // the .toml file (run_session loads it)
   std::string db = "metamerlab.db";
-  bool has_seed = false;
-  uint64_t seed = 0;
+  data::StoreOptions store;      // e.g. the test-only page cap
+  experiments::SessionRequest request;  // participant, seed, pilot trimming
+  std::string code;              // pseudonymous participant code ("" = "P<number>")
   bool windowed = false;
   int width = 1024, height = 768;
-  std::string auto_policy;      // "" (a person), correct, random, or a CSV trial_index,response,rt_ms
+  std::string auto_policy;       // "" (a person), correct, random, or a CSV trial_index,response,rt_ms
   uint64_t auto_seed = 1;
   int auto_min_ms = 200, auto_max_ms = 400;  // scripted response delay
-  int max_trials = -1;          // keep only the first N trials of each block (pilot)
-  std::string screenshots;      // folder: first frame of each phase of the first trial
-  std::string station;          // "" = host name
-  bool headphone_check = false; // audio: the antiphase headphone check (Woods et al. 2017) first
-  int headphone_tone_ms = 1000; // its tone length (tests shorten it)
+  std::string screenshots;       // folder: first frame of each phase of the first trial
+  std::string station;           // "" = host name
+  bool headphone_check = false;  // audio: the antiphase headphone check (Woods et al. 2017) first
+  int headphone_tone_ms = 1000;  // its tone length (tests shorten it)
 };
 
+// How a run ended: the session's status, or a refusal before anything was recorded.
 struct RunResult {
   int64_t session_id = 0;
-  std::string status;           // completed | aborted | failed_demo | refused | already_done
-  int answered_now = 0;         // trials answered in this run
-  bool resumed = false;
-  double first_trial_s = 0;     // from start to the first trial's fixation onset
-  std::vector<double> commit_ms;  // per-trial commit latency
-  int exit_code = 0;
+  experiments::SessionAction action = experiments::SessionAction::start;
+  bool refused = false;          // validation errors, or the participant's session is finished
+  data::SessionStatus status = data::SessionStatus::running;  // when not refused
+  int answered_now = 0;          // trials answered in this run
+  double first_trial_s = 0;      // from start to the first trial's fixation onset
+  std::vector<double> commit_ms; // per-trial commit latency
+  int exit_code = 0;             // 0 completed or demo failed, 1 refused, 4 aborted
+  bool finished() const {
+    return !refused && (status == data::SessionStatus::completed || status == data::SessionStatus::failed_demo);
+  }
 };
 
-// Runs the session. Throws ExperimentError / std::runtime_error for problems before the
-// session starts; NoDisplay without a display; NoAudioDevice for audio without a device.
+// [SECTION] Entry -------------------------------------------------------------------------
+// Loads the experiment, opens the audio output (audio experiments: no device, no session),
+// the display, validates at the display's refresh rate, plans or resumes through the
+// session module and runs the session. Throws ExperimentError / std::runtime_error for
+// problems before the session starts; NoDisplay without a display; NoAudioDevice for audio
+// without a device.
 RunResult run_session(const RunOptions& o, std::ostream& log);
-// The same on a display that is already open (the launch screen's window); the display
-// stays open afterwards and o.windowed/width/height are not used.
-RunResult run_session_on(Display& display, const RunOptions& o, std::ostream& log);
+
+// Runs an already checked experiment and planned session (the launch screen's path) on a
+// display that is already open; the display stays open afterwards and o.experiment,
+// windowed, width, height and request are not used.
+// x must be ok() (validated at this display's refresh rate).
+RunResult run_prepared_session(Display& display, const experiments::CheckedExperiment& x,
+                               const experiments::SessionPlan& plan, const RunOptions& o, std::ostream& log);
+
 // The display run_session opens for these options (fullscreen unless windowed).
 DisplayOptions runner_display_options(const RunOptions& o);
-
-// `metamerlab sessions`: one line per session, or a JSON array.
-int list_sessions_command(const std::string& db, bool json, std::ostream& out);
 
 }  // namespace mm::app

@@ -17,25 +17,27 @@
 #include <string>
 #include <vector>
 
+#include "app/program/cli.h"
 #include "app/timing.h"
 #include "data/store.h"
 
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
-  int trials = 500;
+  const mm::app::Command cmd{"", "per-trial commit latency of the session store (Store::add_trial, WAL, synchronous=FULL)", "",
+                             {{"trials", "N", "trials to commit (at least 10)", "500"},
+                              {"db", "FILE", "database (default: a fresh one in the temporary folder)", ""}},
+                             "", false, {}, "bench_commit"};
+  int trials = 0;
   std::string db;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--trials" && i + 1 < argc) trials = std::atoi(argv[++i]);
-    else if (a == "--db" && i + 1 < argc) db = argv[++i];
-    else {
-      std::cerr << "usage: bench_commit [--trials N] [--db FILE]\n";
-      return 2;
-    }
-  }
-  if (trials < 10) {
-    std::cerr << "bench_commit: --trials must be at least 10\n";
+  try {
+    const auto a = mm::app::parse_program_args(cmd, argc, argv);
+    if (!a) return 0;
+    trials = static_cast<int>(a->get_int("trials"));
+    if (trials < 10) throw mm::app::UsageError("bench_commit: --trials must be at least 10");
+    db = a->get("db");
+  } catch (const mm::app::UsageError& e) {
+    std::cerr << "bench_commit: " << e.what() << "\n";
     return 2;
   }
   const bool temp = db.empty();

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "app/display.h"
+#include "app/program/cli.h"
 #include "app/runner.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
@@ -167,24 +168,24 @@ kind = "debrief"
 }
 
 struct Case {
-  std::string bundled, build_command, label;
+  std::string bundled, demo_db, build_command, label;
   std::string (*standin)(const std::string&);
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int repeats = 3;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else {
-      std::cerr << "usage: bench_first_trial [--repeats N]\n";
-      return 2;
-    }
-  }
-  if (repeats < 1) {
-    std::cerr << "bench_first_trial: --repeats must be 1 or more\n";
+  const mm::app::Command cmd{"", "time from session start to the first trial's fixation (the bundled demo experiments)", "",
+                             {{"repeats", "N", "sessions per experiment (1 or more)", "3"}},
+                             "", false, {}, "bench_first_trial"};
+  int repeats = 0;
+  try {
+    const auto a = mm::app::parse_program_args(cmd, argc, argv);
+    if (!a) return 0;
+    repeats = static_cast<int>(a->get_int("repeats"));
+    if (repeats < 1) throw mm::app::UsageError("bench_first_trial: --repeats must be 1 or more");
+  } catch (const mm::app::UsageError& e) {
+    std::cerr << "bench_first_trial: " << e.what() << "\n";
     return 2;
   }
   const std::string tmp = (fs::temp_directory_path() / ("bench_first_trial_" + std::to_string(::getpid()))).string();
@@ -198,10 +199,10 @@ int main(int argc, char** argv) {
     mm::bench::PrivateXvfb xvfb;
     const std::string src = METAMERLAB_SOURCE_DIR;
     const std::vector<Case> cases = {
-        {src + "/experiments/demo-images.toml", "metamerlab demo --out out/demo (in the source tree)", "images",
-         image_standin},
-        {src + "/experiments/demo-words.toml", "metamerlab dataset words16 --out out/words16 (in the source tree)",
-         "words", words_standin}};
+        {src + "/experiments/demo-images.toml", src + "/out/demo/metamerlab.db",
+         "metamerlab demo --out out/demo (in the source tree)", "images", image_standin},
+        {src + "/experiments/demo-words.toml", src + "/out/demo-words/metamerlab.db",
+         "metamerlab demo --modality audio --out out/demo-words (in the source tree)", "words", words_standin}};
     const std::string where = xvfb.started() ? ", private Xvfb " + xvfb.display() : std::string();
     std::printf("bench_first_trial: session start -> first trial's fixation onset (runner, windowed 1024x768, "
                 "scripted participant)%s\n",
@@ -210,9 +211,16 @@ int main(int argc, char** argv) {
       std::string exp = c.bundled;
       std::string what = fs::path(c.bundled).filename().string();
       double load_s = 0, plan_s = 0;
+      // The demo's database (its metamers) copied: the bench's sessions go into the copy.
+      const std::string db = tmp + "/" + c.label + ".db";
+      std::error_code cec;
+      fs::copy_file(c.demo_db, db, fs::copy_options::overwrite_existing, cec);
+      mm::experiments::LoadOptions lo;
+      lo.default_database = db;
       try {
+        if (cec) throw std::runtime_error(c.demo_db + ": " + cec.message());
         const double t0 = mm::app::now_s();
-        const auto e = mm::experiments::load_experiment(exp);
+        const auto e = mm::experiments::load_experiment(exp, lo);
         const auto v = mm::experiments::validate_experiment(e);
         if (!v.ok()) throw std::runtime_error(v.errors().front());
         load_s = mm::app::now_s() - t0;
@@ -228,7 +236,7 @@ int main(int argc, char** argv) {
         load_s = mm::app::now_s() - t0;
       }
       {
-        const auto e = mm::experiments::load_experiment(exp);
+        const auto e = mm::experiments::load_experiment(exp, lo);
         const double t0 = mm::app::now_s();
         const auto p = mm::experiments::make_plan(e, 1);
         plan_s = mm::app::now_s() - t0;
@@ -237,16 +245,18 @@ int main(int argc, char** argv) {
       for (int r = 0; r < repeats; ++r) {
         mm::app::RunOptions o;
         o.experiment = exp;
-        o.participant = r + 1;
-        o.db = tmp + "/" + c.label + ".db";
+        o.request.participant = r + 1;
+        o.db = db;
         o.windowed = true;
         o.auto_policy = "correct";
         o.auto_min_ms = o.auto_max_ms = 50;
-        o.max_trials = 1;
+        o.request.max_trials = 1;
         std::ostringstream log;
         const mm::app::RunResult res = mm::app::run_session(o, log);
-        if (res.status != "completed" && res.status != "failed_demo")
-          throw std::runtime_error(what + ": session ended " + res.status + ": " + log.str());
+        if (!res.finished())
+          throw std::runtime_error(what + ": session ended " +
+                                   (res.refused ? std::string("refused") : mm::data::session_status_name(res.status)) +
+                                   ": " + log.str());
         first.push_back(res.first_trial_s * 1000.0);
       }
       std::string all;

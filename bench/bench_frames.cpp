@@ -17,23 +17,27 @@
 
 #include "app/display.h"
 #include "app/screens.h"
+#include "app/program/cli.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
 
 int main(int argc, char** argv) {
-  int frames = 1200, width = 1024, height = 768;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--frames" && i + 1 < argc) frames = std::atoi(argv[++i]);
-    else if (a == "--width" && i + 1 < argc) width = std::atoi(argv[++i]);
-    else if (a == "--height" && i + 1 < argc) height = std::atoi(argv[++i]);
-    else {
-      std::cerr << "usage: bench_frames [--frames N] [--width W --height H]\n";
-      return 2;
-    }
-  }
-  if (frames < 100 || width < 320 || height < 240) {
-    std::cerr << "bench_frames: needs --frames >= 100 and a window of at least 320x240\n";
+  const mm::app::Command cmd{"", "frame-interval jitter of the session runner's presentation loop", "",
+                             {{"frames", "N", "frames to draw (at least 100)", "1200"},
+                              {"width", "W", "window width (at least 320)", "1024"},
+                              {"height", "H", "window height (at least 240)", "768"}},
+                             "", false, {}, "bench_frames"};
+  int frames = 0, width = 0, height = 0;
+  try {
+    const auto a = mm::app::parse_program_args(cmd, argc, argv);
+    if (!a) return 0;
+    frames = static_cast<int>(a->get_int("frames"));
+    width = static_cast<int>(a->get_int("width"));
+    height = static_cast<int>(a->get_int("height"));
+    if (frames < 100 || width < 320 || height < 240)
+      throw mm::app::UsageError("bench_frames: needs --frames >= 100 and a window of at least 320x240");
+  } catch (const mm::app::UsageError& e) {
+    std::cerr << "bench_frames: " << e.what() << "\n";
     return 2;
   }
   try {

@@ -64,6 +64,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +73,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app/program/cli.h"
 #include "synth/engine.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
@@ -97,65 +99,53 @@ struct Args {
   bool dump_graph = false;
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
+// The options table (parsing and --help, as every metamerlab program: app/program/cli.h).
+const mm::app::Command kCommand{
+    "", "benchmark of the synthesis loop: C++ against the same loop in Python, FLOP/s against the matmul peak", "",
+    {{"model", "FILE.pt", "a TorchScript archive (tools/export_model.py)", "", true},
+     {"layers", "L1[,L2...]", "layers to synthesize at", "relu,layer4", false, true},
+     {"batches", "B1[,B2...]", "batch sizes", "1,8", false, true},
+     {"iterations", "N", "timed steps", "30"},
+     {"warmup", "N", "untimed steps first", "5"},
+     {"repeats", "N", "repeats (best of)", "1"},
+     {"python", "FILE", "the Python with Debian's torch", "/usr/bin/python3"},
+     {"python-script", "FILE", "the Python loop (default: bench/python_loop.py of the source tree)", ""},
+     {"threads", "N", "torch threads (0: one per core)", "0"},
+     {"no-python", "", "skip the Python baseline"},
+     {"breakdown", "", "time forward, backward and step apart"},
+     {"dump-graph", "", "print the pruned graph of each layer"}},
+    "", false, {}, "bench_synth"};
 
-[[noreturn]] void usage(const std::string& msg) {
-  std::cerr << "bench_synth: " << msg << "\n"
-            << "usage: bench_synth --model FILE.pt [--layers relu,layer4] [--batches 1,8] [--iterations 30]\n"
-               "                   [--warmup 5] [--repeats 1] [--python /usr/bin/python3]\n"
-               "                   [--python-script bench/python_loop.py] [--threads 0] [--no-python] [--breakdown]\n"
-               "                   [--dump-graph]\n";
-  std::exit(2);
-}
-
-Args parse_args(int argc, char** argv) {
+// nullopt after --help.
+std::optional<Args> parse_args(int argc, char** argv) {
+  const auto p = mm::app::parse_program_args(kCommand, argc, argv);
+  if (!p) return std::nullopt;
   Args a;
-  a.python_script = std::string(METAMERLAB_SOURCE_DIR) + "/bench/python_loop.py";
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage(k + " needs a value");
-      return argv[++i];
-    };
-    auto num = [&](const std::string& v) -> int64_t {
-      try {
-        size_t pos = 0;
-        int64_t n = std::stoll(v, &pos);
-        if (pos != v.size()) throw std::invalid_argument(v);
-        return n;
-      } catch (const std::exception&) {
-        usage(k + ": not an integer: " + v);
-      }
-    };
-    if (k == "--model") a.model = val();
-    else if (k == "--layers") a.layers = split(val());
-    else if (k == "--batches") {
-      a.batches.clear();
-      for (const auto& b : split(val())) a.batches.push_back(num(b));
-    } else if (k == "--iterations") a.iterations = num(val());
-    else if (k == "--warmup") a.warmup = num(val());
-    else if (k == "--repeats") a.repeats = static_cast<int>(num(val()));
-    else if (k == "--python") a.python = val();
-    else if (k == "--python-script") a.python_script = val();
-    else if (k == "--threads") a.threads = static_cast<int>(num(val()));
-    else if (k == "--no-python") a.run_python = false;
-    else if (k == "--breakdown") a.breakdown = true;
-    else if (k == "--dump-graph") a.dump_graph = true;
-    else if (k == "-h" || k == "--help") usage("benchmark of the synthesis loop");
-    else usage("unknown option " + k);
+  a.model = p->get("model");
+  a.layers = p->list("layers");
+  a.batches.clear();
+  for (const auto& b : p->list("batches")) {
+    try {
+      a.batches.push_back(std::stoll(b));
+    } catch (const std::exception&) {
+      throw mm::app::UsageError("--batches: not a whole number: " + b);
+    }
   }
-  if (a.model.empty()) usage("--model is required");
-  if (a.layers.empty() || a.batches.empty()) usage("--layers and --batches must not be empty");
-  if (a.iterations < 1 || a.warmup < 0 || a.repeats < 1) usage("--iterations and --repeats must be >= 1, --warmup >= 0");
+  a.iterations = p->get_int("iterations");
+  a.warmup = p->get_int("warmup");
+  a.repeats = static_cast<int>(p->get_int("repeats"));
+  a.python = p->get("python");
+  a.python_script = p->has("python-script") ? p->get("python-script")
+                                            : std::string(METAMERLAB_SOURCE_DIR) + "/bench/python_loop.py";
+  a.threads = static_cast<int>(p->get_int("threads"));
+  a.run_python = !p->flag("no-python");
+  a.breakdown = p->flag("breakdown");
+  a.dump_graph = p->flag("dump-graph");
+  if (a.layers.empty() || a.batches.empty()) throw mm::app::UsageError("--layers and --batches must not be empty");
+  if (a.iterations < 1 || a.warmup < 0 || a.repeats < 1)
+    throw mm::app::UsageError("--iterations and --repeats must be >= 1, --warmup >= 0");
   for (auto b : a.batches)
-    if (b < 1) usage("batches must be >= 1");
+    if (b < 1) throw mm::app::UsageError("batches must be >= 1");
   return a;
 }
 
@@ -576,9 +566,19 @@ void print_breakdown(const mm::synth::ModelHandle& m, const std::string& layer,
 
 // [SECTION] Main ---------------------------------------------------------------------------
 int main(int argc, char** argv) {
-  Args a = parse_args(argc, argv);
+  Args a;
   try {
-    mm::synth::init_runtime(a.threads);
+    const auto parsed = parse_args(argc, argv);
+    if (!parsed) return 0;
+    a = *parsed;
+  } catch (const mm::app::UsageError& e) {
+    std::cerr << "bench_synth: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    mm::synth::Runtime rt;
+    rt.threads = a.threads;
+    mm::synth::init_runtime(rt);
     auto m = mm::synth::ModelHandle::open(a.model);
     m.check_layers(a.layers);
     const auto& info = m.info();

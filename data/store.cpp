@@ -377,6 +377,8 @@ Store::Store(const std::string& path, const StoreOptions& options)
       s.bind(1, "schema_v" + std::to_string(v + 1) + "_applied_by").bind(2, by).run();
       t.commit();
     }
+    if (options.max_pages > 0)  // testing: a full disk, simulated (StoreOptions)
+      exec(d, ("PRAGMA max_page_count = " + std::to_string(options.max_pages)).c_str(), "capping the file size");
   } catch (...) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -394,5 +396,13 @@ int Store::schema_version() const {
 }
 
 int Store::latest_schema_version() { return kLatest; }
+
+std::string Store::integrity_check() const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d, "PRAGMA integrity_check", "checking the database's integrity");
+  std::string out;
+  while (s.step()) out += (out.empty() ? "" : "; ") + s.text(0);
+  return out;
+}
 
 }  // namespace mm::data

@@ -10,7 +10,6 @@
 // Sections
 //   [SECTION] Records       plain structs, one per table
 //   [SECTION] Store         open/migrate, writes, reads
-//   [SECTION] Hashing       SHA-256 of files and bytes
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -101,6 +100,18 @@ struct JudgmentRecord {
 };
 
 // Participants, sessions and trials (schema version 2): what people did in experiments.
+// A pseudonymous participant code: 1-64 letters, digits, '-', '_', '.' (never a name).
+bool valid_participant_code(const std::string& code);
+
+// A session's status. running: started or resumed; the others end it (aborted sessions
+// can be resumed, completed and failed_demo ones cannot).
+enum class SessionStatus { running, completed, aborted, failed_demo };
+const char* session_status_name(SessionStatus s);  // running completed aborted failed_demo
+// The status a name stands for; throws std::runtime_error for any other text.
+SessionStatus parse_session_status(const std::string& name);
+// Whether a session in this status may be resumed (running after a kill, or aborted).
+inline bool resumable(SessionStatus s) { return s == SessionStatus::running || s == SessionStatus::aborted; }
+
 // A participant is a pseudonymous code only (letters, digits, '-', '_', '.'); never a name.
 struct SessionRecord {
   std::string participant_code;
@@ -123,7 +134,7 @@ struct SessionInfo {
   int64_t participant_id = 0;
   SessionRecord session;
   std::string started_at, ended_at;  // ended_at "" while running
-  std::string status;                // running | completed | aborted | failed_demo
+  SessionStatus status = SessionStatus::running;
   int64_t resumed = 0;               // times the session was resumed
   int64_t answered = 0;              // trials recorded
 };
@@ -154,19 +165,32 @@ struct TrialRecord {
   double audio_onset_ms = -1;      // realized audio start after the scheduled one (-1: none)
 };
 
+// Something that happened in a session (start, resume, pause, note, ...), in order.
+struct SessionEvent {
+  int64_t id = 0;
+  std::string kind;          // start | resume | pause | continue | abort | demo_failed | complete | note
+  int64_t trial_index = -1;  // the trial it happened at (-1: none)
+  std::string detail, at;
+};
+
 // A session with its counts, for listings (metamerlab sessions).
 struct SessionSummary {
   int64_t id = 0;
   std::string participant_code;
   int64_t participant_number = 0;
   std::string experiment_name, experiment_path, experiment_sha256;
-  std::string status, started_at, ended_at;
+  SessionStatus status = SessionStatus::running;
+  std::string started_at, ended_at;
   int64_t resumed = 0, planned = 0, answered = 0;
 };
 
 // [SECTION] Store -------------------------------------------------------------------------
 struct StoreOptions {
   int busy_timeout_ms = 5000;   // how long a write waits for another program's lock
+  // Testing: caps the file at this many pages (PRAGMA max_page_count, never below its
+  // current size; 0 = no cap), so tests can fill it up as a full disk would, even as root.
+  // A write past the cap fails like one on a full disk (SQLITE_FULL).
+  int64_t max_pages = 0;
   std::string program_version;  // recorded in the meta table ("" = "unknown")
   int migrate_to = 0;           // tests only: stop migrating at this version (0 = latest)
 };
@@ -232,23 +256,23 @@ class Store {
                                           int64_t participant_number) const;
   // Records a resumption: resumed + 1, status back to running, and a 'resume' event.
   void resume_session(int64_t session_id, int64_t at_trial);
-  // status: completed | aborted | failed_demo (sets ended_at) or running.
-  void finish_session(int64_t session_id, const std::string& status);
+  // completed, aborted, failed_demo (sets ended_at) or running.
+  void finish_session(int64_t session_id, SessionStatus status);
   // kind: start | resume | pause | continue | abort | demo_failed | complete | note.
   void add_session_event(int64_t session_id, const std::string& kind, int64_t trial_index,
                          const std::string& detail);
   std::vector<SessionSummary> list_sessions() const;
+  std::vector<SessionEvent> session_events(int64_t session_id) const;  // in the order recorded
 
-  sqlite3* handle() { return db_; }  // for later modules' own tables and for tests
+  // PRAGMA integrity_check's answer: "ok" for a healthy file.
+  std::string integrity_check() const;
+
+  sqlite3* handle() { return db_; }  // for the store's own tests (tests/data) only
 
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
   int busy_timeout_ms_ = 5000;
 };
-
-// [SECTION] Hashing -----------------------------------------------------------------------
-std::string sha256_hex(const void* data, size_t n);
-std::string sha256_file(const std::string& path);  // throws naming the file if unreadable
 
 }  // namespace mm::data

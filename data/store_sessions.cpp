@@ -25,21 +25,14 @@ using detail::Txn;
 
 // A pseudonymous code: 1-64 of letters, digits, '-', '_', '.'. Spaces (as in names) are out.
 void check_code(const std::string& path, const std::string& code) {
-  bool ok = !code.empty() && code.size() <= 64;
   std::string shown;  // the code as printable text, for a one-line message
-  for (unsigned char c : code) {
-    ok = ok && (std::isalnum(c) || c == '-' || c == '_' || c == '.');
-    shown += std::isprint(c) ? static_cast<char>(c) : '?';
-  }
-  if (!ok)
+  for (unsigned char c : code) shown += std::isprint(c) ? static_cast<char>(c) : '?';
+  if (!valid_participant_code(code))
     throw std::runtime_error(path + ": participant code \"" + shown +
                              "\" is not a pseudonymous code; use 1-64 letters, digits, '-', '_' or '.' "
                              "(for instance P007), never a name");
 }
 
-bool is_session_status(const std::string& s) {
-  return s == "running" || s == "completed" || s == "aborted" || s == "failed_demo";
-}
 
 bool is_event_kind(const std::string& k) {
   for (const char* x : {"start", "resume", "pause", "continue", "abort", "demo_failed", "complete", "note"})
@@ -117,20 +110,25 @@ SessionInfo read_session(const Stmt& s) {
   i.session.program_version = s.text(c++);
   i.started_at = s.text(c++);
   i.ended_at = s.text(c++);
-  i.status = s.text(c++);
+  i.status = parse_session_status(s.text(c++));
   i.resumed = s.i64(c++);
   i.answered = s.i64(c++);
   return i;
 }
 
 // The session's status inside a transaction; throws if there is no such session.
-std::string status_of(const Db& d, int64_t id, const std::string& what) {
+SessionStatus status_of(const Db& d, int64_t id, const std::string& what) {
   Stmt s(d, "SELECT status FROM sessions WHERE id = ?1", what);
   s.bind(1, id);
   if (!s.step())
     throw std::runtime_error(d.path + ": " + what + ": no session with id " + std::to_string(id) +
                              "; pass an id from create_session");
-  return s.text(0);
+  try {
+    return parse_session_status(s.text(0));
+  } catch (const std::runtime_error&) {
+    throw std::runtime_error(d.path + ": " + what + ": session " + std::to_string(id) + " has an unknown status '" +
+                             s.text(0) + "'; the file was changed by another program");
+  }
 }
 
 void insert_event(const Db& d, int64_t session_id, const std::string& kind, int64_t trial_index,
@@ -146,6 +144,31 @@ void insert_event(const Db& d, int64_t session_id, const std::string& kind, int6
 }
 
 }  // namespace
+
+bool valid_participant_code(const std::string& code) {
+  if (code.empty() || code.size() > 64) return false;
+  for (unsigned char c : code)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+// [SECTION] Status ------------------------------------------------------------------------
+const char* session_status_name(SessionStatus s) {
+  switch (s) {
+    case SessionStatus::running: return "running";
+    case SessionStatus::completed: return "completed";
+    case SessionStatus::aborted: return "aborted";
+    case SessionStatus::failed_demo: return "failed_demo";
+  }
+  return "running";
+}
+
+SessionStatus parse_session_status(const std::string& name) {
+  for (SessionStatus s : {SessionStatus::running, SessionStatus::completed, SessionStatus::aborted,
+                          SessionStatus::failed_demo})
+    if (name == session_status_name(s)) return s;
+  throw std::runtime_error("'" + name + "' is not a session status (running, completed, aborted, failed_demo)");
+}
 
 // [SECTION] Participants ------------------------------------------------------------------
 int64_t Store::upsert_participant(const std::string& code) {
@@ -232,36 +255,34 @@ void Store::resume_session(int64_t session_id, int64_t at_trial) {
   const Db d{db_, path_, busy_timeout_ms_};
   const std::string what = "resuming session " + std::to_string(session_id);
   Txn t(d, what);
-  const std::string st = status_of(d, session_id, what);
-  if (st == "completed" || st == "failed_demo")
-    throw std::runtime_error(path_ + ": " + what + ": the session is " + st +
+  const SessionStatus st = status_of(d, session_id, what);
+  if (!resumable(st))
+    throw std::runtime_error(path_ + ": " + what + ": the session is " + session_status_name(st) +
                              "; start a new session (another participant number) instead");
   {
     Stmt s(d, "UPDATE sessions SET resumed = resumed + 1, status = 'running', ended_at = NULL WHERE id = ?1", what);
     s.bind(1, session_id).run();
   }
-  insert_event(d, session_id, "resume", at_trial, "was " + st, what);
+  insert_event(d, session_id, "resume", at_trial, std::string("was ") + session_status_name(st), what);
   t.commit();
 }
 
-void Store::finish_session(int64_t session_id, const std::string& status) {
-  if (!is_session_status(status))
-    throw std::runtime_error(path_ + ": finish_session: status '" + status +
-                             "' is not one of running, completed, aborted, failed_demo");
+void Store::finish_session(int64_t session_id, SessionStatus status) {
   const Db d{db_, path_, busy_timeout_ms_};
   const std::string what = "finishing session " + std::to_string(session_id);
   Txn t(d, what);
   status_of(d, session_id, what);
   {
     Stmt s(d,
-           status == "running" ? "UPDATE sessions SET status = ?1, ended_at = NULL WHERE id = ?2"
-                               : "UPDATE sessions SET status = ?1, ended_at = " MM_NOW " WHERE id = ?2",
+           status == SessionStatus::running ? "UPDATE sessions SET status = ?1, ended_at = NULL WHERE id = ?2"
+                                            : "UPDATE sessions SET status = ?1, ended_at = " MM_NOW " WHERE id = ?2",
            what);
-    s.bind(1, status).bind(2, session_id).run();
+    s.bind(1, session_status_name(status)).bind(2, session_id).run();
   }
-  const char* kind = status == "completed" ? "complete" : status == "aborted" ? "abort"
-                                                  : status == "failed_demo" ? "demo_failed" : "note";
-  insert_event(d, session_id, kind, -1, status == "running" ? "status set to running" : "", what);
+  const char* kind = status == SessionStatus::completed ? "complete"
+                     : status == SessionStatus::aborted ? "abort"
+                     : status == SessionStatus::failed_demo ? "demo_failed" : "note";
+  insert_event(d, session_id, kind, -1, status == SessionStatus::running ? "status set to running" : "", what);
   t.commit();
 }
 
@@ -302,15 +323,25 @@ std::vector<SessionSummary> Store::list_sessions() const {
   return out;
 }
 
+std::vector<SessionEvent> Store::session_events(int64_t session_id) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d, "SELECT id, kind, ifnull(trial_index, -1), detail, at FROM session_events WHERE session_id = ?1 ORDER BY id",
+         "reading the events of session " + std::to_string(session_id));
+  s.bind(1, session_id);
+  std::vector<SessionEvent> out;
+  while (s.step()) out.push_back({s.i64(0), s.text(1), s.i64(2), s.text(3), s.text(4)});
+  return out;
+}
+
 // [SECTION] Trials ------------------------------------------------------------------------
 void Store::add_trial(const TrialRecord& r) {
   const Db d{db_, path_, busy_timeout_ms_};
   const std::string what = "recording trial " + std::to_string(r.trial_index) + " of session " +
                            std::to_string(r.session_id);
   Txn t(d, what);
-  const std::string st = status_of(d, r.session_id, what);
-  if (st != "running")
-    throw std::runtime_error(path_ + ": " + what + ": the session is " + st + "; resume it first");
+  const SessionStatus st = status_of(d, r.session_id, what);
+  if (st != SessionStatus::running)
+    throw std::runtime_error(path_ + ": " + what + ": the session is " + session_status_name(st) + "; resume it first");
   {
     Stmt s(d, "SELECT planned_trials FROM sessions WHERE id = ?1", what);
     s.bind(1, r.session_id);

@@ -19,7 +19,7 @@
 #include <set>
 #include <sstream>
 
-#include "data/store.h"
+#include "data/sha256.h"
 #include "experiments/internal.h"
 
 namespace fs = std::filesystem;

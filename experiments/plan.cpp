@@ -12,6 +12,7 @@
 #include "experiments/plan.h"
 
 #include <algorithm>
+#include <sstream>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -533,6 +534,15 @@ PlanSummary summarize_plan(const Plan& p, double assumed_rt_ms, double screen_s)
     s.blocks.push_back(bs);
   }
   return s;
+}
+
+std::string format_duration(double seconds) {
+  const long long t = static_cast<long long>(seconds + 0.5);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << " h " << (t % 3600) / 60 << " min";
+  else if (t >= 60) o << t / 60 << " min " << t % 60 << " s";
+  else o << t << " s";
+  return o.str();
 }
 
 }  // namespace mm::experiments

@@ -115,5 +115,7 @@ struct PlanSummary {
 // each text screen (instructions, break, debrief, a trial block's intro text) and each
 // in-block break counts screen_s.
 PlanSummary summarize_plan(const Plan& p, double assumed_rt_ms = 1500, double screen_s = 30);
+// A duration for people: "1 h 2 min", "3 min 4 s", "5 s".
+std::string format_duration(double seconds);
 
 }  // namespace mm::experiments

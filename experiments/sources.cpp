@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "experiments/internal.h"
 #include "stimuli/stimuli.h"

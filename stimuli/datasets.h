@@ -63,7 +63,8 @@ std::vector<IconChoice> load_emoji16_mapping(const std::string& path);
 // Checks every mapped icon exists (as an icon or alias) in its set's icons.json under
 // icons_root; returns the problems found (empty: all good).
 std::vector<std::string> check_emoji16_mapping(const std::vector<IconChoice>& mapping, const std::string& icons_root);
-// Default locations in the source tree.
+// Default locations: the data folder (stimuli/resources.h) holds package-lock.json and, in
+// the build tree, node_modules/ (npm ci); stimuli/emoji16_icons.tsv is the mapping.
 std::string default_icons_root();
 std::string default_emoji16_mapping();
 

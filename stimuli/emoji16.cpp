@@ -27,6 +27,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "stimuli/resources.h"
 #include "stimuli/dataset_util.h"
 #include "stimuli/datasets.h"
 #include "stimuli/stimuli.h"
@@ -45,8 +46,8 @@ const std::vector<std::string>& emoji16_styles() {
   return s;
 }
 
-std::string default_icons_root() { return METAMERLAB_SOURCE_DIR; }
-std::string default_emoji16_mapping() { return std::string(METAMERLAB_SOURCE_DIR) + "/stimuli/emoji16_icons.tsv"; }
+std::string default_icons_root() { return data_path("", "emoji16 icon sets"); }
+std::string default_emoji16_mapping() { return data_path("stimuli/emoji16_icons.tsv", "emoji16 mapping"); }
 
 namespace {
 

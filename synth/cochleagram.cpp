@@ -306,7 +306,7 @@ torch::Tensor CochleagramImpl::forward(const torch::Tensor& wave) {
     // Each band shifted to DC: an (N/r)-point inverse FFT gives the analytic signal's
     // samples at every r-th instant times a phase; 1/r restores the N-point scaling.
     // (.to(kLong): Module::to(dtype) casts integer buffers too.)
-    const torch::Tensor bands = spectrum.index_select(1, band_index_.to(torch::kLong)).reshape({batch, channels, len}) *
+    const torch::Tensor bands = spectrum.index_select(1, band_index_.to(wave.device(), torch::kLong)).reshape({batch, channels, len}) *
                                 band_filter_.to(real_options);  // [B, F, N/r]
     analytic = torch::fft::ifft(bands, len, -1) * (1.0 / double(r));
   }

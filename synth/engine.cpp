@@ -34,7 +34,7 @@ torch::Tensor stack_arrays(const std::vector<stimuli::Array>& xs, size_t begin, 
 }
 
 stimuli::Array to_array(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kFloat32).contiguous();
+  auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   stimuli::Array a;
   a.shape.assign(c.sizes().begin(), c.sizes().end());
   a.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -71,12 +71,17 @@ stimuli::AudioSpec ModelInfo::audio_spec() const {
 }
 
 // [SECTION] ModelHandle -------------------------------------------------------------------
-ModelHandle ModelHandle::open(const std::string& spec) {
+const char* device_name(Device d) { return d == Device::cuda ? "cuda" : "cpu"; }
+
+torch::Device torch_device(Device d) { return d == Device::cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU); }
+
+ModelHandle ModelHandle::open(const std::string& spec, Device device) {
   ModelHandle h;
-  auto info = std::make_shared<ModelInfo>();
-  h.impl_ = load_model_impl(spec, info.get());
+  h.impl_ = open_model(spec, torch_device(device));
+  auto info = std::make_shared<ModelInfo>(h.impl_->info());
   info->spec = spec;
   h.info_ = info;
+  h.device_ = device;
   return h;
 }
 
@@ -116,7 +121,10 @@ std::vector<Prediction> ModelHandle::classify(const std::vector<stimuli::Array>&
   for (size_t b = 0; b < xs.size(); b += batch) {
     size_t e = std::min(xs.size(), b + batch);
     for (size_t i = b; i < e; ++i) check_input_shape(*info_, xs[i], info_->spec);
-    auto logits = impl_->forward(stack_arrays(xs, b, e), {"logits"}, false).at("logits").reshape({static_cast<int64_t>(e - b), -1});
+    auto logits = impl_->forward(stack_arrays(xs, b, e).to(impl_->device()), {"logits"}, false)
+                      .at("logits")
+                      .to(torch::kCPU)
+                      .reshape({static_cast<int64_t>(e - b), -1});
     if (!allowed_idx.empty()) logits = logits.index_select(1, torch::tensor(allowed_idx));
     auto [val, idx] = logits.max(1);
     for (int64_t i = 0; i < logits.size(0); ++i) {
@@ -150,8 +158,8 @@ torch::Tensor layer_matrix(const ModelHandle& m, const std::vector<stimuli::Arra
   for (size_t b = 0; b < xs.size(); b += batch) {
     size_t e = std::min(xs.size(), b + batch);
     for (size_t i = b; i < e; ++i) check_input_shape(m.info(), xs[i], m.info().spec);
-    auto a = m.impl().forward(stack_arrays(xs, b, e), {layer}, false).at(layer);
-    rows.push_back(a.reshape({static_cast<int64_t>(e - b), -1}).to(torch::kFloat32));
+    auto a = m.impl().forward(stack_arrays(xs, b, e).to(m.impl().device()), {layer}, false).at(layer);
+    rows.push_back(a.reshape({static_cast<int64_t>(e - b), -1}).to(torch::kCPU, torch::kFloat32));
   }
   return torch::cat(rows);
 }
@@ -261,13 +269,22 @@ NullStats null_distribution(const ModelHandle& m, const std::string& layer, cons
 }
 
 // [SECTION] Runtime -----------------------------------------------------------------------
-void init_runtime(int threads) {
+void init_runtime(const Runtime& r) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = r.threads;
   if (threads <= 0) threads = cores;
   if (threads > 8 * cores)
     throw std::runtime_error("--threads " + std::to_string(threads) + " is far more than this machine's " +
                              std::to_string(cores) + " cores; give 0 (one per core) or at most " + std::to_string(8 * cores));
   torch::set_num_threads(threads);
+  if (r.device == Device::cuda) {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error(std::string("--device cuda: ") +
+                               (torch::cuda::device_count() == 0 && !at::hasCUDA()
+                                    ? "this LibTorch was built without CUDA (Debian's is CPU-only); use --device cpu or "
+                                      "a CUDA build of LibTorch"
+                                    : "no CUDA GPU is available here; use --device cpu"));
+  }
 }
 
 int runtime_threads() { return torch::get_num_threads(); }

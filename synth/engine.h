@@ -23,6 +23,10 @@ namespace mm::synth {
 
 class Model;
 
+// Where torch computes. Chosen once by the program (--device) and passed down to every model.
+enum class Device { cpu, cuda };
+const char* device_name(Device d);  // cpu | cuda
+
 // [SECTION] Model info and handle ---------------------------------------------------------
 struct ModelInfo {
   std::string spec;                  // as named by the user
@@ -47,9 +51,12 @@ struct Prediction {
 
 class ModelHandle {
  public:
-  // spec: a TorchScript path or zoo:NAME. Throws std::runtime_error naming the file and fix.
-  static ModelHandle open(const std::string& spec);
+  // spec: zoo:NAME, a network `metamerlab train` wrote, or a TorchScript archive (the
+  // registry in synth/model.h resolves it), loaded onto `device`. Throws
+  // std::runtime_error naming the file and fix.
+  static ModelHandle open(const std::string& spec, Device device = Device::cpu);
   const ModelInfo& info() const;
+  Device device() const { return device_; }
   // Throws the unknown-layer error (listing layers) unless every name exists.
   void check_layers(const std::vector<std::string>& layers) const;
   // Loads a stimulus file as the model takes it (image crop/resize or audio resample/RMS).
@@ -67,6 +74,7 @@ class ModelHandle {
  private:
   std::shared_ptr<Model> impl_;
   std::shared_ptr<ModelInfo> info_;
+  Device device_ = Device::cpu;
 };
 
 // [SECTION] Similarity and null distributions ---------------------------------------------
@@ -140,8 +148,14 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
 stimuli::Array initial_noise(const ModelInfo& info, uint64_t seed, double audio_sigma);
 
 // [SECTION] Runtime -----------------------------------------------------------------------
-// Sets torch's intra-op threads (0: the number of cores). Call once at program start.
-void init_runtime(int threads = 0);
+struct Runtime {
+  int threads = 0;              // torch's intra-op threads (0: one per core)
+  Device device = Device::cpu;  // checked: cuda needs a CUDA build of LibTorch and a GPU
+};
+// Sets torch's threads and checks the device. Call once at program start. Throws
+// std::runtime_error (one line naming the option) for far too many threads or a device
+// this LibTorch cannot use (Debian's is built without CUDA).
+void init_runtime(const Runtime& r = {});
 int runtime_threads();
 std::string program_version();
 

@@ -11,6 +11,8 @@ struct Graph;
 
 namespace mm::synth {
 
+// The torch device of an engine Device.
+torch::Device torch_device(Device d);
 torch::Tensor to_tensor(const stimuli::Array& a);
 // Stacks xs[begin, end) into one batch tensor.
 torch::Tensor stack_arrays(const std::vector<stimuli::Array>& xs, size_t begin, size_t end);

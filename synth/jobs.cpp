@@ -8,6 +8,8 @@
 //   [SECTION] demo
 //   [SECTION] trace
 #include "synth/jobs.h"
+
+#include "stimuli/resources.h"
 #include "synth/report.h"
 
 #include <unistd.h>
@@ -187,7 +189,7 @@ NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model
 }
 
 std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::ostream& err) {
-  auto m = ModelHandle::open(job.model);
+  auto m = ModelHandle::open(job.model, job.device);
   m.check_layers(job.layers);
   auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
   auto xs = load_all(m, items, err);
@@ -226,7 +228,7 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
 // [SECTION] synth -------------------------------------------------------------------------
 SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostream& err) {
   auto t_run = Clock::now();
-  auto m = ModelHandle::open(job.model);
+  auto m = ModelHandle::open(job.model, job.device);
   const ModelInfo& info = m.info();
   m.check_layers(job.layers);
   if (job.batch < 1) throw std::runtime_error("--batch must be at least 1");
@@ -425,7 +427,7 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
 
 // [SECTION] classify ----------------------------------------------------------------------
 int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& err) {
-  auto m = ModelHandle::open(job.model);
+  auto m = ModelHandle::open(job.model, job.device);
   auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
   auto xs = load_all(m, items, err);
   auto preds = m.classify(xs, job.categories, job.batch);
@@ -485,15 +487,11 @@ int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& er
 
 // [SECTION] demo --------------------------------------------------------------------------
 std::string samples_dir() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("METAMERLAB_SAMPLES")) dirs.emplace_back(env);
-  dirs.emplace_back(fs::path(METAMERLAB_SOURCE_DIR) / "stimuli" / "samples");
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path() / "samples");
-  for (const auto& d : dirs)
-    if (fs::is_directory(d)) return d.string();
-  throw std::runtime_error("stimuli/samples not found; run from a full checkout or set METAMERLAB_SAMPLES");
+  if (const char* env = std::getenv("METAMERLAB_SAMPLES"); env && *env) return env;
+  const std::string d = stimuli::data_path("stimuli/samples", "the bundled samples");
+  if (!fs::is_directory(d))
+    throw std::runtime_error(d + ": the bundled samples are missing; reinstall metamerlab or set METAMERLAB_SAMPLES");
+  return d;
 }
 
 int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
@@ -513,7 +511,9 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   r.rounds = job.rounds;
   r.null_pairs = 1000;
   r.command_line = job.command_line;
-  out << "metamerlab " << program_version() << " demo (threads: " << runtime_threads() << ")\n"
+  r.device = job.device;
+  out << "metamerlab " << program_version() << " demo (threads: " << runtime_threads() << ", device "
+      << device_name(job.device) << ")\n"
       << "metamers of one held-out " << (audio ? "clip" : "image") << " per category (" << set_dir
       << "/reference) at " << r.layers.size() << " layers of " << r.models[0] << " and " << r.models[1] << ", "
       << r.rounds << " rounds x " << r.iterations << " steps; each tested against the null distribution and judged"

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "synth/engine.h"
 
@@ -35,6 +36,7 @@ struct SynthJob {
   std::vector<std::string> null_inputs;  // natural set for the null (default: inputs)
   std::string command_line;
   bool progress = true;                  // progress line on stderr
+  Device device = Device::cpu;
 };
 struct SynthJobResult {
   int64_t run_id = 0;
@@ -53,6 +55,7 @@ struct NullJob {
   uint64_t seed = 0;
   int batch = 16;
   bool json = false;
+  Device device = Device::cpu;
 };
 struct NullEntry {
   std::string layer;
@@ -76,6 +79,7 @@ struct ClassifyJob {
   std::vector<std::string> categories;
   int batch = 16;
   bool json = false;
+  Device device = Device::cpu;
 };
 int run_classify_job(const ClassifyJob& job, std::ostream& out, std::ostream& err);
 
@@ -94,9 +98,11 @@ struct DemoJob {
   int64_t iterations = 250;
   int rounds = 4;
   std::string command_line;
+  Device device = Device::cpu;
 };
 int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err);
-// stimuli/samples: METAMERLAB_SAMPLES, the source tree's, or next to the binary.
+// The bundled samples: METAMERLAB_SAMPLES, else the data folder's stimuli/samples
+// (stimuli/resources.h).
 std::string samples_dir();
 
 // [SECTION] trace -------------------------------------------------------------------------

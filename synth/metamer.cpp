@@ -21,7 +21,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "data/store.h"
+#include "data/sha256.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
 
@@ -62,7 +62,7 @@ std::string state_key(const ModelInfo& info, const std::string& layer, const tor
                   std::to_string(o.rounds) + "|" + std::to_string(o.step_for_round(0)) + "|" +
                   std::to_string(static_cast<int>(o.optimizer)) + "|" + std::to_string(static_cast<int>(o.loss)) + "|" +
                   std::to_string(o.seed) + "|" + std::to_string(o.fake_relu) + "|" + std::to_string(o.audio_init_sigma) + "|";
-  auto c = refs.contiguous();
+  auto c = refs.to(torch::kCPU).contiguous();
   s.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
   return data::sha256_hex(s.data(), s.size());
 }
@@ -70,11 +70,11 @@ std::string state_key(const ModelInfo& info, const std::string& layer, const tor
 void save_state(const std::string& path, const std::string& key, const State& st) {
   torch::serialize::OutputArchive ar;
   ar.write("key", c10::IValue(key));
-  ar.write("x", st.x);
-  ar.write("m1", st.m1);
-  ar.write("m2", st.m2);
-  ar.write("active", st.active);
-  ar.write("iters", st.iters);
+  ar.write("x", st.x.to(torch::kCPU));  // checkpoints hold CPU tensors, whatever the device
+  ar.write("m1", st.m1.to(torch::kCPU));
+  ar.write("m2", st.m2.to(torch::kCPU));
+  ar.write("active", st.active.to(torch::kCPU));
+  ar.write("iters", st.iters.to(torch::kCPU));
   ar.write("step", torch::tensor(st.step, torch::kInt64));
   std::string msgs;
   for (const auto& m : st.messages) msgs += m + '\x1f';
@@ -136,7 +136,8 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
   const int64_t B = static_cast<int64_t>(references.size());
   Model& model = m.impl();
 
-  auto refs = stack_arrays(references, 0, references.size());
+  const torch::Device dev = model.device();
+  auto refs = stack_arrays(references, 0, references.size()).to(dev);
   torch::Tensor target, tnorm;
   {
     torch::NoGradGuard ng;
@@ -158,6 +159,7 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     st.step = 0;
     st.messages.assign(B, "");
   }
+  for (auto* t : {&st.x, &st.m1, &st.m2, &st.active, &st.iters}) *t = t->to(dev);
 
   const int64_t total = opt.iterations * opt.rounds;
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;

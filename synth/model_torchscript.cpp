@@ -11,8 +11,7 @@
 // Sections
 //   [SECTION] Metadata        metamerlab.json parsing and validation
 //   [SECTION] Graph surgery   prune to requested outputs, fake ReLU
-//   [SECTION] Model           TorchScriptModel
-//   [SECTION] Loading         load_model_impl, zoo registry
+//   [SECTION] Model           TorchScriptModel, load_torchscript (the registry's archive kind)
 #include <torch/script.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
@@ -30,7 +29,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "data/store.h"
+#include "data/sha256.h"
 #include "synth/model.h"
 
 namespace fs = std::filesystem;
@@ -140,7 +139,8 @@ Value* insert_fake_relu(Graph& g, Value* v) {
 // [SECTION] Model -------------------------------------------------------------------------
 class TorchScriptModel final : public Model {
  public:
-  TorchScriptModel(torch::jit::Module module, ModelInfo info) : module_(std::move(module)), info_(std::move(info)) {
+  TorchScriptModel(torch::jit::Module module, ModelInfo info, torch::Device device)
+      : module_(std::move(module)), info_(std::move(info)), device_(device) {
     // Freezing turns attributes (weights, flags such as padding_mode) into constants, so
     // that constant propagation can remove the branches scripted code carries; it does
     // not fold or fuse anything (numerics are unchanged). Models that cannot be frozen
@@ -170,6 +170,7 @@ class TorchScriptModel final : public Model {
   }
 
   const ModelInfo& info() const override { return info_; }
+  torch::Device device() const override { return device_; }
   bool prunable() const { return prunable_; }
 
   // The pruned graph for these layers, for tests and benchmarks.
@@ -227,13 +228,16 @@ class TorchScriptModel final : public Model {
 
   torch::jit::Module module_;
   ModelInfo info_;
+  torch::Device device_;
   std::shared_ptr<Graph> base_;
   bool prunable_ = false;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<torch::jit::GraphFunction>> cache_;
 };
 
-std::unique_ptr<Model> load_torchscript(const std::string& path, ModelInfo* out_info) {
+}  // namespace
+
+std::unique_ptr<Model> load_torchscript(const std::string& path, torch::Device device) {
   const std::string fix_export = "; export it with tools/export_model.py (see tools/README.md)";
   if (!fs::exists(path)) throw std::runtime_error(path + ": no such model file; give a TorchScript archive path or zoo:NAME");
   if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, not a TorchScript archive" + fix_export);
@@ -241,7 +245,7 @@ std::unique_ptr<Model> load_torchscript(const std::string& path, ModelInfo* out_
   torch::jit::ExtraFilesMap extra{{"metamerlab.json", ""}};
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, torch::kCPU, extra);
+    module = torch::jit::load(path, device, extra);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": not a TorchScript archive torch::jit::load can read (" +
                              first_line(e.what()).substr(0, 160) + ")" + fix_export);
@@ -265,7 +269,7 @@ std::unique_ptr<Model> load_torchscript(const std::string& path, ModelInfo* out_
   c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
   try {
     torch::NoGradGuard ng;
-    auto x = torch::full(shape, (info.lo + info.hi) / 2, torch::kFloat32);
+    auto x = torch::full(shape, (info.lo + info.hi) / 2, torch::TensorOptions(torch::kFloat32).device(device));
     d = module.forward({x}).toGenericDict();
   } catch (const std::exception& e) {
     std::ostringstream s;
@@ -282,85 +286,7 @@ std::unique_ptr<Model> load_torchscript(const std::string& path, ModelInfo* out_
     throw std::runtime_error(path + ": logits have shape " + c10::str(logits.sizes()) + " but metamerlab.json lists " +
                              std::to_string(info.classes.size()) + " classes" + fix_export);
   info.sha256 = data::sha256_file(path);
-  if (out_info) *out_info = info;
-  return std::make_unique<TorchScriptModel>(std::move(module), info);
-}
-
-// [SECTION] Loading -----------------------------------------------------------------------
-struct ZooEntry {
-  std::string weights_file;
-  ModelFactory factory;
-};
-std::map<std::string, ZooEntry>& zoo() {
-  static std::map<std::string, ZooEntry> z;
-  return z;
-}
-
-std::string find_model_file(const std::string& name) {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("METAMERLAB_MODELS")) dirs.emplace_back(env);
-  dirs.emplace_back(fs::path(METAMERLAB_SOURCE_DIR) / "models");
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    dirs.push_back(exe.parent_path() / "models");
-    dirs.push_back(exe.parent_path().parent_path() / "models");
-  }
-  for (const auto& d : dirs)
-    if (fs::exists(d / name)) return (d / name).string();
-  return "";
-}
-
-}  // namespace
-
-void throw_unknown_layer(const ModelInfo& info, const std::string& layer) {
-  std::string list;
-  for (const auto& l : info.layers) list += (list.empty() ? "" : ", ") + l;
-  throw std::runtime_error((info.path.empty() ? info.spec : info.path) + ": no layer \"" + layer + "\"; layers: " + list);
-}
-
-void register_zoo_model(const std::string& name, const std::string& weights_file, ModelFactory f) {
-  zoo()[name] = ZooEntry{weights_file, std::move(f)};
-}
-
-std::vector<std::string> zoo_names() {
-  std::vector<std::string> n;
-  for (const auto& [k, v] : zoo()) n.push_back(k);
-  return n;
-}
-
-void register_builtin_models();  // synth/zoo.cpp
-
-std::unique_ptr<Model> load_model_impl(const std::string& spec, ModelInfo* resolved) {
-  torch::jit::setGraphExecutorOptimize(false);  // plain interpreter: deterministic, no warm-up runs
-  register_builtin_models();
-  if (spec.rfind("zoo:", 0) == 0) {
-    std::string name = spec.substr(4);
-    auto it = zoo().find(name);
-    if (it == zoo().end()) {
-      std::string list;
-      for (const auto& n : zoo_names()) list += (list.empty() ? "" : ", ") + ("zoo:" + n);
-      throw std::runtime_error(spec + ": no such bundled model; bundled: " + list);
-    }
-    std::string weights;
-    if (!it->second.weights_file.empty()) {
-      weights = find_model_file(it->second.weights_file);
-      if (weights.empty())
-        throw std::runtime_error(spec + ": weights file " + it->second.weights_file +
-                                 " not found under models/; run from a full checkout or set METAMERLAB_MODELS");
-    }
-    auto m = it->second.factory(weights);
-    ModelInfo info = m->info();
-    if (resolved) *resolved = info;
-    return m;
-  }
-  if (is_net_file(spec)) {  // a network metamerlab train wrote (weights + sidecar)
-    auto m = load_net_model(spec, "");
-    if (resolved) *resolved = m->info();
-    return m;
-  }
-  auto m = load_torchscript(spec, resolved);
-  return m;
+  return std::make_unique<TorchScriptModel>(std::move(module), info, device);
 }
 
 // For tests and benchmarks: the pruned graph of a TorchScript model (nullptr for others).

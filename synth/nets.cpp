@@ -16,7 +16,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/store.h"
+#include "data/sha256.h"
 #include "synth/cochleagram.h"
 
 namespace mm::synth {
@@ -124,10 +124,16 @@ class NetBase : public TrainableNet {
     info_.sha256 = sha256;
   }
   void set_spec(const std::string& spec) override { info_.spec = spec; }
+  torch::Device device() const override { return device_; }
+  void to_device(torch::Device d) override {
+    module().to(d);
+    device_ = d;
+  }
 
  protected:
   NetConfig cfg_;
   ModelInfo info_;
+  torch::Device device_ = torch::kCPU;
 };
 
 class ImageNet final : public NetBase {
@@ -331,8 +337,9 @@ bool is_net_file(const std::string& path) {
   }
 }
 
-std::unique_ptr<Model> load_net_model(const std::string& path, const std::string& spec) {
+std::unique_ptr<Model> load_net_model(const std::string& path, const std::string& spec, torch::Device device) {
   auto n = load_net(path);
+  n->to_device(device);
   for (auto& p : n->module().parameters()) p.set_requires_grad(false);
   if (!spec.empty()) n->set_spec(spec);
   return n;

@@ -41,6 +41,8 @@ class TrainableNet : public Model {
   virtual void set_record(const std::string& json, const std::string& path, const std::string& sha256) = 0;
   // Renames the model as users name it (zoo:NAME for the bundled models).
   virtual void set_spec(const std::string& spec) = 0;
+  // Moves parameters and buffers to a device (device() reports it).
+  virtual void to_device(torch::Device d) = 0;
   // Logits for a batch (the whole forward, real ReLUs).
   torch::Tensor logits(const torch::Tensor& x) { return forward(x, {"logits"}, false).at("logits"); }
   // A parameter-free front end (audio: the cochleagram; images: none) and the rest of the

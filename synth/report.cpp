@@ -62,7 +62,7 @@ std::vector<ZooReportRow> run_zoo_report(const ZooReportJob& job, std::ostream& 
   // Open every model first: a missing weights file or layer fails before any work.
   std::vector<ModelHandle> handles;
   for (const auto& spec : models) {
-    handles.push_back(ModelHandle::open(spec));
+    handles.push_back(ModelHandle::open(spec, job.device));
     handles.back().check_layers(layers);
   }
 

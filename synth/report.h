@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "synth/engine.h"
+
 namespace mm::synth {
 
 struct ZooReportJob {
@@ -27,6 +29,7 @@ struct ZooReportJob {
   int64_t null_pairs = 1000;
   int per_category = 1;                      // references per category (the first, sorted)
   std::string command_line;
+  Device device = Device::cpu;
 };
 
 struct ZooReportRow {

@@ -26,7 +26,7 @@
 #include <random>
 #include <sstream>
 
-#include "data/store.h"
+#include "data/sha256.h"
 #include "synth/nets.h"
 
 namespace mm::synth {

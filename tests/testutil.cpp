@@ -76,7 +76,21 @@ RunResult run(const std::string& cmdline) {
 
 std::string metamerlab_binary() {
   if (const char* b = std::getenv("METAMERLAB_BIN")) return b;
-  return std::string(METAMERLAB_BUILD_DIR) + "/app/metamerlab";
+  return std::string(METAMERLAB_BUILD_DIR) + "/tests/metamerlab-test";
+}
+
+std::string product_binary() { return std::string(METAMERLAB_BUILD_DIR) + "/bin/metamerlab"; }
+
+void write_image_set(const std::string& dir, const std::vector<std::string>& categories, int per_category, int size,
+                     const std::string& pattern, unsigned seed, unsigned stride, int channels) {
+  for (size_t c = 0; c < categories.size(); ++c)
+    for (int k = 0; k < per_category; ++k) {
+      std::string name = pattern;
+      for (size_t at; (at = name.find("{cat}")) != std::string::npos;) name.replace(at, 5, categories[c]);
+      for (size_t at; (at = name.find("{k}")) != std::string::npos;) name.replace(at, 3, std::to_string(k));
+      write_test_png(dir + "/" + name, size, size, channels,
+                     seed + stride * static_cast<unsigned>(c) + static_cast<unsigned>(k));
+    }
 }
 
 std::string source_dir() { return METAMERLAB_SOURCE_DIR; }

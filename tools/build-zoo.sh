@@ -23,7 +23,7 @@ for a in "$@"; do
 done
 
 tools/setup.sh build
-BIN=build/app/metamerlab
+BIN=build/bin/metamerlab
 OUT=out/zoo
 mkdir -p "$OUT"
 T0=$(date +%s)

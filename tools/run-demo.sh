@@ -9,9 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh build
-build/app/metamerlab demo --out out/demo "$@"
+build/bin/metamerlab demo --out out/demo "$@"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${METAMERLAB_NO_LAUNCH:-}" ]; then
-  exec build/app/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db
+  exec build/bin/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db
 fi
 echo "no display: open the launch screen later with"
-echo "  build/app/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db"
+echo "  build/bin/metamerlab launch experiments/demo-images.toml --db out/demo/metamerlab.db"

@@ -15,8 +15,10 @@ PACKAGES=(
   libtorch-dev libsdl2-dev libimgui-dev libopenal-dev libsndfile1-dev libsqlite3-dev libstb-dev libgtest-dev
   # fast matrix products for LibTorch (the reference BLAS runs at 4 GFLOP/s here)
   libopenblas0-pthread
-  # other libraries the code uses
-  libsamplerate0-dev nlohmann-json3-dev libtomlplusplus-dev
+  # other libraries the code uses: resampling, JSON, TOML, SHA-256 (Nettle), figures (cairo)
+  libsamplerate0-dev nlohmann-json3-dev libtomlplusplus-dev nettle-dev libcairo2-dev fonts-dejavu-core
+  # the .deb package (cpack; dpkg-shlibdeps declares its dependencies)
+  dpkg-dev
   # Debian's torch for tools/export_model.py, the test fixtures and the Python baseline
   python3 python3-torch python3-torchvision python3-numpy
   # headless display for the app's tests
@@ -57,4 +59,4 @@ export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Torch translation units take ~1.2 GB and ~20 s each: two jobs on this 2-core machine.
 ninja -C "$BUILD_DIR" -j "${JOBS:-2}"
-echo "setup: built $BUILD_DIR/app/metamerlab"
+echo "setup: built $BUILD_DIR/bin/metamerlab"

@@ -11,7 +11,7 @@
 
 #include "app/audio.h"
 #include "app/timing.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 using namespace mm::app;

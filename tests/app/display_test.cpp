@@ -10,7 +10,7 @@
 
 #include "app/display.h"
 #include "app/screens.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 using namespace mm::app;

@@ -5,6 +5,7 @@
 // Every run uses small settings and --threads 1 (bit-identical results need the same
 // thread count, and the build machine has two busy cores).
 #pragma once
+#include "data/sha256.h"
 #include "data/store.h"
 #include "stimuli/stimuli.h"
 #include "tests/testutil.h"
@@ -149,10 +150,7 @@ inline std::vector<std::string> with_ext(const std::vector<std::string>& v, cons
 // ImageFolder: DIR/<category>/<category>_<k>.png, each a distinct pattern, size×size RGB.
 inline void make_image_folder(const std::string& dir, const std::vector<std::string>& categories, int per_category,
                               int size = 64, unsigned seed = 1) {
-  for (size_t c = 0; c < categories.size(); ++c)
-    for (int k = 0; k < per_category; ++k)
-      mm::test::write_test_png(dir + "/" + categories[c] + "/" + categories[c] + "_" + std::to_string(k) + ".png",
-                               size, size, 3, seed + static_cast<unsigned>(c * 100 + k));
+  mm::test::write_image_set(dir, categories, per_category, size, "{cat}/{cat}_{k}.png", seed, 100);
 }
 
 // The python fixtures folder (tools/make_test_fixtures.py via the ctest fixture).

@@ -277,4 +277,14 @@ TEST(CliInfo, UnknownZooModelListsBundled) {
   expect_error(r, 1, {"zoo:nope", "tiny-cnn"});
 }
 
+// The test network is registered by the tests (metamerlab-test), not shipped: the product
+// lists only the four bundled networks and does not know zoo:tiny-cnn.
+TEST(CliInfo, TheProductShipsOnlyTheBundledNetworks) {
+  auto r = mm::test::run(q(mm::test::product_binary()) + " info --model zoo:tiny-cnn --threads 1");
+  expect_error(r, 1, {"zoo:tiny-cnn", "no such bundled model", "zoo:emoji16-robust, zoo:emoji16-standard, "
+                                                                 "zoo:words16-robust, zoo:words16-standard"});
+  EXPECT_EQ(r.err.find("tiny-cnn", r.err.find("bundled:")), std::string::npos) << r.err;
+  expect_ok(mm::test::run(q(mm::test::product_binary()) + " info --model zoo:emoji16-standard --threads 1"));
+}
+
 }  // namespace

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "tests/testutil.h"
 
@@ -55,13 +56,9 @@ set = "refs"
 // refs/<a|b>/<k>.png (4 each), syn/l1/<cat>/<k>.png for k < 3, icons/<cat>.png.
 std::string make_lab(const mm::test::TempDir& tmp) {
   const std::string root = fs::absolute(tmp.path).string();
-  for (const std::string c : {"a", "b"}) {
-    for (int k = 0; k < 4; ++k) {
-      mm::test::write_test_png(root + "/refs/" + c + "/" + std::to_string(k) + ".png", 16, 16, 3, 10 * k + c[0]);
-      if (k < 3) mm::test::write_test_png(root + "/syn/l1/" + c + "/" + std::to_string(k) + ".png", 16, 16, 3, 99 * k + c[0]);
-    }
-    mm::test::write_test_png(root + "/icons/" + c + ".png", 8, 8, 1, c[0]);
-  }
+  mm::test::write_image_set(root + "/refs", {"a", "b"}, 4, 16, "{cat}/{k}.png", 97, 10);
+  mm::test::write_image_set(root + "/syn/l1", {"a", "b"}, 3, 16, "{cat}/{k}.png", 2000, 10);
+  mm::test::write_image_set(root + "/icons", {"a", "b"}, 1, 8, "{cat}.png", 97, 1, 1);
   mm::test::write_bytes(root + "/exp.toml", kToml);
   return root;
 }
@@ -134,6 +131,9 @@ TEST(PlanCli, DbShowsTheParticipantsSession) {
   mm::test::TempDir tmp("cli-plan-db");
   const std::string root = make_lab(tmp);
   const std::string db = root + "/sessions.db";
+  // The session stores the plan `plan` makes (plan then shows that stored plan).
+  const auto made = plan(sh(root + "/exp.toml") + " --participant 2 --json");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
   {
     mm::data::Store s(db);
     mm::data::SessionRecord r;
@@ -142,7 +142,7 @@ TEST(PlanCli, DbShowsTheParticipantsSession) {
     r.experiment_path = root + "/exp.toml";
     r.experiment_sha256 = mm::data::sha256_file(root + "/exp.toml");
     r.experiment_name = "cli-toy";
-    r.plan_json = "{}";
+    r.plan_json = nlohmann::json::parse(made.out)["plan"].dump();
     r.planned_trials = 8;
     const int64_t id = s.create_session(r);
     for (int k = 0; k < 3; ++k) {

@@ -204,7 +204,7 @@ TEST(Sessions, RoundTrip) {
   auto info = s.session(id);
   ASSERT_TRUE(info);
   expect_same(info->session, r);
-  EXPECT_EQ(info->status, "running");
+  EXPECT_EQ(info->status, mm::data::SessionStatus::running);
   EXPECT_EQ(info->ended_at, "");
   EXPECT_EQ(info->resumed, 0);
   EXPECT_EQ(info->answered, 5);
@@ -233,13 +233,13 @@ TEST(Sessions, ResumeQueries) {
     first = s.create_session(sample_session("P1", 4, 10));
     s.create_session(sample_session("P2", 5, 10));  // another participant number
     for (int k = 0; k < 3; ++k) s.add_trial(sample_trial(first, k));
-    s.finish_session(first, "aborted");
+    s.finish_session(first, mm::data::SessionStatus::aborted);
   }
   Store s(db);  // a new program run
   auto found = s.find_session("expsha-P1", 4);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->id, first);
-  EXPECT_EQ(found->status, "aborted");
+  EXPECT_EQ(found->status, mm::data::SessionStatus::aborted);
   EXPECT_FALSE(found->ended_at.empty());
   EXPECT_EQ(s.answered_trial_indices(first), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_FALSE(s.find_session("expsha-P1", 5));
@@ -248,7 +248,7 @@ TEST(Sessions, ResumeQueries) {
   s.resume_session(first, 3);
   s.add_trial(sample_trial(first, 3));
   auto again = s.session(first);
-  EXPECT_EQ(again->status, "running");
+  EXPECT_EQ(again->status, mm::data::SessionStatus::running);
   EXPECT_EQ(again->resumed, 1);
   EXPECT_EQ(again->ended_at, "");
   EXPECT_EQ(q_text(s.handle(), "SELECT group_concat(kind || ':' || ifnull(trial_index, '-'), ' ') FROM "
@@ -272,19 +272,19 @@ TEST(Sessions, FinishAndList) {
   EXPECT_EQ(s.upsert_participant("P1"), s.session(a)->participant_id);  // same code, same row
   for (int k = 0; k < 6; ++k) s.add_trial(sample_trial(a, k));
   s.add_trial(sample_trial(b, 0));
-  s.finish_session(a, "completed");
-  s.finish_session(b, "failed_demo");
+  s.finish_session(a, mm::data::SessionStatus::completed);
+  s.finish_session(b, mm::data::SessionStatus::failed_demo);
   auto l = s.list_sessions();
   ASSERT_EQ(l.size(), 2u);
   EXPECT_EQ(l[0].id, a);
   EXPECT_EQ(l[0].participant_code, "P1");
   EXPECT_EQ(l[0].participant_number, 1);
-  EXPECT_EQ(l[0].status, "completed");
+  EXPECT_EQ(l[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(l[0].planned, 6);
   EXPECT_EQ(l[0].answered, 6);
   EXPECT_EQ(l[0].experiment_name, "demo-images");
   EXPECT_FALSE(l[0].ended_at.empty());
-  EXPECT_EQ(l[1].status, "failed_demo");
+  EXPECT_EQ(l[1].status, mm::data::SessionStatus::failed_demo);
   EXPECT_EQ(l[1].planned, 8);
   EXPECT_EQ(l[1].answered, 1);
   EXPECT_EQ(count(s, "SELECT count(*) FROM session_events WHERE kind = 'demo_failed'"), 1);
@@ -303,10 +303,10 @@ TEST(SessionRefusals, TrialsOutsideThePlanOrTwice) {
   expect_error([&] { s.add_trial(sample_trial(id, -1)); }, {"plan has trials 0 to 4"});
   expect_error([&] { s.add_trial(sample_trial(id + 9, 0)); }, {"no session with id"});
   EXPECT_EQ(s.answered_trial_indices(id), std::vector<int64_t>{2});
-  s.finish_session(id, "completed");
+  s.finish_session(id, mm::data::SessionStatus::completed);
   expect_error([&] { s.add_trial(sample_trial(id, 3)); }, {"session is completed", "resume it first"});
   expect_error([&] { s.resume_session(id, 3); }, {"session is completed", "new session"});
-  expect_error([&] { s.finish_session(id, "done"); }, {"status 'done'"});
+  expect_error([&] { s.finish_session(id, mm::data::parse_session_status("done")); }, {"'done'", "session status"});
   expect_error([&] { s.add_session_event(id, "lunch", -1, ""); }, {"kind 'lunch'"});
   EXPECT_EQ(count(s, "SELECT count(*) FROM trials"), 1);
 }

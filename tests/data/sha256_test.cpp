@@ -1,6 +1,6 @@
 // Tests for data's SHA-256: the FIPS 180-4 / NIST example vectors, padding edge cases at
 // block boundaries, streaming a file in chunks, and the error for an unreadable file.
-#include "data/store.h"
+#include "data/sha256.h"
 #include "tests/testutil.h"
 
 #include <gtest/gtest.h>

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
@@ -90,12 +91,15 @@ TEST(Bundled, DemoImagesLoadsValidatesAndPlansThePaperStructure) {
   mm::test::TempDir tmp("bundled-images");
   const std::string root = fs::absolute(tmp.path).string();
   const std::string path = scratch_tree(root, "demo-images.toml", "emoji16");
-  // Before the demo ran: a located error naming the database and what makes it.
-  expect_located([&] { load_experiment(path); }, path,
-                 line_with(mm::test::read_bytes(path), "database = \"../out/demo/metamerlab.db\""), {"metamerlab.db"});
+  // The [[metamers]] sources name no database: the one given with --db holds the demo's
+  // metamers. Before the demo ran: a located error naming the database and what makes it.
+  LoadOptions lo;
+  lo.default_database = root + "/out/demo/metamerlab.db";
+  expect_located([&] { load_experiment(path, lo); }, path, line_with(mm::test::read_bytes(path), "[[metamers]]"),
+                 {"metamerlab.db", "metamerlab synth (or demo)"});
   write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
 
-  const Experiment e = load_experiment(path);
+  const Experiment e = load_experiment(path, lo);
   EXPECT_EQ(e.name, "demo-images");
   EXPECT_EQ(e.alternatives.size(), 16u);
   EXPECT_EQ(e.find_set("references")->items.size(), 16u);
@@ -133,11 +137,12 @@ TEST(Bundled, DemoWordsLoadsValidatesAndPlansWithTheHeadphoneCheck) {
   mm::test::TempDir tmp("bundled-words");
   const std::string root = fs::absolute(tmp.path).string();
   const std::string path = scratch_tree(root, "demo-words.toml", "words16");
-  expect_located([&] { load_experiment(path); }, path,
-                 line_with(mm::test::read_bytes(path), "database = \"../out/demo-words/metamerlab.db\""),
-                 {"metamerlab.db"});
+  LoadOptions lo;
+  lo.default_database = root + "/out/demo-words/metamerlab.db";
+  expect_located([&] { load_experiment(path, lo); }, path, line_with(mm::test::read_bytes(path), "[[metamers]]"),
+                 {"metamerlab.db", "metamerlab synth (or demo)"});
   write_fake_demo(root, "out/demo-words", "stimuli/samples/words16/reference", true);
-  const Experiment e = load_experiment(path);
+  const Experiment e = load_experiment(path, lo);
   EXPECT_EQ(e.modality, Modality::audio);
   EXPECT_EQ(e.alternatives.size(), 16u);
   EXPECT_EQ(e.conditions.size(), 9u);

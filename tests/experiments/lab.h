@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "stimuli/stimuli.h"
@@ -107,13 +108,9 @@ struct Lab {
 
   explicit Lab(const std::string& tag, int per_cat_ = 10, int size_ = 32)
       : tmp(tag), root(fs::absolute(tmp.path).lexically_normal().string()), per_cat(per_cat_), size(size_) {
-    for (size_t c = 0; c < cats.size(); ++c) {
-      for (int k = 0; k < per_cat; ++k) mm::test::write_test_png(ref(cats[c], k), size, size, 3, 100 * c + k);
-      for (int k = 0; k < 3; ++k)
-        mm::test::write_test_png(root + "/practice/" + cats[c] + "/" + cats[c] + "_p" + std::to_string(k) + ".png", size,
-                                 size, 3, 5000 + 100 * c + k);
-      mm::test::write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 1, 9000 + c);
-    }
+    mm::test::write_image_set(root + "/refs", cats, per_cat, size);  // ref(cat, k)
+    mm::test::write_image_set(root + "/practice", cats, 3, size, "{cat}/{cat}_p{k}.png", 5000, 100);
+    mm::test::write_image_set(root + "/icons", cats, 1, 16, "{cat}.png", 9000, 1, 1);
     write_db();
   }
 

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "tests/experiments/lab.h"

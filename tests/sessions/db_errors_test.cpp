@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "data/store.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 namespace {
@@ -108,7 +108,7 @@ void expect_first_session_intact(const std::string& db) {
   const auto sessions = s.list_sessions();
   ASSERT_GE(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].participant_number, 1);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(s.trials_of_session(sessions[0].id).size(), 12u);
 }
 
@@ -155,7 +155,7 @@ TEST(DbErrors, DatabaseFullMidSessionStopsCleanlyThenResumes) {
     mm::data::Store s(db);
     const auto sessions = s.list_sessions();
     if (sessions.size() == 2u) {
-      EXPECT_EQ(sessions[1].status, "running");  // resumable
+      EXPECT_EQ(sessions[1].status, mm::data::SessionStatus::running);  // resumable
       saved = sessions[1].answered;
     }
     if (saved > 0) break;
@@ -170,7 +170,7 @@ TEST(DbErrors, DatabaseFullMidSessionStopsCleanlyThenResumes) {
   mm::data::Store s(db);
   const auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 2u);
-  EXPECT_EQ(sessions[1].status, "completed");
+  EXPECT_EQ(sessions[1].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(sessions[1].resumed, 1);
   const auto trials = s.trials_of_session(sessions[1].id);
   ASSERT_EQ(trials.size(), 12u);

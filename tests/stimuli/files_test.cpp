@@ -29,19 +29,7 @@ using mm::test::TempDir;
 
 namespace {
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-runtime_error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
+using mm::test::error_of;
 
 // A .npy 1.0 file from a header dict (padded with spaces to `align`) and raw data bytes.
 std::string npy_bytes(const std::string& dict, const std::string& data, size_t align = 64, int major = 1) {

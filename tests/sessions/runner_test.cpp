@@ -23,7 +23,7 @@
 #include "app/display.h"
 #include "data/store.h"
 #include "stimuli/stimuli.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 namespace {
@@ -132,12 +132,7 @@ int64_t count_trials(const std::string& db) {
 
 std::string integrity(const std::string& db) {
   mm::data::Store s(db);
-  sqlite3_stmt* st = nullptr;
-  std::string r;
-  sqlite3_prepare_v2(s.handle(), "PRAGMA integrity_check", -1, &st, nullptr);
-  if (sqlite3_step(st) == SQLITE_ROW) r = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  return r;
+  return s.integrity_check();
 }
 
 // Every planned trial exactly once, in plan order.
@@ -192,7 +187,7 @@ TEST(Runner, ScriptedImageSessionRecordsEveryPlannedTrialWithScreenshots) {
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
   const auto& ss = sessions[0];
-  EXPECT_EQ(ss.status, "completed");
+  EXPECT_EQ(ss.status, mm::data::SessionStatus::completed);
   EXPECT_EQ(ss.participant_code, "px-2");
   EXPECT_EQ(ss.planned, 2 + 3 + 6);
   EXPECT_EQ(ss.answered, ss.planned);
@@ -268,7 +263,7 @@ TEST(Runner, CsvPolicyMaxTrialsAndFailedDemo) {
   EXPECT_NE(c.out.find("failed_demo"), std::string::npos) << c.out;
   auto sessions = pre.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "failed_demo");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::failed_demo);
   EXPECT_EQ(sessions[0].planned, 6);
   const auto trials = pre.trials_of_session(sessions[0].id);
   ASSERT_EQ(trials.size(), 4u);  // practice + demo; the main block never ran
@@ -302,7 +297,7 @@ TEST(Runner, KillNineMidSessionThenResumeRecordsEveryTrialOnce) {
   mm::data::Store s(db);
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(sessions[0].resumed, 1);
   expect_complete(s, sessions[0].id, 11);
   EXPECT_EQ(integrity(db), "ok");
@@ -310,11 +305,9 @@ TEST(Runner, KillNineMidSessionThenResumeRecordsEveryTrialOnce) {
 
 std::vector<std::string> event_kinds(const std::string& db) {
   mm::data::Store s(db);
-  sqlite3_stmt* st = nullptr;
   std::vector<std::string> r;
-  sqlite3_prepare_v2(s.handle(), "SELECT kind FROM session_events ORDER BY id", -1, &st, nullptr);
-  while (sqlite3_step(st) == SQLITE_ROW) r.push_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-  sqlite3_finalize(st);
+  for (const auto& x : s.list_sessions())
+    for (const auto& e : s.session_events(x.id)) r.push_back(e.kind);
   return r;
 }
 
@@ -333,7 +326,7 @@ TEST(Runner, PauseAndAbortKeysThenResume) {
     mm::data::Store s(db);
     auto sessions = s.list_sessions();
     ASSERT_EQ(sessions.size(), 1u);
-    EXPECT_EQ(sessions[0].status, "aborted");
+    EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::aborted);
     EXPECT_EQ(sessions[0].answered, 3);
   }
   const auto kinds = event_kinds(db);
@@ -347,7 +340,7 @@ TEST(Runner, PauseAndAbortKeysThenResume) {
   mm::data::Store s(db);
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(sessions[0].resumed, 1);
   expect_complete(s, sessions[0].id, 6);
 }
@@ -393,16 +386,15 @@ TEST(Runner, AudioSessionThroughWaveBackendLogsOnsets) {
   mm::data::Store s(db);
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   const auto trials = s.trials_of_session(sessions[0].id);
   ASSERT_EQ(trials.size(), 6u);
   {  // the volume screen came first and its setting was recorded
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(s.handle(), "SELECT detail FROM session_events WHERE kind = 'note' AND detail LIKE 'volume %'",
-                       -1, &st, nullptr);
-    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))).rfind("volume 1.000", 0), 0u);
-    sqlite3_finalize(st);
+    std::vector<std::string> volume;
+    for (const auto& e : s.session_events(sessions[0].id))
+      if (e.kind == "note" && e.detail.rfind("volume ", 0) == 0) volume.push_back(e.detail);
+    ASSERT_FALSE(volume.empty());
+    EXPECT_EQ(volume[0].rfind("volume 1.000", 0), 0u);
   }
 
   SF_INFO info{};
@@ -499,7 +491,7 @@ TEST(Runner, HeadphoneCheckPassesForTheCorrectListenerAndEndsPolitelyOtherwise) 
   EXPECT_NE(bad.out.find("failed"), std::string::npos) << bad.out;
   mm::data::Store s(tmp / "s.db");
   for (const auto& x : s.list_sessions()) {
-    EXPECT_EQ(x.status, x.participant_number == 1 ? "completed" : "failed_demo");
+    EXPECT_EQ(x.status, x.participant_number == 1 ? mm::data::SessionStatus::completed : mm::data::SessionStatus::failed_demo);
     EXPECT_EQ(x.answered, x.participant_number == 1 ? 1 : 0);
   }
 }
@@ -533,8 +525,12 @@ std::string bundled_experiment_copy(const std::string& name, const std::string& 
   return path;
 }
 
-void expect_nine_conditions(const std::string& exp, const std::string& dir) {
-  Cli p = run_cli({"plan", exp, "--participant", "1", "--json"}, dir + "/plan.txt");
+// The demo's database (its metamers: the experiment's sources name no database of their
+// own) copied to `db`, which the sessions then go into.
+void use_demo_database(const std::string& demo_db, const std::string& db) { fs::copy_file(demo_db, db); }
+
+void expect_nine_conditions(const std::string& exp, const std::string& dir, const std::string& db) {
+  Cli p = run_cli({"plan", exp, "--participant", "1", "--json", "--db", db}, dir + "/plan.txt");
   ASSERT_EQ(p.code, 0) << p.out;
   const json plan = json::parse(p.out.substr(p.out.find('{')));
   std::set<std::string> conditions;
@@ -559,7 +555,8 @@ TEST(DemoExperiments, ImagesRunEndToEndOnTheTrainedZooMetamers) {
                   tmp / "demo.txt", {}, 600);
   ASSERT_EQ(d.code, 0) << d.out;
   const std::string exp = bundled_experiment_copy("demo-images.toml", tmp.path);
-  expect_nine_conditions(exp, tmp.path);
+  use_demo_database(tmp / "out/demo/metamerlab.db", tmp / "s.db");
+  expect_nine_conditions(exp, tmp.path, tmp / "s.db");
   Cli c = run_cli({"run", exp, "--participant", "3", "--db", tmp / "s.db", "--windowed", "--auto", "correct",
                    "--max-trials", "3"},
                   tmp / "run.txt", {}, 300);
@@ -567,7 +564,7 @@ TEST(DemoExperiments, ImagesRunEndToEndOnTheTrainedZooMetamers) {
   mm::data::Store s(tmp / "s.db");
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(sessions[0].answered, sessions[0].planned);
   EXPECT_GE(sessions[0].planned, 9);  // practice, demo and main, 3 each
   for (const auto& t : s.trials_of_session(sessions[0].id)) EXPECT_EQ(t.response, t.category) << t.trial_index;
@@ -580,7 +577,8 @@ TEST(DemoExperiments, WordsRunEndToEndOnTheTrainedZooMetamers) {
                   tmp / "demo.txt", {}, 900);
   ASSERT_EQ(d.code, 0) << d.out;
   const std::string exp = bundled_experiment_copy("demo-words.toml", tmp.path);
-  expect_nine_conditions(exp, tmp.path);
+  use_demo_database(tmp / "out/demo-words/metamerlab.db", tmp / "s.db");
+  expect_nine_conditions(exp, tmp.path, tmp / "s.db");
   mm::test::write_bytes(tmp / "alsoft.conf", "[general]\ndrivers = wave\n[wave]\nfile = " + (tmp / "out.wav") + "\n");
   Cli c = run_cli({"run", exp, "--participant", "2", "--db", tmp / "s.db", "--windowed", "--auto", "correct",
                    "--max-trials", "2", "--headphone-tone-ms", "100"},
@@ -589,7 +587,7 @@ TEST(DemoExperiments, WordsRunEndToEndOnTheTrainedZooMetamers) {
   mm::data::Store s(tmp / "s.db");
   auto sessions = s.list_sessions();
   ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].status, "completed") << c.out;
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed) << c.out;
   EXPECT_EQ(sessions[0].answered, sessions[0].planned);
 }
 

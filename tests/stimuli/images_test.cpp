@@ -129,20 +129,7 @@ ImageSpec spec(int c, int h, int w, float lo = 0.0f, float hi = 1.0f) {
   return s;
 }
 
-// Runs f and returns the runtime_error message; fails the test if f does not throw one.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-runtime_error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
+using mm::test::error_of;
 
 // [SECTION] Channels ----------------------------------------------------------------------
 TEST(ImageLoad, GreyValuesExact) {

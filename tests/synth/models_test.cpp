@@ -15,6 +15,8 @@
 #include "stimuli/stimuli.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
+#include "tests/support/test_models.h"
+#include "tests/testutil.h"
 
 namespace fs = std::filesystem;
 using namespace mm::synth;
@@ -44,17 +46,14 @@ int count_kind(const torch::jit::Graph& g, std::initializer_list<const char*> ki
   return count_kind(g.block(), kinds);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 struct ModelsTest : ::testing::Test {
-  static void SetUpTestSuite() { init_runtime(2); }
+  static void SetUpTestSuite() {
+    Runtime r;
+    r.threads = 2;
+    init_runtime(r);
+    mm::test::register_test_models();
+  }
 };
 
 // Every layer of the archive, computed in C++, against the Python activations.
@@ -209,14 +208,14 @@ TEST_F(ModelsTest, CppModelStopsAtDeepestRequestedLayer) {
 
 TEST_F(ModelsTest, UnknownLayerListsTheLayers) {
   auto m = ModelHandle::open(fixture("tiny_script.pt"));
-  std::string e = error_of([&] { m.check_layers({"conv9"}); });
+  std::string e = mm::test::error_of<std::exception>([&] { m.check_layers({"conv9"}); });
   EXPECT_NE(e.find("conv9"), std::string::npos) << e;
   EXPECT_NE(e.find("conv1, relu1, conv2, relu2, pool, logits"), std::string::npos) << e;
   EXPECT_NE(e.find("tiny_script.pt"), std::string::npos) << e;
   auto z = ModelHandle::open("zoo:tiny-cnn");
-  e = error_of([&] { z.check_layers({"layer4"}); });
+  e = mm::test::error_of<std::exception>([&] { z.check_layers({"layer4"}); });
   EXPECT_NE(e.find("conv1, stage1, stage2, stage3, avgpool, logits"), std::string::npos) << e;
-  e = error_of([] { ModelHandle::open("zoo:nonesuch"); });
+  e = mm::test::error_of<std::exception>([] { ModelHandle::open("zoo:nonesuch"); });
   EXPECT_NE(e.find("zoo:tiny-cnn"), std::string::npos) << e;
 }
 
@@ -231,7 +230,7 @@ TEST_F(ModelsTest, BrokenArchivesGiveOneClearMessage) {
       {"wrong_shape.pt", "fails on an input of the shape metamerlab.json declares [1, 3, 64, 64]"},
   };
   for (const auto& c : cases) {
-    std::string e = error_of([&] { ModelHandle::open(fixture(c.file)); });
+    std::string e = mm::test::error_of<std::exception>([&] { ModelHandle::open(fixture(c.file)); });
     EXPECT_NE(e.find(c.file), std::string::npos) << e;
     EXPECT_NE(e.find(c.expect), std::string::npos) << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
@@ -241,9 +240,9 @@ TEST_F(ModelsTest, BrokenArchivesGiveOneClearMessage) {
   std::string text = (dir / "not_a_model.pt").string(), empty = (dir / "empty.pt").string();
   { std::ofstream(text) << "hello"; }
   { std::ofstream{empty}; }
-  EXPECT_NE(error_of([&] { ModelHandle::open(text); }).find("not a TorchScript archive"), std::string::npos);
-  EXPECT_NE(error_of([&] { ModelHandle::open(empty); }).find("empty"), std::string::npos);
-  EXPECT_NE(error_of([&] { ModelHandle::open((dir / "missing.pt").string()); }).find("no such model file"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { ModelHandle::open(text); }).find("not a TorchScript archive"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { ModelHandle::open(empty); }).find("empty"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { ModelHandle::open((dir / "missing.pt").string()); }).find("no such model file"), std::string::npos);
 }
 
 TEST_F(ModelsTest, WrongInputShapeIsRefused) {
@@ -251,7 +250,7 @@ TEST_F(ModelsTest, WrongInputShapeIsRefused) {
   mm::stimuli::Array a;
   a.shape = {3, 64, 64};
   a.data.assign(3 * 64 * 64, 0.5f);
-  std::string e = error_of([&] { m.classify({a}); });
+  std::string e = mm::test::error_of<std::exception>([&] { m.classify({a}); });
   EXPECT_NE(e.find("3x64x64"), std::string::npos) << e;
   EXPECT_NE(e.find("3x32x32"), std::string::npos) << e;
 }
@@ -269,5 +268,5 @@ TEST_F(ModelsTest, ClassifyRestrictedToCategories) {
     int64_t want = logits[i][1].item<float>() >= logits[i][3].item<float>() ? 1 : 3;
     EXPECT_EQ(some[i].index, want);
   }
-  EXPECT_NE(error_of([&] { m.classify(xs, {"zebra"}); }).find("zebra"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { m.classify(xs, {"zebra"}); }).find("zebra"), std::string::npos);
 }

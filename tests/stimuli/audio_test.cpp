@@ -119,19 +119,7 @@ AudioSpec aspec(int rate, int64_t samples, double r = 0.1) {
   return s;
 }
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-runtime_error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
+using mm::test::error_of;
 
 // [SECTION] Round trip --------------------------------------------------------------------
 TEST(AudioRoundTrip, FloatWavAt20kHzIsExact) {

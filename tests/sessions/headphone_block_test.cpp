@@ -19,7 +19,7 @@
 
 #include "data/store.h"
 #include "stimuli/stimuli.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 namespace {
@@ -131,11 +131,10 @@ set = "pics"
 
 std::vector<std::string> notes(const std::string& db) {
   mm::data::Store s(db);
-  sqlite3_stmt* st = nullptr;
   std::vector<std::string> r;
-  sqlite3_prepare_v2(s.handle(), "SELECT detail FROM session_events WHERE kind = 'note' ORDER BY id", -1, &st, nullptr);
-  while (sqlite3_step(st) == SQLITE_ROW) r.push_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-  sqlite3_finalize(st);
+  for (const auto& x : s.list_sessions())
+    for (const auto& e : s.session_events(x.id))
+      if (e.kind == "note") r.push_back(e.detail);
   return r;
 }
 
@@ -175,10 +174,10 @@ TEST(HeadphoneBlock, FiveOfSixPassesFourOfSixEndsTheSessionPolitely) {
   for (const auto& x : sessions) {
     const auto trials = s.trials_of_session(x.id);
     if (x.participant_number == 1) {
-      EXPECT_EQ(x.status, "completed");
+      EXPECT_EQ(x.status, mm::data::SessionStatus::completed);
       ASSERT_EQ(trials.size(), 12u);  // 6 check trials + 6 word trials
     } else {
-      EXPECT_EQ(x.status, "failed_demo");
+      EXPECT_EQ(x.status, mm::data::SessionStatus::failed_demo);
       ASSERT_EQ(trials.size(), 6u);   // the check only
     }
     int correct = 0;

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 TEST(TimingTestCommand, PrintsJsonUnderXvfb) {

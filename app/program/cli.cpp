@@ -1,10 +1,33 @@
-// app/cli.cpp: table-driven argument parsing and help for every subcommand.
-#include "app/cli.h"
+// app/program/cli.cpp: table-driven argument parsing and help for every subcommand and
+// bench program.
+#include "app/program/cli.h"
 
 #include <algorithm>
+#include <iostream>
 #include <sstream>
 
 namespace mm::app {
+
+namespace {
+std::string joined(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+// What messages call the command: its name, or the program's for a one-command program.
+std::string who(const Command& c) { return c.name.empty() ? c.program : c.name; }
+// The value name shown in usage and help: an enumerated option lists its values.
+std::string value_name(const Option& o) { return o.choices.empty() ? o.value : joined(o.choices, "|"); }
+
+void check_choice(const Command& cmd, const std::string& what, const std::vector<std::string>& choices,
+                  const std::string& v) {
+  if (choices.empty() || std::find(choices.begin(), choices.end(), v) != choices.end()) return;
+  std::string list;  // "a, b or c"
+  for (size_t i = 0; i < choices.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  throw UsageError(who(cmd) + ": " + what + " must be " + list + ", not \"" + v + "\"");
+}
+}  // namespace
 
 const Option& Args::spec(const std::string& name) const {
   for (const auto& o : cmd_->options)
@@ -34,7 +57,7 @@ long long Args::get_int(const std::string& name) const {
     if (pos != v.size()) throw std::invalid_argument(v);
     return x;
   } catch (const std::exception&) {
-    throw UsageError(cmd_->name + ": --" + name + " needs a whole number, not \"" + v + "\"");
+    throw UsageError(who(*cmd_) + ": --" + name + " needs a whole number, not \"" + v + "\"");
   }
 }
 
@@ -46,7 +69,7 @@ double Args::get_double(const std::string& name) const {
     if (pos != v.size()) throw std::invalid_argument(v);
     return x;
   } catch (const std::exception&) {
-    throw UsageError(cmd_->name + ": --" + name + " needs a number, not \"" + v + "\"");
+    throw UsageError(who(*cmd_) + ": --" + name + " needs a number, not \"" + v + "\"");
   }
 }
 
@@ -81,44 +104,54 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv) {
       }
       auto o = std::find_if(cmd.options.begin(), cmd.options.end(), [&](const Option& x) { return x.name == name; });
       if (o == cmd.options.end())
-        throw UsageError(cmd.name + ": unknown option --" + name + " (see metamerlab " + cmd.name + " --help)");
-      if (o->value.empty()) {
-        if (inline_value) throw UsageError(cmd.name + ": --" + name + " takes no value");
+        throw UsageError(who(cmd) + ": unknown option --" + name + " (see " + cmd.program + (cmd.name.empty() ? "" : " " + cmd.name) + " --help)");
+      if (o->value.empty() && o->choices.empty()) {  // a flag
+        if (inline_value) throw UsageError(who(cmd) + ": --" + name + " takes no value");
         a.values_[name].push_back("1");
         continue;
       }
       if (!inline_value) {
-        if (i + 1 >= argv.size()) throw UsageError(cmd.name + ": --" + name + " needs a value " + o->value);
+        if (i + 1 >= argv.size()) throw UsageError(who(cmd) + ": --" + name + " needs a value " + value_name(*o));
         value = argv[++i];
       }
+      if (o->repeatable) {
+        std::stringstream parts(value);
+        for (std::string part; std::getline(parts, part, ',');)
+          if (!part.empty()) check_choice(cmd, "--" + name, o->choices, part);
+      } else {
+        check_choice(cmd, "--" + name, o->choices, value);
+      }
       if (!o->repeatable && a.values_.count(name))
-        throw UsageError(cmd.name + ": --" + name + " given twice");
+        throw UsageError(who(cmd) + ": --" + name + " given twice");
       a.values_[name].push_back(value);
     } else {
-      if (cmd.positional.empty()) throw UsageError(cmd.name + ": unexpected argument \"" + tok + "\"");
+      if (cmd.positional.empty()) throw UsageError(who(cmd) + ": unexpected argument \"" + tok + "\"");
+      check_choice(cmd, cmd.positional, cmd.positional_choices, tok);
       a.positionals_.push_back(tok);
     }
   }
   for (const auto& o : cmd.options)
     if (o.required && !a.values_.count(o.name))
-      throw UsageError(cmd.name + ": --" + o.name + " " + o.value + " is required (see metamerlab " + cmd.name + " --help)");
+      throw UsageError(who(cmd) + ": --" + o.name + " " + value_name(o) + " is required (see " + cmd.program +
+                       (cmd.name.empty() ? "" : " " + cmd.name) + " --help)");
   if (cmd.positional_required && a.positionals_.empty())
-    throw UsageError(cmd.name + ": " + cmd.positional + " is required (see metamerlab " + cmd.name + " --help)");
+    throw UsageError(who(cmd) + ": " + cmd.positional + " is required (see " + cmd.program + (cmd.name.empty() ? "" : " " + cmd.name) + " --help)");
   return a;
 }
 
 std::string help_text(const Command& cmd) {
   std::ostringstream s;
-  s << "usage: metamerlab " << cmd.name;
+  s << "usage: " << cmd.program << (cmd.name.empty() ? "" : " " + cmd.name);
   for (const auto& o : cmd.options)
-    if (o.required) s << " --" << o.name << " " << o.value;
+    if (o.required) s << " --" << o.name << " " << value_name(o);
   s << " [options]";
   if (!cmd.positional.empty()) s << (cmd.positional_required ? " " : " [") << cmd.positional << (cmd.positional_required ? "" : "]");
   s << "\n\n" << cmd.summary << "\n";
   if (!cmd.description.empty()) s << "\n" << cmd.description << "\n";
   s << "\noptions:\n";
   for (const auto& o : cmd.options) {
-    std::string left = "  --" + o.name + (o.value.empty() ? "" : " " + o.value);
+    const std::string v = value_name(o);
+    std::string left = "  --" + o.name + (v.empty() ? "" : " " + v);
     s << left;
     s << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ');
     for (char c : o.help) {  // continuation lines of a long help text stay in the column
@@ -133,14 +166,17 @@ std::string help_text(const Command& cmd) {
   return s.str();
 }
 
-std::string overview_text(const std::vector<Command>& cmds) {
-  std::ostringstream s;
-  s << "usage: metamerlab COMMAND [options]   (metamerlab COMMAND --help for details)\n\n"
-       "Model metamers: synthesize them, test them against null distributions, classify, run people.\n\n"
-       "commands:\n";
-  for (const auto& c : cmds) s << "  " << c.name << std::string(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ') << c.summary << "\n";
-  s << "  version     print the program version\n";
-  return s.str();
+std::optional<Args> parse_program_args(const Command& cmd, int argc, char** argv) {
+  std::vector<std::string> rest(argv + 1, argv + argc);
+  for (const auto& r : rest)
+    if (r == "--help" || r == "-h") {
+      std::cout << help_text(cmd);
+      return std::nullopt;
+    }
+  Args a = parse_args(cmd, rest);
+  a.command_line = cmd.program;
+  for (const auto& r : rest) a.command_line += " " + r;
+  return a;
 }
 
 }  // namespace mm::app

@@ -115,16 +115,6 @@ std::string bin_with(const TempDir& t, const std::vector<std::string>& programs)
   return dir;
 }
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "did not throw";
-  return "";
-}
 
 st::Emoji16Options small_emoji(const std::string& out, uint64_t seed) {
   st::Emoji16Options o;
@@ -192,7 +182,7 @@ TEST(Emoji16Mapping, LoaderRejectsACategoryMissingAStyle) {
   while (std::getline(f, line))
     if (line.rfind("knife\temojione\t", 0) != 0) kept += line + "\n";
   mm::test::write_bytes(t / "m.tsv", kept);
-  std::string err = error_of([&] { st::load_emoji16_mapping(t / "m.tsv"); });
+  std::string err = mm::test::error_of<std::exception>([&] { st::load_emoji16_mapping(t / "m.tsv"); });
   EXPECT_NE(err.find("knife"), std::string::npos) << err;
   EXPECT_NE(err.find("emojione"), std::string::npos) << err;
 }
@@ -288,22 +278,22 @@ TEST(Emoji16, SizeFlagAndRebuildInPlace) {
   // A foreign non-empty folder is refused.
   mm::test::write_bytes(t / "other/notes.txt", "mine");
   o.out_dir = t / "other";
-  EXPECT_NE(error_of([&] { st::build_emoji16(o); }).find("not empty"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { st::build_emoji16(o); }).find("not empty"), std::string::npos);
 }
 
 TEST(Emoji16, UnknownStyleOrNoTrainingStyleIsAnError) {
   TempDir t("ds-emoji-e");
   auto o = small_emoji(t / "e", 0);
   o.holdout = {"comic-sans"};
-  EXPECT_NE(error_of([&] { st::build_emoji16(o); }).find("unknown style"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { st::build_emoji16(o); }).find("unknown style"), std::string::npos);
   o.holdout = st::emoji16_styles();
-  EXPECT_NE(error_of([&] { st::build_emoji16(o); }).find("leave at least one"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { st::build_emoji16(o); }).find("leave at least one"), std::string::npos);
 }
 
 TEST(Emoji16, MissingRsvgConvertNamesThePackage) {
   TempDir t("ds-emoji-r");
   ScopedEnv path("PATH", bin_with(t, {}));
-  std::string err = error_of([&] { st::build_emoji16(small_emoji(t / "e", 0)); });
+  std::string err = mm::test::error_of<std::exception>([&] { st::build_emoji16(small_emoji(t / "e", 0)); });
   EXPECT_NE(err.find("rsvg-convert"), std::string::npos) << err;
   EXPECT_NE(err.find("librsvg2-bin"), std::string::npos) << err;
 }
@@ -313,10 +303,10 @@ TEST(Emoji16, MissingIconSetsSayRunNpmCiAndMissingNpmNamesThePackage) {
   fs::create_directories(t / "root");
   auto o = small_emoji(t / "e", 0);
   o.icons_root = t / "root";
-  std::string err = error_of([&] { st::build_emoji16(o); });
+  std::string err = mm::test::error_of<std::exception>([&] { st::build_emoji16(o); });
   EXPECT_NE(err.find("npm ci"), std::string::npos) << err;
   ScopedEnv path("PATH", bin_with(t, {"rsvg-convert"}));
-  err = error_of([&] { st::build_emoji16(o); });
+  err = mm::test::error_of<std::exception>([&] { st::build_emoji16(o); });
   EXPECT_NE(err.find("npm is not installed"), std::string::npos) << err;
   EXPECT_NE(err.find("apt-get install npm"), std::string::npos) << err;
 }
@@ -412,9 +402,9 @@ TEST(Words16, HoldoutBySpeakerAndBadTokens) {
   TempDir t("ds-words-t");
   auto o = small_words(t / "w", 0);
   o.holdout = {"nobody"};
-  EXPECT_NE(error_of([&] { st::build_words16(o); }).find("unknown voice"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { st::build_words16(o); }).find("unknown voice"), std::string::npos);
   o.holdout = {"+nonesuch"};
-  EXPECT_NE(error_of([&] { st::build_words16(o); }).find("unknown espeak-ng variant"), std::string::npos);
+  EXPECT_NE(mm::test::error_of<std::exception>([&] { st::build_words16(o); }).find("unknown espeak-ng variant"), std::string::npos);
   o.holdout = {"festival:kal_diphone"};  // takes flite's kal16 (the same speaker) with it
   o.categories = {"car"};
   o.utterances = 11;
@@ -432,13 +422,13 @@ TEST(Words16, MissingSynthesizerNamesThePackage) {
   TempDir t("ds-words-m");
   {
     ScopedEnv path("PATH", bin_with(t, {"flite", "festival"}));
-    std::string err = error_of([&] { st::build_words16(small_words(t / "w", 0)); });
+    std::string err = mm::test::error_of<std::exception>([&] { st::build_words16(small_words(t / "w", 0)); });
     EXPECT_NE(err.find("espeak-ng not found"), std::string::npos) << err;
     EXPECT_NE(err.find("apt-get install espeak-ng"), std::string::npos) << err;
   }
   TempDir t2("ds-words-m2");
   ScopedEnv path("PATH", bin_with(t2, {"espeak-ng", "flite"}));
-  std::string err = error_of([&] { st::build_words16(small_words(t2 / "w", 0)); });
+  std::string err = mm::test::error_of<std::exception>([&] { st::build_words16(small_words(t2 / "w", 0)); });
   EXPECT_NE(err.find("install the Debian package festival"), std::string::npos) << err;
 }
 

@@ -12,6 +12,7 @@
 
 #include "synth/engine_internal.h"
 #include "synth/model.h"
+#include "tests/support/test_models.h"
 #include "tests/testutil.h"
 
 namespace fs = std::filesystem;
@@ -21,7 +22,12 @@ using mm::stimuli::Array;
 namespace {
 
 struct MetamersTest : ::testing::Test {
-  static void SetUpTestSuite() { init_runtime(2); }
+  static void SetUpTestSuite() {
+    Runtime r;
+    r.threads = 2;
+    init_runtime(r);
+    mm::test::register_test_models();
+  }
 };
 
 std::vector<Array> random_refs(int n, const std::vector<int64_t>& shape, uint64_t seed) {
@@ -180,7 +186,7 @@ TEST_F(MetamersTest, ResumeFromCheckpointIsBitIdentical) {
 }
 
 TEST_F(MetamersTest, NanStopsOnlyThatReference) {
-  register_zoo_model("test-sqrt", "", [](const std::string&) { return std::make_unique<SqrtModel>(); });
+  register_zoo_model("test-sqrt", "", [](const std::string&, torch::Device) -> std::unique_ptr<Model> { return std::make_unique<SqrtModel>(); });
   auto m = ModelHandle::open("zoo:test-sqrt");
   Array good, bad;
   good.shape = bad.shape = {1, 8, 8};

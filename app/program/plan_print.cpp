@@ -1,14 +1,14 @@
-// app/plan_command.cpp: `metamerlab plan`: the experiment loaded and validated, one
-// participant's plan made, and printed as text (header, timing in frames, validation
-// findings, blocks with counts and estimated durations, the trial list) or as one JSON
-// object {plan, summary, validation, session}.
+// app/program/plan_print.cpp: `metamerlab plan`'s output: a checked experiment and one
+// participant's session plan (from the session module) printed as text (header, timing
+// in frames, validation findings, blocks with counts and estimated durations, the trial
+// list) or as one JSON object {plan, summary, validation, session}.
 //
 // Sections
-//   [SECTION] Formatting    durations, paths, flags
+//   [SECTION] Formatting    paths, flags
 //   [SECTION] JSON          the --json object
 //   [SECTION] Text          the printed plan
-//   [SECTION] Entry         run_plan_command
-#include "app/plan_command.h"
+//   [SECTION] Entry         print_plan
+#include "app/program/plan_print.h"
 
 #include <filesystem>
 #include <iomanip>
@@ -30,14 +30,7 @@ namespace {
 using namespace mm::experiments;
 
 // [SECTION] Formatting --------------------------------------------------------------------
-std::string duration(double s) {
-  long long t = static_cast<long long>(s + 0.5);
-  std::ostringstream o;
-  if (t >= 3600) o << t / 3600 << " h " << (t % 3600) / 60 << " min";
-  else if (t >= 60) o << t / 60 << " min " << t % 60 << " s";
-  else o << t << " s";
-  return o.str();
-}
+std::string duration(double s) { return format_duration(s); }
 
 std::string ms2(double ms) {
   std::ostringstream o;
@@ -85,14 +78,14 @@ json validation_json(const Experiment& e, const Validation& v) {
 
 json session_json(const std::optional<data::SessionInfo>& s) {
   if (!s) return nullptr;
-  return {{"id", s->id}, {"status", s->status}, {"participant_code", s->session.participant_code},
+  return {{"id", s->id}, {"status", data::session_status_name(s->status)}, {"participant_code", s->session.participant_code},
           {"planned", s->session.planned_trials}, {"answered", s->answered}, {"resumed", s->resumed},
           {"started_at", s->started_at}, {"ended_at", s->ended_at}};
 }
 
 // [SECTION] Text --------------------------------------------------------------------------
 void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const Validation& v,
-                const std::optional<data::SessionInfo>& session, const PlanCommandOptions& o, std::ostream& out) {
+                const std::optional<data::SessionInfo>& session, const PlanPrintOptions& o, std::ostream& out) {
   out << "experiment   " << e.name << "  (" << o.experiment << ", sha256 " << e.sha256.substr(0, 16) << "...)\n";
   if (!e.description.empty()) out << "             " << e.description << "\n";
   out << "modality     " << modality_name(e.modality) << ", " << e.alternatives.size() << " alternatives\n";
@@ -144,7 +137,8 @@ void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const 
     out << "session      ";
     if (!session) out << "none yet for participant " << p.participant << " in " << o.db << "\n";
     else
-      out << "#" << session->id << " (" << session->session.participant_code << "): " << session->status << ", "
+      out << "#" << session->id << " (" << session->session.participant_code
+          << "): " << data::session_status_name(session->status) << ", "
           << session->answered << " of " << session->session.planned_trials << " trials answered, resumed "
           << session->resumed << " time(s)\n";
   }
@@ -164,33 +158,21 @@ void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const 
 }  // namespace
 
 // [SECTION] Entry -------------------------------------------------------------------------
-int run_plan_command(const PlanCommandOptions& o, std::ostream& out, std::ostream& err) {
-  LoadOptions lo;
-  lo.default_database = o.db;
-  Experiment e = load_experiment(o.experiment, lo);
-  ValidateOptions vo;
-  vo.refresh_hz = o.refresh_hz;
-  Validation v = validate_experiment(e, vo);
-  Plan p = make_plan(e, o.participant, o.has_seed ? o.seed : e.seed);
-  PlanSummary s = summarize_plan(p);
-
-  std::optional<data::SessionInfo> session;
-  if (!o.db.empty() && fs::is_regular_file(o.db)) {
-    data::Store store(o.db);
-    session = store.find_session(e.sha256, o.participant);
-  }
+void print_plan(const CheckedExperiment& x, const SessionPlan& sp, const PlanPrintOptions& o, std::ostream& out) {
+  const Experiment& e = *x.experiment;
+  const Plan& p = sp.plan;
+  const PlanSummary s = summarize_plan(p);
   if (o.json) {
     json j = {{"plan", json::parse(plan_to_json(p))},
               {"summary", summary_json(s)},
-              {"validation", validation_json(e, v)},
-              {"session", session_json(session)}};
+              {"validation", validation_json(e, x.validation)},
+              {"session", session_json(sp.existing)},
+              {"action", session_action_name(sp.action)}};
     if (o.summary_only) j["plan"].erase("trials");
     out << j.dump() << "\n";
   } else {
-    print_text(e, p, s, v, session, o, out);
+    print_text(e, p, s, x.validation, sp.existing, o, out);
   }
-  for (const auto& msg : v.errors()) err << "metamerlab: error: " << msg << "\n";
-  return v.ok() ? 0 : 1;
 }
 
 }  // namespace mm::app

@@ -1,10 +1,13 @@
-// app/cli.h: the one argument parser for every metamerlab subcommand.
+// app/program/cli.h: the one argument parser for every metamerlab subcommand and every
+// bench/ program (library mm_cli; no other dependency).
 //
-// Each subcommand declares its options in a table (name, value name, help, default,
-// whether required); the same table parses the command line and generates --help.
-// Parse errors throw UsageError, which the entry point prints as one line and exits 2.
+// Each command declares its options in a table (name, value name, help, default, whether
+// required, the allowed values of an enumerated option); the same table parses the command
+// line, checks enumerated values, and generates --help. Parse errors throw UsageError,
+// which the entry point prints as one line and exits 2.
 #pragma once
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@ struct Option {
   std::string def = "";  // default shown in help and returned when absent
   bool required = false;
   bool repeatable = false;  // values may be given several times or comma-separated
+  std::vector<std::string> choices = {};  // enumerated: the allowed values (checked, listed in --help)
 };
 
 struct Command {
@@ -31,6 +35,8 @@ struct Command {
   std::vector<Option> options;
   std::string positional;    // value name of positional arguments ("" for none)
   bool positional_required = false;
+  std::vector<std::string> positional_choices = {};  // allowed positional values (empty: any)
+  std::string program = "metamerlab";  // what usage lines and messages call the program
 };
 
 class Args {
@@ -55,6 +61,8 @@ class Args {
 // argv without the program and subcommand names. "--help" is handled by the caller.
 Args parse_args(const Command& cmd, const std::vector<std::string>& argv);
 std::string help_text(const Command& cmd);
-std::string overview_text(const std::vector<Command>& cmds);
+// Parses argv[1..] of a program with one command (a bench program): prints help_text and
+// returns nullopt for --help; throws UsageError otherwise.
+std::optional<Args> parse_program_args(const Command& cmd, int argc, char** argv);
 
 }  // namespace mm::app

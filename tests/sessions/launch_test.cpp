@@ -20,7 +20,7 @@
 #include "app/launch.h"
 #include "data/store.h"
 #include "stimuli/stimuli.h"
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
 namespace {
@@ -121,10 +121,10 @@ TEST(Launch, FindsExperimentFilesInTheGivenFolders) {
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0], fs::path(tmp / "a.toml").lexically_normal().string());
   EXPECT_EQ(files[1], fs::path(tmp / "b.toml").lexically_normal().string());
-  EXPECT_TRUE(mm::app::valid_participant_code("P-007_a.b"));
-  EXPECT_FALSE(mm::app::valid_participant_code("Ada Lovelace"));
-  EXPECT_FALSE(mm::app::valid_participant_code(""));
-  EXPECT_EQ(mm::app::format_duration(3 * 60 + 34.4), "3 min 34 s");
+  EXPECT_TRUE(mm::data::valid_participant_code("P-007_a.b"));
+  EXPECT_FALSE(mm::data::valid_participant_code("Ada Lovelace"));
+  EXPECT_FALSE(mm::data::valid_participant_code(""));
+  EXPECT_EQ(mm::experiments::format_duration(3 * 60 + 34.4), "3 min 34 s");
 }
 
 TEST(Launch, ValidExperimentRendersItsSummaryAndStartsASession) {
@@ -150,12 +150,12 @@ TEST(Launch, ValidExperimentRendersItsSummaryAndStartsASession) {
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].participant_code, "lx-9");
   EXPECT_EQ(sessions[0].participant_number, 4);
-  EXPECT_EQ(sessions[0].status, "completed");
+  EXPECT_EQ(sessions[0].status, mm::data::SessionStatus::completed);
   EXPECT_EQ(sessions[0].planned, 2);  // --max-trials 1: one practice, one main trial
   EXPECT_EQ(sessions[0].answered, 2);
 
   // What the screen shows for that participant now, and for the next one.
-  const mm::app::LaunchExperiment x = mm::app::load_for_launch(exp, db, 60);
+  const mm::experiments::CheckedExperiment x = mm::experiments::check_experiment(exp, db, 60);
   ASSERT_TRUE(x.ok());
   const mm::app::LaunchPlan done = mm::app::plan_for_launch(x, 4, db);
   EXPECT_TRUE(done.blocked);

@@ -1,5 +1,5 @@
 // Helpers for the presentation-layer tests: a private Xvfb, and forked children.
-#include "tests/app/app_testutil.h"
+#include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 #include "stimuli/stimuli.h"
 
@@ -209,14 +209,9 @@ void write_tone_words(const std::string& dir, const std::vector<std::string>& wo
 
 void write_image_lab(const std::string& root, const std::vector<std::string>& cats, int refs_per_cat, int size,
                      bool practice) {
-  for (size_t c = 0; c < cats.size(); ++c) {
-    const unsigned cu = static_cast<unsigned>(c);
-    for (int k = 0; k < refs_per_cat; ++k)
-      write_test_png(root + "/refs/" + cats[c] + "/" + cats[c] + std::to_string(k) + ".png", size, size, 3,
-                     100 * cu + static_cast<unsigned>(k));
-    if (practice) write_test_png(root + "/practice/" + cats[c] + "/p.png", size, size, 3, 300 + cu);
-    write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 900 + cu);
-  }
+  write_image_set(root + "/refs", cats, refs_per_cat, size, "{cat}/{cat}{k}.png", 0, 100);
+  if (practice) write_image_set(root + "/practice", cats, 1, size, "{cat}/p.png", 300, 1);
+  write_image_set(root + "/icons", cats, 1, 16, "{cat}.png", 900, 1);
 }
 
 }  // namespace mm::test

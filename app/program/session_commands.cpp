@@ -1,0 +1,277 @@
+// app/program/session_commands.cpp: the commands around people's sessions: plan, run,
+// launch, sessions and timing-test. Loading, validating, planning and resuming are the
+// session module's (experiments/session.h); showing trials is the presentation library's
+// (app/runner.h, app/launch.h). No torch here.
+//
+// Sections
+//   [SECTION] Options     what run and launch share
+//   [SECTION] Handlers    one function per command
+//   [SECTION] Table       session_commands
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "app/audio.h"
+#include "app/launch.h"
+#include "app/program/plan_print.h"
+#include "app/program/program.h"
+#include "app/runner.h"
+#include "app/timing.h"
+#include "app/timing_test.h"
+#include "data/store.h"
+#include "experiments/session.h"
+#include "stimuli/resources.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::app {
+
+namespace {
+
+// [SECTION] Options -----------------------------------------------------------------------
+// The options `run` and `launch` share (parsed by session_options below).
+const std::vector<Option> kSessionOptions{
+    {"windowed", "", "a window instead of fullscreen"},
+    {"width", "W", "window width (with --windowed)", "1024"},
+    {"height", "H", "window height (with --windowed)", "768"},
+    {"auto", "correct|random|FILE", "scripted participant (CSV trial_index,response,rt_ms)", ""},
+    {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
+    {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
+    {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
+    {"station", "NAME", "this computer's label (default: host name)", ""},
+    {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
+    {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}};
+
+std::vector<Option> with_session_options(std::vector<Option> own) {
+  own.insert(own.end(), kSessionOptions.begin(), kSessionOptions.end());
+  return own;
+}
+
+// The store options a session runs with. METAMERLAB_TEST_DB_MAX_PAGES (tests only) caps the
+// database file as a full disk would (data::StoreOptions::max_pages).
+data::StoreOptions session_store_options() {
+  data::StoreOptions s;
+  if (const char* cap = std::getenv("METAMERLAB_TEST_DB_MAX_PAGES"); cap && *cap) s.max_pages = std::strtoll(cap, nullptr, 10);
+  return s;
+}
+
+// kSessionOptions, parsed into the runner's options (run and launch).
+void session_options(const Args& a, RunOptions& o) {
+  o.windowed = a.flag("windowed");
+  o.width = static_cast<int>(positive(a, "width"));
+  o.height = static_cast<int>(positive(a, "height"));
+  o.auto_policy = a.get("auto");
+  o.auto_seed = static_cast<uint64_t>(positive(a, "auto-seed", 0));
+  if (a.has("max-trials")) o.request.max_trials = static_cast<int>(positive(a, "max-trials", 0));
+  o.screenshots = a.get("screenshots");
+  o.station = a.get("station");
+  o.headphone_check = a.flag("headphone-check");
+  o.headphone_tone_ms = static_cast<int>(positive(a, "headphone-tone-ms", 20));
+  o.store = session_store_options();
+}
+
+std::string session_line(const RunResult& r) {
+  std::ostringstream s;
+  s << "session " << r.session_id << " " << data::session_status_name(r.status) << ": " << r.answered_now
+    << " trials this run";
+  if (!r.commit_ms.empty()) {
+    double sum = 0, mx = 0;
+    for (double c : r.commit_ms) sum += c, mx = std::max(mx, c);
+    s << ", trial commit mean " << sum / r.commit_ms.size() << " ms, p50 " << median(r.commit_ms) << " ms, p99 "
+      << percentile(r.commit_ms, 99) << " ms, max " << mx << " ms";
+  }
+  s << ", first trial after " << r.first_trial_s << " s";
+  return s.str();
+}
+
+// [SECTION] Handlers ----------------------------------------------------------------------
+int cmd_plan(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("plan: give exactly one EXPERIMENT.toml");
+  const double hz = a.get_double("refresh");
+  if (!(hz > 0)) throw UsageError("plan: --refresh must be positive");
+  PlanPrintOptions po;
+  po.experiment = a.positionals()[0];
+  po.db = a.get("db");
+  po.json = a.flag("json");
+  po.summary_only = a.flag("summary");
+  const experiments::CheckedExperiment x = experiments::check_experiment(po.experiment, po.db, hz);
+  if (!x.experiment) throw std::runtime_error(x.errors.at(0));  // FILE:LINE: what; fix
+  experiments::SessionRequest r;
+  r.participant = positive(a, "participant");
+  if (a.has("seed")) r.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  // The participant's session, if the database exists (plan never creates one).
+  std::unique_ptr<data::Store> store;
+  std::error_code ec;
+  if (!po.db.empty() && fs::is_regular_file(po.db, ec)) store = std::make_unique<data::Store>(po.db);
+  const experiments::SessionPlan sp = experiments::plan_session(*x.experiment, r, store.get());
+  print_plan(x, sp, po, std::cout);
+  for (const auto& msg : x.errors) std::cerr << "metamerlab: error: " << msg << "\n";
+  return x.ok() ? 0 : 1;
+}
+
+int cmd_run(const Args& a) {
+  if (a.positionals().size() != 1) throw UsageError("run: give exactly one EXPERIMENT.toml");
+  RunOptions o;
+  o.experiment = a.positionals()[0];
+  o.request.participant = positive(a, "participant");
+  o.code = a.get("code");
+  o.db = a.get("db");
+  if (a.has("seed")) o.request.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  session_options(a, o);
+  try {
+    const RunResult r = run_session(o, std::cout);
+    if (r.finished()) std::cout << session_line(r) << "\n";
+    return r.exit_code;
+  } catch (const NoAudioDevice& e) {
+    std::cerr << "run: this is an audio experiment and there is no usable audio output (" << e.what()
+              << "); connect headphones or choose a device, then start again\n";
+    return 3;
+  }
+}
+
+int cmd_launch(const Args& a) {
+  if (a.positionals().size() > 1) throw UsageError("launch: give at most one EXPERIMENT.toml");
+  LaunchOptions o;
+  if (!a.positionals().empty()) o.experiment = a.positionals()[0];
+  const std::string data = stimuli::data_dir();
+  if (!data.empty()) o.folders.push_back((fs::path(data) / "experiments").string());
+  o.folders.push_back(".");
+  for (const auto& f : a.list("folder")) o.folders.push_back(f);
+  o.run.db = a.get("db");
+  session_options(a, o.run);
+  o.screenshot = a.get("screenshot");
+  if (a.has("auto-start")) {
+    const std::string v = a.get("auto-start");
+    const auto comma = v.rfind(',');
+    if (comma == std::string::npos) throw UsageError("launch: --auto-start needs CODE,NUMBER, e.g. P007,7");
+    o.auto_start = true;
+    o.auto_code = v.substr(0, comma);
+    try {
+      size_t pos = 0;
+      o.auto_number = std::stoll(v.substr(comma + 1), &pos);
+      if (pos != v.size() - comma - 1 || o.auto_number < 1) throw std::invalid_argument(v);
+    } catch (const std::exception&) {
+      throw UsageError("launch: --auto-start " + v + ": the number after the comma must be 1 or more");
+    }
+  }
+  return run_launch(o, std::cout, std::cerr);
+}
+
+int cmd_sessions(const Args& a) {
+  using json = nlohmann::json;
+  data::Store s(a.get("db"));
+  const auto list = s.list_sessions();
+  std::ostream& out = std::cout;
+  if (a.flag("json")) {
+    json arr = json::array();
+    for (const auto& x : list)
+      arr.push_back({{"id", x.id}, {"participant_code", x.participant_code}, {"participant_number", x.participant_number},
+                     {"experiment", x.experiment_name}, {"experiment_path", x.experiment_path},
+                     {"experiment_sha256", x.experiment_sha256}, {"status", data::session_status_name(x.status)},
+                     {"started_at", x.started_at}, {"ended_at", x.ended_at}, {"resumed", x.resumed},
+                     {"planned", x.planned}, {"answered", x.answered}});
+    out << arr.dump() << "\n";
+    return 0;
+  }
+  out << std::left << std::setw(5) << "id" << std::setw(14) << "participant" << std::setw(5) << "no" << std::setw(20)
+      << "experiment" << std::setw(13) << "status" << std::setw(14) << "answered" << std::setw(8) << "resumed"
+      << "started\n";
+  for (const auto& x : list)
+    out << std::left << std::setw(5) << x.id << std::setw(14) << x.participant_code << std::setw(5)
+        << x.participant_number << std::setw(20) << x.experiment_name << std::setw(13)
+        << data::session_status_name(x.status) << std::setw(14)
+        << (std::to_string(x.answered) + "/" + std::to_string(x.planned)) << std::setw(8) << x.resumed << x.started_at
+        << "\n";
+  if (list.empty()) out << "(no sessions)\n";
+  return 0;
+}
+
+int cmd_timing_test(const Args& a) {
+  TimingTestOptions o;
+  o.frames = static_cast<int>(positive(a, "frames", 2));
+  o.display.fullscreen = !a.flag("windowed");
+  o.display.width = static_cast<int>(positive(a, "width"));
+  o.display.height = static_cast<int>(positive(a, "height"));
+  o.display.screen = static_cast<int>(positive(a, "screen", 0));
+  TimingTestReport r = run_timing_test(o);
+  if (a.flag("json")) std::cout << timing_report_json(r).dump() << "\n";
+  else print_timing_report(r, std::cout);
+  return 0;
+}
+
+}  // namespace
+
+// [SECTION] Table -------------------------------------------------------------------------
+std::vector<CommandEntry> session_commands() {
+  return {
+      {{"timing-test",
+        "time the display's frames: refresh rate, frame-interval mean, SD and percentiles, drops",
+        "Opens the participant display (fullscreen unless --windowed), shows N frames with vsync and\n"
+        "reports the refresh rate (measured and nominal), the frame intervals and the dropped frames\n"
+        "(intervals above 1.5 refresh intervals). Needs a display (a desktop session, or xvfb-run).",
+        {{"frames", "N", "frames to show", "1000"},
+         {"windowed", "", "a window instead of fullscreen"},
+         {"width", "W", "window width (with --windowed)", "1024"},
+         {"height", "H", "window height (with --windowed)", "768"},
+         {"screen", "S", "display index", "0"},
+         {"json", "", "print one JSON object"}}},
+       cmd_timing_test},
+      {{"plan",
+        "plan one participant's session of an experiment file and print it (no display needed)",
+        "Loads and validates the experiment (every file loads, models and layers exist, durations\n"
+        "fit whole frames at --refresh), then prints the blocks, counts, estimated duration and the\n"
+        "trial list: each reference once in one condition, rotated over participants (Latin square).\n"
+        "With --db, a participant who already has a session is shown with its stored plan (what run\n"
+        "would resume). Exit 1 when validation finds errors. See experiments/README.md for the format.",
+        {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
+         {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
+         {"db", "FILE", "database for [[metamers]] naming none; shows this participant's session", ""},
+         {"refresh", "HZ", "display refresh rate for frame timing", "60"},
+         {"summary", "", "print the summary without the trial list"},
+         {"json", "", "print one JSON object: plan, summary, validation, session, action"}},
+        "EXPERIMENT.toml",
+        true},
+       cmd_plan},
+      {{"run",
+        "run a participant's session of an experiment file (display, sound, timed trials)",
+        "Plans the session (or resumes the participant's unfinished one at the first unanswered\n"
+        "trial of the stored plan), then shows each trial: fixation, stimulus for whole frames, mask,\n"
+        "response (click an icon or press 1-9; for words: click, or type with completion and Return).\n"
+        "Each answered trial is committed at once. Ctrl+Shift+Q aborts (data kept; run the same\n"
+        "command to resume), Ctrl+Shift+P pauses. Exit 0 completed or demo failed, 1 refused,\n"
+        "3 no audio device, 4 aborted.",
+        with_session_options(
+            {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
+             {"code", "CODE", "pseudonymous participant code (letters, digits, -_.; default P<N>)", ""},
+             {"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
+             {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""}}),
+        "EXPERIMENT.toml",
+        true},
+       cmd_run},
+      {{"launch",
+        "the experimenter's launch screen: pick an experiment, a participant, check, start",
+        "Opens the participant display with a screen for the experimenter: an experiment file (typed,\n"
+        "or picked from the .toml files in metamerlab's example experiments folder, the current folder\n"
+        "and --folder), the participant's code and number, the validation result (errors with file and\n"
+        "line, as metamerlab plan prints them) and the plan's summary; Start runs the session (as\n"
+        "metamerlab run) in the same window. --auto-start CODE,NUMBER types them in and presses Start\n"
+        "(exit 1 with the errors when the experiment does not validate).",
+        with_session_options(
+            {{"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
+             {"folder", "DIR", "another folder to list experiment files from", "", false, true},
+             {"auto-start", "CODE,NUMBER", "scripted: enter this participant and press Start", ""},
+             {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""}}),
+        "EXPERIMENT.toml"},
+       cmd_launch},
+      {{"sessions",
+        "list the sessions in a database: participant, experiment, status, answered/planned",
+        "One line per session (or one JSON array with --json).",
+        {{"db", "FILE", "database", "metamerlab.db"}, {"json", "", "print one JSON array"}}},
+       cmd_sessions},
+  };
+}
+
+}  // namespace mm::app
