@@ -226,6 +226,41 @@ CREATE TABLE session_events (
 );
 CREATE INDEX session_events_by_session ON session_events (session_id);
 )sql",
+    // ---- version 3: model observers, models' judgments of the trials people saw, and of
+    //      every metamer of an experiment's conditions (network-to-network) ----
+    R"sql(
+ALTER TABLE sessions ADD COLUMN observer_model_id INTEGER REFERENCES models(id);
+
+CREATE TABLE trial_judgments (
+  session_id        INTEGER NOT NULL REFERENCES sessions(id),
+  trial_index       INTEGER NOT NULL,
+  model_id          INTEGER NOT NULL REFERENCES models(id),
+  stimulus_sha256   TEXT NOT NULL,
+  alternatives_json TEXT NOT NULL,
+  predicted         TEXT NOT NULL,
+  correct           INTEGER NOT NULL CHECK (correct IN (0, 1)),
+  program_version   TEXT NOT NULL,
+  judged_at         TEXT NOT NULL,
+  PRIMARY KEY (session_id, trial_index, model_id)
+);
+CREATE INDEX trial_judgments_by_model ON trial_judgments (model_id);
+
+CREATE TABLE metamer_judgments (
+  experiment_sha256 TEXT NOT NULL,
+  condition         TEXT NOT NULL,
+  generating_model  TEXT NOT NULL,
+  layer             TEXT NOT NULL,
+  reference_sha256  TEXT NOT NULL,
+  stimulus_sha256   TEXT NOT NULL,
+  category          TEXT NOT NULL,
+  model_id          INTEGER NOT NULL REFERENCES models(id),
+  predicted         TEXT NOT NULL,
+  correct           INTEGER NOT NULL CHECK (correct IN (0, 1)),
+  program_version   TEXT NOT NULL,
+  judged_at         TEXT NOT NULL,
+  PRIMARY KEY (experiment_sha256, condition, stimulus_sha256, model_id)
+);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

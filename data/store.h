@@ -99,6 +99,31 @@ struct JudgmentRecord {
   bool correct = false;
 };
 
+// A model's answer to the stimulus of one trial a person (or model observer) saw, among
+// that trial's alternatives (schema v3; metamerlab judge).
+struct TrialJudgment {
+  int64_t session_id = 0;
+  int64_t trial_index = 0;
+  int64_t model_id = 0;
+  std::string stimulus_sha256;
+  std::string alternatives_json;   // the alternatives it chose among
+  std::string predicted;
+  bool correct = false;
+};
+
+// A model's answer to one metamer of an experiment's condition (network-to-network; v3).
+struct MetamerJudgment {
+  std::string experiment_sha256;
+  std::string condition;           // LABEL/LAYER
+  std::string generating_model;    // the condition's model spec
+  std::string layer;
+  std::string reference_sha256, stimulus_sha256;
+  std::string category;
+  int64_t model_id = 0;            // the judging model
+  std::string predicted;
+  bool correct = false;
+};
+
 // Participants, sessions and trials (schema version 2): what people did in experiments.
 // A pseudonymous participant code: 1-64 letters, digits, '-', '_', '.' (never a name).
 bool valid_participant_code(const std::string& code);
@@ -126,6 +151,7 @@ struct SessionRecord {
   std::string display_json;        // measured refresh, resolution, renderer, ...
   std::string audio_json;          // device, sample rate, extensions, ... ("{}" for images)
   std::string program_version;
+  int64_t observer_model_id = 0;   // schema v3: a model answered (metamerlab run --observer); 0: a person
 };
 
 // A session as stored, with what happened to it.
@@ -137,6 +163,8 @@ struct SessionInfo {
   SessionStatus status = SessionStatus::running;
   int64_t resumed = 0;               // times the session was resumed
   int64_t answered = 0;              // trials recorded
+  std::string observer;              // the observer model's spec ("" for a person)
+  std::string observer_sha256;
 };
 
 // One answered trial. Times are milliseconds from a high-resolution clock.
@@ -163,6 +191,7 @@ struct TrialRecord {
   std::string timing_json;         // every phase: requested/actual flip, frames, dropped
   int64_t dropped_frames = 0;
   double audio_onset_ms = -1;      // realized audio start after the scheduled one (-1: none)
+  std::string answered_at;         // when it was committed (UTC ISO-8601; set by the store)
 };
 
 // Something that happened in a session (start, resume, pause, note, ...), in order.
@@ -178,6 +207,7 @@ struct SessionSummary {
   int64_t id = 0;
   std::string participant_code;
   int64_t participant_number = 0;
+  std::string observer;  // the observer model's spec ("" for a person)
   std::string experiment_name, experiment_path, experiment_sha256;
   SessionStatus status = SessionStatus::running;
   std::string started_at, ended_at;
@@ -251,9 +281,12 @@ class Store {
   std::vector<int64_t> answered_trial_indices(int64_t session_id) const;  // ascending
   std::vector<TrialRecord> trials_of_session(int64_t session_id) const;   // by trial index
   std::optional<SessionInfo> session(int64_t session_id) const;
-  // The latest session of this experiment (by SHA-256) for this participant number.
-  std::optional<SessionInfo> find_session(const std::string& experiment_sha256,
-                                          int64_t participant_number) const;
+  // The latest session of this experiment (by SHA-256) for this participant number, among
+  // people's sessions (observer_model_id 0) or one model observer's.
+  std::optional<SessionInfo> find_session(const std::string& experiment_sha256, int64_t participant_number,
+                                          int64_t observer_model_id = 0) const;
+  // The id of a recorded model with this spec and SHA-256.
+  std::optional<int64_t> find_model_id(const std::string& spec, const std::string& sha256) const;
   // Records a resumption: resumed + 1, status back to running, and a 'resume' event.
   void resume_session(int64_t session_id, int64_t at_trial);
   // completed, aborted, failed_demo (sets ended_at) or running.
@@ -263,6 +296,18 @@ class Store {
                          const std::string& detail);
   std::vector<SessionSummary> list_sessions() const;
   std::vector<SessionEvent> session_events(int64_t session_id) const;  // in the order recorded
+
+  // Model judgments (schema v3). Each add is one transaction; a key already recorded is
+  // skipped (re-running judge adds only what is missing). Returns how many were added.
+  int add_trial_judgments(const std::vector<TrialJudgment>& js);
+  int add_metamer_judgments(const std::vector<MetamerJudgment>& js);
+  // The (trial index) keys a model already judged in a session / the metamers it judged.
+  std::vector<int64_t> judged_trials(int64_t session_id, int64_t model_id) const;
+  std::vector<std::string> judged_metamers(const std::string& experiment_sha256, int64_t model_id) const;  // stimulus sha256 + "|" + condition
+  std::vector<TrialJudgment> trial_judgments(int64_t session_id) const;
+  std::vector<MetamerJudgment> metamer_judgments(const std::string& experiment_sha256) const;
+  // The model a row of models() holds, by id.
+  std::optional<ModelRecord> model(int64_t model_id) const;
 
   // PRAGMA integrity_check's answer: "ok" for a healthy file.
   std::string integrity_check() const;

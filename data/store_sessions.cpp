@@ -76,6 +76,8 @@ TrialRecord read_trial(const Stmt& s) {
   t.timing_json = s.text(c++);
   t.dropped_frames = s.i64(c++);
   t.audio_onset_ms = s.is_null(c) ? -1 : s.f64(c);
+  ++c;
+  t.answered_at = s.text(c);
   return t;
 }
 
@@ -88,8 +90,10 @@ void bind_ms(Stmt& s, int i, double v) {
   "SELECT s.id, s.participant_id, p.code, s.participant_number, s.experiment_path, "           \
   "s.experiment_sha256, s.experiment_name, s.plan_json, s.planned_trials, s.seed, s.station, " \
   "s.display_json, s.audio_json, s.program_version, s.started_at, ifnull(s.ended_at, ''), "    \
-  "s.status, s.resumed, (SELECT count(*) FROM trials t WHERE t.session_id = s.id) "           \
-  "FROM sessions s JOIN participants p ON p.id = s.participant_id "
+  "s.status, s.resumed, (SELECT count(*) FROM trials t WHERE t.session_id = s.id), "          \
+  "ifnull(s.observer_model_id, 0), ifnull(m.spec, ''), ifnull(m.sha256, '') "                  \
+  "FROM sessions s JOIN participants p ON p.id = s.participant_id "                            \
+  "LEFT JOIN models m ON m.id = s.observer_model_id "
 
 SessionInfo read_session(const Stmt& s) {
   SessionInfo i;
@@ -113,6 +117,9 @@ SessionInfo read_session(const Stmt& s) {
   i.status = parse_session_status(s.text(c++));
   i.resumed = s.i64(c++);
   i.answered = s.i64(c++);
+  i.session.observer_model_id = s.i64(c++);
+  i.observer = s.text(c++);
+  i.observer_sha256 = s.text(c++);
   return i;
 }
 
@@ -209,8 +216,8 @@ int64_t Store::create_session(const SessionRecord& r) {
   Stmt s(d,
          "INSERT INTO sessions (participant_id, participant_number, experiment_path, experiment_sha256, "
          "experiment_name, plan_json, planned_trials, seed, station, display_json, audio_json, "
-         "program_version, started_at, status, resumed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-         "?11, ?12, " MM_NOW ", 'running', 0)",
+         "program_version, started_at, status, resumed, observer_model_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+         "?8, ?9, ?10, ?11, ?12, " MM_NOW ", 'running', 0, ?13)",
          what);
   int i = 1;
   s.bind(i++, pid);
@@ -225,6 +232,7 @@ int64_t Store::create_session(const SessionRecord& r) {
   s.bind(i++, r.display_json.empty() ? std::string("{}") : r.display_json);
   s.bind(i++, r.audio_json.empty() ? std::string("{}") : r.audio_json);
   s.bind(i++, r.program_version);
+  s.bind_id_or_null(i++, r.observer_model_id);
   s.run();
   const int64_t id = sqlite3_last_insert_rowid(db_);
   insert_event(d, id, "start", -1, "", what);
@@ -240,13 +248,14 @@ std::optional<SessionInfo> Store::session(int64_t session_id) const {
   return read_session(s);
 }
 
-std::optional<SessionInfo> Store::find_session(const std::string& experiment_sha256,
-                                               int64_t participant_number) const {
+std::optional<SessionInfo> Store::find_session(const std::string& experiment_sha256, int64_t participant_number,
+                                               int64_t observer_model_id) const {
   const Db d{db_, path_, busy_timeout_ms_};
   Stmt s(d,
-         MM_SESSION_SELECT "WHERE s.experiment_sha256 = ?1 AND s.participant_number = ?2 ORDER BY s.id DESC LIMIT 1",
+         MM_SESSION_SELECT "WHERE s.experiment_sha256 = ?1 AND s.participant_number = ?2 "
+                           "AND ifnull(s.observer_model_id, 0) = ?3 ORDER BY s.id DESC LIMIT 1",
          "looking up the session of participant " + std::to_string(participant_number));
-  s.bind(1, experiment_sha256).bind(2, participant_number);
+  s.bind(1, experiment_sha256).bind(2, participant_number).bind(3, observer_model_id);
   if (!s.step()) return std::nullopt;
   return read_session(s);
 }
@@ -309,6 +318,7 @@ std::vector<SessionSummary> Store::list_sessions() const {
     m.id = i.id;
     m.participant_code = i.session.participant_code;
     m.participant_number = i.session.participant_number;
+    m.observer = i.observer;
     m.experiment_name = i.session.experiment_name;
     m.experiment_path = i.session.experiment_path;
     m.experiment_sha256 = i.session.experiment_sha256;
@@ -401,7 +411,7 @@ std::vector<int64_t> Store::answered_trial_indices(int64_t session_id) const {
 
 std::vector<TrialRecord> Store::trials_of_session(int64_t session_id) const {
   const Db d{db_, path_, busy_timeout_ms_};
-  Stmt s(d, "SELECT " MM_TRIAL_COLUMNS " FROM trials WHERE session_id = ?1 ORDER BY trial_index",
+  Stmt s(d, "SELECT " MM_TRIAL_COLUMNS ", answered_at FROM trials WHERE session_id = ?1 ORDER BY trial_index",
          "reading the trials of session " + std::to_string(session_id));
   s.bind(1, session_id);
   std::vector<TrialRecord> out;

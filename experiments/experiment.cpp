@@ -376,6 +376,21 @@ void parse_presentation(const toml::table& root, const std::string& file, Experi
     e.lines["timing"] = t.line();
     parse_timing(t, e.modality, e.timing, e.lines, "timing.");
   }
+  if (const toml::node* n = root.get("analysis")) {
+    if (!n->is_table()) fail_at(file, line_of(*n), "analysis must be a table: [analysis]");
+    Tab a(*n->as_table(), "[analysis]", file, {"judges", "exclude_catch_below"});
+    e.lines["analysis"] = a.line();
+    e.analysis.judges = a.strings("judges");
+    for (const auto& j : e.analysis.judges)
+      if (j.empty()) a.fail("judges", "[analysis] judges holds an empty model name; give zoo:NAME or a model file");
+    if (const toml::node* x = a.node("exclude_catch_below")) {
+      if (!x->is_number()) a.wrong_type("exclude_catch_below", "a number between 0 and 1");
+      const double v = x->is_integer() ? static_cast<double>(**x->as_integer()) : **x->as_floating_point();
+      if (!(v >= 0 && v <= 1))
+        a.fail("exclude_catch_below", "[analysis] exclude_catch_below must be between 0 and 1 (a proportion correct)");
+      e.analysis.exclude_catch_below = v;
+    }
+  }
   if (e.modality == Modality::image && e.timing.stimulus_ms == 0)
     fail_at(file, e.lines.count("timing.stimulus") ? e.lines["timing.stimulus"] : 1,
             "[timing] stimulus = 0: an image must be shown for some time; give its duration in ms");
@@ -659,7 +674,7 @@ Experiment load_experiment(const std::string& path, const LoadOptions& options) 
   const std::string& file = path;  // messages name the file as the user gave it
 
   Tab top(root, "the experiment file", file,
-          {"experiment", "responses", "timing", "images", "audio", "sets", "metamers", "blocks"});
+          {"experiment", "responses", "timing", "images", "audio", "sets", "metamers", "blocks", "analysis"});
   parse_experiment_table(root, file, e);
   parse_responses(root, file, e);
   parse_presentation(root, file, e);

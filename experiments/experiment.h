@@ -164,6 +164,12 @@ struct AudioPolicy {
   int clip_ms = 2000;       // clips are centre-cropped or padded to this length
 };
 
+// [analysis]: how the comparison with models is run (metamerlab judge / analyze).
+struct AnalysisPolicy {
+  std::vector<std::string> judges;   // models that judge the trials besides the generating ones
+  double exclude_catch_below = -1;   // participants below this catch-trial accuracy are excluded (-1: none)
+};
+
 struct Experiment {
   std::string path;      // absolute path of the TOML file
   std::string file;      // the path as given to load_experiment (named in messages)
@@ -185,6 +191,7 @@ struct Experiment {
   // ("failed": synthesized but did not pass; "missing": none found).
   std::map<std::string, std::map<std::string, std::string>> unavailable;
   std::vector<Block> blocks;
+  AnalysisPolicy analysis;
   std::vector<Issue> notes;  // found while loading (e.g. several passing metamers for one)
   std::map<std::string, int> lines;  // "experiment", "timing.stimulus", "images", ... -> line
 

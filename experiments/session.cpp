@@ -74,7 +74,11 @@ SessionPlan plan_session(const Experiment& e, const SessionRequest& r, const dat
   if (r.participant < 1)
     throw std::invalid_argument("participant number " + std::to_string(r.participant) + " must be 1 or more");
   SessionPlan sp;
-  if (store) sp.existing = store->find_session(e.sha256, r.participant);
+  if (store) {
+    int64_t observer_id = 0;  // people's sessions
+    if (r.observer) observer_id = store->find_model_id(r.observer->spec, r.observer->sha256).value_or(-1);
+    if (observer_id >= 0) sp.existing = store->find_session(e.sha256, r.participant, observer_id);
+  }
   const std::string who = "participant " + std::to_string(r.participant);
   if (sp.existing && data::resumable(sp.existing->status)) {
     const data::SessionInfo& s = *sp.existing;
@@ -112,7 +116,8 @@ int64_t open_session(data::Store& store, const Experiment& e, const SessionPlan&
   }
   // A new session: another program (a second launch screen) may have started one for this
   // participant since the plan was made.
-  if (auto now = store.find_session(e.sha256, sp.plan.participant))
+  const int64_t observer_id = p.observer ? store.find_model_id(p.observer->spec, p.observer->sha256).value_or(-1) : 0;
+  if (auto now = observer_id < 0 ? std::nullopt : store.find_session(e.sha256, sp.plan.participant, observer_id))
     throw std::runtime_error(store.path() + ": participant " + std::to_string(sp.plan.participant) +
                              " got session #" + std::to_string(now->id) +
                              " from another program meanwhile; check the participant number and start again");
@@ -129,6 +134,7 @@ int64_t open_session(data::Store& store, const Experiment& e, const SessionPlan&
   s.display_json = p.display_json;
   s.audio_json = p.audio_json;
   s.program_version = p.program_version;
+  if (p.observer) s.observer_model_id = store.upsert_model(*p.observer);
   const int64_t id = store.create_session(s);
   if (!p.scripted.empty()) store.add_session_event(id, "note", 0, "scripted participant: " + p.scripted);
   return id;

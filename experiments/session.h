@@ -60,6 +60,7 @@ struct SessionRequest {
   int64_t participant = 1;        // >= 1: picks the condition rotation
   std::optional<uint64_t> seed;   // session seed (default: the experiment's)
   int max_trials = -1;            // pilot: keep only the first N trials of each block (-1: all)
+  std::optional<data::ModelRecord> observer;  // a model observer's sessions are its own (not people's)
 };
 
 struct SessionPlan {
@@ -88,6 +89,7 @@ struct SessionProvenance {
   std::string display_json = "{}", audio_json = "{}";
   std::string program_version;
   std::string scripted;          // a scripted participant's policy ("" for a person): a note
+  std::optional<data::ModelRecord> observer;  // a model answers (metamerlab run --observer)
 };
 
 // Records the decision: start creates the session row (the plan stored as JSON), resume

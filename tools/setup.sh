@@ -16,17 +16,17 @@ PACKAGES=(
   # fast matrix products for LibTorch (the reference BLAS runs at 4 GFLOP/s here)
   libopenblas0-pthread
   # other libraries the code uses: resampling, JSON, TOML, SHA-256 (Nettle), figures (cairo)
-  libsamplerate0-dev nlohmann-json3-dev libtomlplusplus-dev nettle-dev libcairo2-dev fonts-dejavu-core
+  libsamplerate0-dev nlohmann-json3-dev libtomlplusplus-dev nettle-dev libcairo2-dev fonts-dejavu-core libcsv-dev
   # the .deb package (cpack; dpkg-shlibdeps declares its dependencies)
   dpkg-dev
   # Debian's torch for tools/export_model.py, the test fixtures and the Python baseline
-  python3 python3-torch python3-torchvision python3-numpy
+  python3 python3-torch python3-torchvision python3-numpy python3-pandas
   # headless display for the app's tests
   xvfb xauth
   # the bundled data sets (stimuli/DATASETS.md): emoji16 rasterizes SVG icons, words16 speaks
   librsvg2-bin espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 )
-# npm fetches the emoji icon sets. A Node.js that is already installed (e.g. one that
+# npm fetches the emoji icon sets and bids-validator (the export tests). A Node.js that is already installed (e.g. one that
 # bundles npm) is kept: Debian's npm package would conflict with it.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
@@ -44,14 +44,14 @@ else
   echo "setup: all ${#PACKAGES[@]} packages present"
 fi
 
-# The emoji icon sets pinned by package-lock.json: installed when node_modules is missing
+# The emoji icon sets and bids-validator pinned by package-lock.json: installed when node_modules is missing
 # or the lockfile changed since the last install.
 if [ ! -d node_modules/@iconify-json ] || ! cmp -s package-lock.json node_modules/.metamerlab-lock; then
-  echo "setup: npm ci (emoji icon sets)"
+  echo "setup: npm ci (emoji icon sets, bids-validator)"
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.metamerlab-lock
 else
-  echo "setup: icon sets present (node_modules matches package-lock.json)"
+  echo "setup: npm packages present (node_modules matches package-lock.json)"
 fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"

@@ -5,6 +5,7 @@
 //
 //   engine_commands.cpp    synth null classify info trace demo report resave train dataset
 //   session_commands.cpp   plan run launch sessions timing-test
+//   compare_commands.cpp   judge analyze export
 //   program.cpp            the table, help, version, dispatch (run_program)
 //   main.cpp               the executable's entry: errors become one line and an exit code
 #pragma once
@@ -32,6 +33,7 @@ struct CommandEntry {
 // The commands of each group (their files above).
 std::vector<CommandEntry> engine_commands();
 std::vector<CommandEntry> session_commands();
+std::vector<CommandEntry> compare_commands();
 // Every command, with the engine options added; in the order `metamerlab --help` lists them.
 const std::vector<CommandEntry>& command_table();
 

@@ -1,7 +1,7 @@
 // app/program/session_commands.cpp: the commands around people's sessions: plan, run,
 // launch, sessions and timing-test. Loading, validating, planning and resuming are the
 // session module's (experiments/session.h); showing trials is the presentation library's
-// (app/runner.h, app/launch.h). No torch here.
+// (app/runner.h, app/launch.h). Torch only for run --observer (app/program/judging.h).
 //
 // Sections
 //   [SECTION] Options     what run and launch share
@@ -16,6 +16,7 @@
 
 #include "app/audio.h"
 #include "app/launch.h"
+#include "app/program/judging.h"
 #include "app/program/plan_print.h"
 #include "app/program/program.h"
 #include "app/runner.h"
@@ -112,8 +113,25 @@ int cmd_plan(const Args& a) {
   return x.ok() ? 0 : 1;
 }
 
+// run --observer MODEL: the model answers the whole planned session, without a display.
+int run_observer(const Args& a) {
+  for (const char* display_only : {"windowed", "auto", "screenshots", "headphone-check"})
+    if (a.has(display_only)) throw UsageError(std::string("run: --observer runs without a display; drop --") + display_only);
+  ObserverOptions o;
+  o.experiment = a.positionals()[0];
+  o.db = a.get("db");
+  o.participant = positive(a, "participant");
+  if (a.has("seed")) o.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  if (a.has("max-trials")) o.max_trials = static_cast<int>(positive(a, "max-trials", 0));
+  o.model = a.get("observer");
+  o.code = a.get("code");
+  synth::init_runtime({});  // the observer's torch: one thread per core, on the CPU
+  return run_observer_session(o, std::cout);
+}
+
 int cmd_run(const Args& a) {
   if (a.positionals().size() != 1) throw UsageError("run: give exactly one EXPERIMENT.toml");
+  if (a.has("observer")) return run_observer(a);
   RunOptions o;
   o.experiment = a.positionals()[0];
   o.request.participant = positive(a, "participant");
@@ -247,7 +265,9 @@ std::vector<CommandEntry> session_commands() {
             {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
              {"code", "CODE", "pseudonymous participant code (letters, digits, -_.; default P<N>)", ""},
              {"db", "FILE", "database for sessions and trials (and [[metamers]] naming none)", "metamerlab.db"},
-             {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""}}),
+             {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
+             {"observer", "MODEL", "a model answers the whole session, without a display (zoo:NAME or a model file);\n"
+                                   "recorded as that model's session, kept apart from people's", ""}}),
         "EXPERIMENT.toml",
         true},
        cmd_run},

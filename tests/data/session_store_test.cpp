@@ -128,7 +128,8 @@ TEST(SessionSchema, VersionTwoTables) {
   for (const char* t : {"participants", "sessions", "trials", "session_events"})
     EXPECT_EQ(count(s, std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + t + "'"), 1) << t;
   EXPECT_EQ(q_text(s.handle(), "SELECT \"table\" FROM pragma_foreign_key_list('trials')"), "sessions");
-  EXPECT_EQ(q_text(s.handle(), "SELECT \"table\" FROM pragma_foreign_key_list('sessions')"), "participants");
+  EXPECT_EQ(q_text(s.handle(), "SELECT \"table\" FROM pragma_foreign_key_list('sessions') WHERE \"from\" = 'participant_id'"),
+            "participants");  // (v3 adds observer_model_id -> models)
   EXPECT_EQ(q_text(s.handle(), "SELECT \"table\" FROM pragma_foreign_key_list('session_events')"), "sessions");
   // UNIQUE (session_id, trial_index) gives the per-session look-ups their index.
   EXPECT_EQ(count(s, "SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='trials' AND "
