@@ -261,6 +261,11 @@ CREATE TABLE metamer_judgments (
   PRIMARY KEY (experiment_sha256, condition, stimulus_sha256, model_id)
 );
 )sql",
+    // ---- version 4: each metamer's loss curve and whether its loss had flattened ----
+    R"sql(
+ALTER TABLE metamers ADD COLUMN converged INTEGER CHECK (converged IN (0, 1));
+ALTER TABLE metamers ADD COLUMN loss_curve TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

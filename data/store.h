@@ -58,6 +58,8 @@ struct MetamerRecord {
   std::string wav_path, wav_sha256;      // audio metamers ("" for images)
   std::string float_path, float_sha256;  // exact float copy (.npy)
   double wall_s = 0;
+  int converged = -1;                    // schema v4: 1 the loss had flattened, 0 not; -1 unknown (older)
+  std::string loss_curve_json = "[]";    // schema v4: [[step, loss], ...] ("[]" for older records)
 };
 
 // A synthesis run as recorded, with its model (for provenance look-ups).

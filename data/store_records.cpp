@@ -29,7 +29,21 @@ using detail::Txn;
   "run_id, reference_path, reference_sha256, category, layer, seed, iterations, "          \
   "final_loss, spearman, pearson, snr_db, null_spearman_max, null_pearson_max, "           \
   "null_snr_max, null_id, pred_metamer, pred_reference, passed, status, message, "         \
+  "png_path, png_sha256, wav_path, wav_sha256, float_path, float_sha256, wall_s, "          \
+  "ifnull(converged, -1), loss_curve"
+
+// The columns add_metamer writes (schema 4), and those of schema 1 to 3.
+#define MM_METAMER_V1_COLUMNS                                                              \
+  "run_id, reference_path, reference_sha256, category, layer, seed, iterations, "          \
+  "final_loss, spearman, pearson, snr_db, null_spearman_max, null_pearson_max, "           \
+  "null_snr_max, null_id, pred_metamer, pred_reference, passed, status, message, "         \
   "png_path, png_sha256, wav_path, wav_sha256, float_path, float_sha256, wall_s"
+#define MM_METAMER_INSERT_COLUMNS                                                          \
+  "run_id, reference_path, reference_sha256, category, layer, seed, iterations, "          \
+  "final_loss, spearman, pearson, snr_db, null_spearman_max, null_pearson_max, "           \
+  "null_snr_max, null_id, pred_metamer, pred_reference, passed, status, message, "         \
+  "png_path, png_sha256, wav_path, wav_sha256, float_path, float_sha256, wall_s, "          \
+  "converged, loss_curve"
 
 MetamerRecord read_metamer(const Stmt& s, int c) {
   MetamerRecord m;
@@ -60,10 +74,12 @@ MetamerRecord read_metamer(const Stmt& s, int c) {
   m.float_path = s.text(c++);
   m.float_sha256 = s.text(c++);
   m.wall_s = s.f64(c++);
+  m.converged = static_cast<int>(s.i64(c++));  // -1: recorded before schema version 4
+  m.loss_curve_json = s.text(c++);
   return m;
 }
 
-void bind_metamer(Stmt& s, const MetamerRecord& m) {
+void bind_metamer(Stmt& s, const MetamerRecord& m, bool v4) {
   int i = 1;
   s.bind(i++, m.run_id);
   s.bind(i++, m.reference_path);
@@ -92,6 +108,10 @@ void bind_metamer(Stmt& s, const MetamerRecord& m) {
   s.bind(i++, m.float_path);
   s.bind(i++, m.float_sha256);
   s.bind(i++, m.wall_s);
+  if (!v4) return;
+  if (m.converged < 0) s.bind_null(i++);
+  else s.bind(i++, static_cast<int64_t>(m.converged));
+  s.bind(i++, m.loss_curve_json.empty() ? std::string("[]") : m.loss_curve_json);
 }
 
 #define MM_NULL_COLUMNS                                                                    \
@@ -222,12 +242,18 @@ int64_t Store::add_metamer(const MetamerRecord& m) {
   const Db d{db_, path_, busy_timeout_ms_};
   const std::string what = "recording the metamer of " + m.reference_path;
   Txn t(d, what);
+  // A store kept at an older schema (StoreOptions::migrate_to, for migration tests) has no
+  // version-4 columns: the record is written without them.
+  const bool v4 = schema_version() >= 4;
   Stmt s(d,
-         "INSERT INTO metamers (" MM_METAMER_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, "
-         "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-         "?22, ?23, ?24, ?25, ?26, ?27, " MM_NOW ")",
+         v4 ? "INSERT INTO metamers (" MM_METAMER_INSERT_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, "
+              "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+              "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, " MM_NOW ")"
+            : "INSERT INTO metamers (" MM_METAMER_V1_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, "
+              "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+              "?22, ?23, ?24, ?25, ?26, ?27, " MM_NOW ")",
          what);
-  bind_metamer(s, m);
+  bind_metamer(s, m, v4);
   s.run();
   int64_t id = sqlite3_last_insert_rowid(db_);
   t.commit();
@@ -244,7 +270,7 @@ std::optional<MetamerRecord> Store::find_metamer(const std::string& options_json
          "m.iterations, m.final_loss, m.spearman, m.pearson, m.snr_db, m.null_spearman_max, "
          "m.null_pearson_max, m.null_snr_max, m.null_id, m.pred_metamer, m.pred_reference, "
          "m.passed, m.status, m.message, m.png_path, m.png_sha256, m.wav_path, m.wav_sha256, "
-         "m.float_path, m.float_sha256, m.wall_s "
+         "m.float_path, m.float_sha256, m.wall_s, ifnull(m.converged, -1), m.loss_curve "
          "FROM metamers AS m JOIN synth_runs AS r ON r.id = m.run_id "
          "WHERE m.reference_sha256 = ?1 AND m.layer = ?2 "
          "AND r.options_json = ?3 AND r.out_dir = ?4 "
@@ -391,6 +417,8 @@ void Store::add_judgments(const std::vector<JudgmentRecord>& js) {
 
 #undef MM_NOW
 #undef MM_METAMER_COLUMNS
+#undef MM_METAMER_INSERT_COLUMNS
+#undef MM_METAMER_V1_COLUMNS
 #undef MM_NULL_COLUMNS
 
 }  // namespace mm::data

@@ -214,7 +214,7 @@ NullStats null_distribution(const ModelHandle& m, const std::string& layer, cons
                             int64_t pairs, uint64_t seed, int batch) {
   m.check_layers({layer});
   if (naturals.size() < 2) throw std::runtime_error("null distribution needs at least 2 natural stimuli; give a larger --input set");
-  if (pairs < 1) throw std::runtime_error("--pairs must be at least 1");
+  if (pairs < 0) throw std::runtime_error("--pairs must be at least 1");
   torch::NoGradGuard ng;
   auto A = layer_matrix(m, naturals, layer, batch).to(torch::kFloat64);  // [N, D]
   const int64_t N = A.size(0);
@@ -242,11 +242,22 @@ NullStats null_distribution(const ModelHandle& m, const std::string& layer, cons
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int64_t> di(0, N - 1), dj(0, N - 2);
   NullStats st;
+  // pairs 0 (kAutoPairs): the paper's 10^6 random pairs, or every ordered pair exactly once
+  // when the set has fewer.
+  const bool exhaustive = pairs == kAutoPairs && N * (N - 1) <= kPaperPairs;
+  if (pairs == kAutoPairs) pairs = exhaustive ? N * (N - 1) : kPaperPairs;
   st.pairs = pairs;
   st.stimuli = N;
   st.spearman_max = st.pearson_max = st.snr_max = -std::numeric_limits<double>::infinity();
   for (int64_t k = 0; k < pairs; ++k) {
-    int64_t i = di(rng), j = dj(rng);
+    int64_t i, j;
+    if (exhaustive) {
+      i = k / (N - 1);
+      j = k % (N - 1);
+    } else {
+      i = di(rng);
+      j = dj(rng);
+    }
     if (j >= i) ++j;
     double sp = 0, pe = 0, snr = 0;
     if (!za[i] && !za[j]) {

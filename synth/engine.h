@@ -91,8 +91,12 @@ struct NullStats {
   double spearman_max = 0, pearson_max = 0, snr_max = 0;
   double spearman_mean = 0, pearson_mean = 0, snr_mean = 0;
 };
+// The paper's count of null pairs, and the "choose for me" value of `pairs` below.
+constexpr int64_t kPaperPairs = 1000000;
+constexpr int64_t kAutoPairs = 0;
 // Random ordered pairs (i != j, drawn with replacement) of the natural stimuli, measured at
-// `layer`. Activations are computed once per stimulus and the pairs read off Gram
+// `layer`. pairs = kAutoPairs: 10^6 random pairs, or every ordered pair exactly once when
+// the set has fewer than 10^6 (NullStats::pairs says how many were used). Activations are computed once per stimulus and the pairs read off Gram
 // matrices, so 10^6 pairs cost little more than 10^3.
 NullStats null_distribution(const ModelHandle& m, const std::string& layer,
                             const std::vector<stimuli::Array>& naturals, int64_t pairs,
@@ -113,6 +117,7 @@ struct SynthOptions {
   double audio_init_sigma = 1e-7;
   int64_t checkpoint_every = 100;  // steps between checkpoints (0: never)
   int64_t stop_after = -1;    // testing: stop (as if killed) after this many steps
+  double converge_tol = 0.01; // converged: the loss fell by less than this fraction over the last round
   double step_for_round(int round) const;  // step * 0.5^round (with the default resolved)
 };
 
@@ -131,7 +136,15 @@ struct SynthOutcome {
   double final_loss = 0;    // at the last iterate
   bool nonfinite = false;   // stopped on NaN or Inf
   std::string message;      // why it stopped, if it did
+  // The loss as it fell: (step, loss of the iterate before that step), about 100 points and
+  // every round's start, then (total, final_loss).
+  std::vector<std::pair<int64_t, double>> loss_curve;
+  // The loss changed by less than converge_tol (relative) over the last round (over the
+  // last half of the steps when there is one round): the metamer has converged.
+  bool converged = false;
 };
+// The convergence rule of SynthOutcome::converged, from a loss curve.
+bool loss_converged(const std::vector<std::pair<int64_t, double>>& curve, int64_t iterations, int rounds, double tol);
 
 // Synthesizes one metamer per reference at `layer`, all references of the batch at once
 // but independently (per-example loss, per-example gradient normalization). If

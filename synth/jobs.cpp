@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -160,7 +161,20 @@ NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model
   NullEntry e;
   e.layer = layer;
   std::string sh = set_hash(items);
-  if (auto found = store.find_null(m.info().sha256, layer, sh, pairs, static_cast<int64_t>(seed))) {
+  if (pairs == kAutoPairs) {  // what null_distribution will use: 10^6, or every ordered pair of a smaller set
+    const int64_t n = static_cast<int64_t>(naturals.size());
+    pairs = n * (n - 1) <= kPaperPairs ? kAutoPairs : kPaperPairs;
+    if (pairs == kAutoPairs) {
+      if (auto found = store.find_null(m.info().sha256, layer, sh, n * (n - 1), static_cast<int64_t>(seed))) {
+        e.id = found->first;
+        e.rec = found->second;
+        e.cached = true;
+        return e;
+      }
+    }
+  }
+  if (auto found = pairs == kAutoPairs ? std::nullopt
+                                       : store.find_null(m.info().sha256, layer, sh, pairs, static_cast<int64_t>(seed))) {
     e.id = found->first;
     e.rec = found->second;
     e.cached = true;
@@ -174,7 +188,7 @@ NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model
   r.layer = layer;
   r.stimulus_set = set_description;
   r.set_sha256 = sh;
-  r.pairs = pairs;
+  r.pairs = st.pairs;  // as used (kAutoPairs resolved)
   r.seed = static_cast<int64_t>(seed);
   r.spearman_max = st.spearman_max;
   r.pearson_max = st.pearson_max;
@@ -188,21 +202,170 @@ NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model
   return e;
 }
 
+std::string natural_set_sha256(const std::vector<stimuli::Item>& items) { return set_hash(items); }
+
+// [SECTION] bundled nulls -----------------------------------------------------------------
+std::string bundled_null_path(const ModelInfo& info) { return info.path.empty() ? "" : info.path + ".null.json"; }
+
+namespace {
+
+json stats_json(const NullStats& st) {
+  return {{"spearman_max", st.spearman_max}, {"pearson_max", st.pearson_max}, {"snr_db_max", st.snr_max},
+          {"spearman_mean", st.spearman_mean}, {"pearson_mean", st.pearson_mean}, {"snr_db_mean", st.snr_mean},
+          {"pairs", st.pairs}, {"stimuli", st.stimuli}};
+}
+
+NullStats stats_of(const json& j) {
+  NullStats st;
+  st.spearman_max = j.at("spearman_max").get<double>();
+  st.pearson_max = j.at("pearson_max").get<double>();
+  st.snr_max = j.at("snr_db_max").get<double>();
+  st.spearman_mean = j.at("spearman_mean").get<double>();
+  st.pearson_mean = j.at("pearson_mean").get<double>();
+  st.snr_mean = j.at("snr_db_mean").get<double>();
+  st.pairs = j.at("pairs").get<int64_t>();
+  st.stimuli = j.at("stimuli").get<int64_t>();
+  return st;
+}
+
+// The bundled null of one layer as the store records nulls (so metamers point at it).
+NullEntry bundled_entry(const BundledNull& b, const ModelHandle& m, data::Store& store, int64_t model_id,
+                        const std::string& layer) {
+  NullEntry e;
+  e.layer = layer;
+  if (auto found = store.find_null(m.info().sha256, layer, b.set_sha256, b.pairs, static_cast<int64_t>(b.seed))) {
+    e.id = found->first;
+    e.rec = found->second;
+    e.cached = true;
+    return e;
+  }
+  const NullStats& st = b.layers.at(layer);
+  data::NullRecord& r = e.rec;
+  r.model_id = model_id;
+  r.model_sha256 = m.info().sha256;
+  r.layer = layer;
+  r.stimulus_set = "bundled: " + b.description;
+  r.set_sha256 = b.set_sha256;
+  r.pairs = b.pairs;
+  r.seed = static_cast<int64_t>(b.seed);
+  r.spearman_max = st.spearman_max;
+  r.pearson_max = st.pearson_max;
+  r.snr_max = st.snr_max;
+  r.spearman_mean = st.spearman_mean;
+  r.pearson_mean = st.pearson_mean;
+  r.snr_mean = st.snr_mean;
+  r.program_version = program_version();
+  e.id = store.add_null(r);
+  e.cached = true;
+  return e;
+}
+
+// One line (a line of the command's output, or "" when the null is large enough) when a
+// null comes from too few stimuli or pairs to be the paper's success test.
+std::string small_null_warning(const std::string& what, int64_t stimuli, int64_t pairs) {
+  if (stimuli >= 100 && pairs >= 100000) return "";
+  return "warning: " + what + " comes from " + std::to_string(stimuli) + " natural stimuli and " +
+         std::to_string(pairs) +
+         " pairs, too few for the paper's success test; give --null-input DIR (at least 100, ideally 1,000 natural "
+         "stimuli the model never trained on) and --null-pairs 1000000";
+}
+
+}  // namespace
+
+std::optional<BundledNull> load_bundled_null(const ModelInfo& info) {
+  const std::string path = bundled_null_path(info);
+  std::error_code ec;
+  if (path.empty() || !fs::is_regular_file(path, ec)) return std::nullopt;
+  std::ifstream f(path);
+  BundledNull b;
+  b.path = path;
+  try {
+    const json j = json::parse(f);
+    if (j.value("format", "") != "metamerlab-null/1")
+      throw std::runtime_error("not a metamerlab-null/1 file");
+    b.model_sha256 = j.at("model_sha256").get<std::string>();
+    b.description = j.at("set").at("description").get<std::string>();
+    b.set_sha256 = j.at("set").at("sha256").get<std::string>();
+    b.stimuli = j.at("set").at("stimuli").get<int64_t>();
+    b.pairs = j.at("pairs").get<int64_t>();
+    b.seed = j.at("seed").get<uint64_t>();
+    for (auto it = j.at("layers").begin(); it != j.at("layers").end(); ++it) b.layers[it.key()] = stats_of(it.value());
+    if (j.contains("check")) {
+      const json& c = j["check"];
+      b.check_description = c.at("set").at("description").get<std::string>();
+      b.check_sha256 = c.at("set").at("sha256").get<std::string>();
+      b.check_stimuli = c.at("set").at("stimuli").get<int64_t>();
+      b.check_pairs = c.at("pairs").get<int64_t>();
+      b.check_seed = c.at("seed").get<uint64_t>();
+      for (auto it = c.at("layers").begin(); it != c.at("layers").end(); ++it)
+        b.check_layers[it.key()] = stats_of(it.value());
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": malformed bundled null distributions (" + std::string(e.what()).substr(0, 120) +
+                             "); rebuild them with tools/build-zoo.sh or remove the file");
+  }
+  if (b.model_sha256 != info.sha256)
+    throw std::runtime_error(path + ": bundled null distributions of other weights (model SHA-256 differs); rebuild them "
+                                    "with tools/build-zoo.sh or remove the file");
+  return b;
+}
+
 std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::ostream& err) {
   auto m = ModelHandle::open(job.model, job.device);
-  m.check_layers(job.layers);
+  std::vector<std::string> layers = job.layers;
+  if (layers.size() == 1 && layers[0] == "all") layers = m.info().layers;
+  m.check_layers(layers);
+  if (job.write_bundled && bundled_null_path(m.info()).empty())
+    throw std::runtime_error(job.model + ": has no model file to bundle null distributions with");
   auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
   auto xs = load_all(m, items, err);
   data::Store store(job.db);
   int64_t model_id = store.upsert_model(model_record(m.info()));
   std::vector<NullEntry> res;
-  for (const auto& layer : job.layers)
+  const auto t0 = Clock::now();
+  for (const auto& layer : layers)
     res.push_back(null_for_layer(m, store, model_id, layer, items, xs, join(job.inputs, ","), job.pairs, job.seed, job.batch));
+  const std::string warning =
+      res.empty() ? "" : small_null_warning("this null distribution", static_cast<int64_t>(items.size()), res[0].rec.pairs);
+  if (job.write_bundled) {
+    json j;
+    j["format"] = "metamerlab-null/1";
+    j["model"] = m.info().spec;
+    j["model_sha256"] = m.info().sha256;
+    j["set"] = {{"description", job.description.empty() ? join(job.inputs, ",") : job.description},
+                {"stimuli", items.size()}, {"sha256", set_hash(items)}};
+    j["pairs"] = res.empty() ? 0 : res[0].rec.pairs;
+    j["seed"] = job.seed;
+    for (const auto& e : res) {
+      NullStats st;
+      st.spearman_max = e.rec.spearman_max, st.pearson_max = e.rec.pearson_max, st.snr_max = e.rec.snr_max;
+      st.spearman_mean = e.rec.spearman_mean, st.pearson_mean = e.rec.pearson_mean, st.snr_mean = e.rec.snr_mean;
+      st.pairs = e.rec.pairs;
+      st.stimuli = static_cast<int64_t>(items.size());
+      j["layers"][e.layer] = stats_json(st);
+    }
+    if (!job.check_inputs.empty()) {
+      auto citems = stimuli::list_stimuli(job.check_inputs, modality_of(m.info()));
+      auto cxs = load_all(m, citems, err);
+      json c;
+      c["set"] = {{"description", join(job.check_inputs, ",")}, {"stimuli", citems.size()}, {"sha256", set_hash(citems)}};
+      c["pairs"] = job.check_pairs;
+      c["seed"] = job.seed;
+      for (const auto& layer : layers)
+        c["layers"][layer] = stats_json(null_distribution(m, layer, cxs, job.check_pairs, job.seed, job.batch));
+      j["check"] = c;
+    }
+    j["program_version"] = program_version();
+    j["wall_s"] = seconds_since(t0);
+    stimuli::write_file_atomic(bundled_null_path(m.info()), j.dump(2) + "\n");
+    out << "wrote " << bundled_null_path(m.info()) << "\n";
+  }
   if (job.json) {
     json j;
     j["model"] = m.info().spec;
     j["model_sha256"] = m.info().sha256;
     j["stimuli"] = items.size();
+    if (!warning.empty()) j["warning"] = warning;
     for (const auto& e : res) {
       j["layers"][e.layer] = {{"pairs", e.rec.pairs},          {"seed", e.rec.seed},
                               {"cached", e.cached},            {"null_id", e.id},
@@ -212,8 +375,8 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
     }
     out << j.dump() << "\n";
   } else {
-    out << "null distribution: " << m.info().spec << ", " << items.size() << " natural stimuli, " << job.pairs
-        << " pairs, seed " << job.seed << "\n";
+    out << "null distribution: " << m.info().spec << ", " << items.size() << " natural stimuli, "
+        << (res.empty() ? job.pairs : res[0].rec.pairs) << " pairs, seed " << job.seed << "\n";
     out << std::left << std::setw(14) << "layer" << std::setw(22) << "spearman max/mean" << std::setw(22)
         << "pearson max/mean" << std::setw(22) << "snr_db max/mean" << "source\n";
     for (const auto& e : res)
@@ -221,15 +384,18 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
           << (fmt(e.rec.spearman_max) + " / " + fmt(e.rec.spearman_mean)) << std::setw(22)
           << (fmt(e.rec.pearson_max) + " / " + fmt(e.rec.pearson_mean)) << std::setw(22)
           << (fmt(e.rec.snr_max, 2) + " / " + fmt(e.rec.snr_mean, 2)) << (e.cached ? "cache" : "computed") << "\n";
+    if (!warning.empty()) out << warning << "\n";
   }
   return res;
 }
 
 // [SECTION] synth -------------------------------------------------------------------------
-SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostream& err) {
+SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ostream& err) {
   auto t_run = Clock::now();
-  auto m = ModelHandle::open(job.model, job.device);
+  auto m = ModelHandle::open(job_in.model, job_in.device);
   const ModelInfo& info = m.info();
+  SynthJob job = job_in;
+  if (job.layers.size() == 1 && job.layers[0] == "all") job.layers = info.layers;  // every layer of the model
   m.check_layers(job.layers);
   if (job.batch < 1) throw std::runtime_error("--batch must be at least 1");
   if (!job.categories.empty()) m.classify({}, job.categories);  // validates the names
@@ -237,9 +403,14 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
   auto refs = load_all(m, items, err);
   std::vector<std::string> ref_sha;
   set_hash(items, &ref_sha);
+  // The null: --null-input's set, else the model's bundled null, else the references.
+  const std::optional<BundledNull> bundle =
+      job.null_inputs.empty() && job.bundled_null ? load_bundled_null(info) : std::nullopt;
   std::vector<stimuli::Item> null_items = job.null_inputs.empty() ? items : stimuli::list_stimuli(job.null_inputs, modality_of(info));
   std::vector<stimuli::Array> naturals = job.null_inputs.empty() ? refs : load_all(m, null_items, err);
-  if (naturals.size() < 2)
+  bool need_computed = !bundle;
+  for (const auto& l : job.layers) need_computed = need_computed || !bundle->layers.count(l);
+  if (need_computed && naturals.size() < 2)
     throw std::runtime_error("the null distribution needs at least 2 natural stimuli; add --null-input DIR with more");
 
   stimuli::ensure_writable_dir(job.out_dir);
@@ -274,13 +445,23 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
   const std::string ckpt_dir = out_abs + "/.checkpoints";
   bool interrupted = false;  // by --stop-after: the run is recorded as interrupted, not failed
   try {
+    bool warned = false;
     for (const auto& layer : job.layers) {
-      NullEntry null = null_for_layer(m, store, model_id, layer, null_items, naturals,
-                                      join(job.null_inputs.empty() ? job.inputs : job.null_inputs, ","), job.null_pairs,
-                                      job.null_seed, 16);
-      out << "layer " << layer << ": null over " << null.rec.pairs << " pairs" << (null.cached ? " (cached)" : "")
+      const bool bundled = bundle && bundle->layers.count(layer);
+      NullEntry null = bundled ? bundled_entry(*bundle, m, store, model_id, layer)
+                               : null_for_layer(m, store, model_id, layer, null_items, naturals,
+                                                join(job.null_inputs.empty() ? job.inputs : job.null_inputs, ","),
+                                                job.null_pairs, job.null_seed, 16);
+      const int64_t null_stimuli = bundled ? bundle->stimuli : static_cast<int64_t>(null_items.size());
+      out << "layer " << layer << ": null over " << null.rec.pairs << " pairs" << (null.cached && !bundled ? " (cached)" : "")
           << ": max spearman " << fmt(null.rec.spearman_max) << ", pearson " << fmt(null.rec.pearson_max) << ", snr "
-          << fmt(null.rec.snr_max, 2) << " dB\n";
+          << fmt(null.rec.snr_max, 2) << " dB; " << null_stimuli << " natural stimuli"
+          << (bundled ? ", bundled with the model (" + bundle->description + ")" : "") << "\n";
+      if (!warned) {
+        const std::string w = small_null_warning("the null distribution of layer " + layer, null_stimuli, null.rec.pairs);
+        if (!w.empty()) out << w << "\n";
+        warned = true;
+      }
       // What is already done (resume).
       std::vector<size_t> pending;
       std::vector<bool> made(items.size(), false);
@@ -354,6 +535,12 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
           r.seed = static_cast<int64_t>(job.opt.seed);
           r.iterations = o.iterations;
           r.final_loss = o.final_loss;
+          r.converged = o.converged ? 1 : 0;
+          {
+            json curve = json::array();
+            for (const auto& [step, loss] : o.loss_curve) curve.push_back({step, std::isfinite(loss) ? json(loss) : json(nullptr)});
+            r.loss_curve_json = curve.dump();
+          }
           r.spearman = s.spearman;
           r.pearson = s.pearson;
           r.snr_db = s.snr_db;
@@ -395,11 +582,13 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
           store.add_metamer(r);
           ++res.total;
           res.passed += r.passed;
+          res.converged += o.converged;
           res.failed += r.status == "failed";
           res.nonfinite += r.status == "nan";
           if (o.nonfinite) err << "warning: " << items[i].path << " at layer " << layer << ": " << o.message << "\n";
           out << (r.passed ? "PASS " : (o.nonfinite ? "NAN  " : "FAIL ")) << layer << " " << items[i].category << "/"
-              << names[i] << "  loss " << fmt(r.final_loss, 4) << "  spearman " << fmt(s.spearman) << "  pearson "
+              << names[i] << "  loss " << fmt(r.final_loss, 4) << (o.converged ? " (converged)" : " (not converged)")
+              << "  spearman " << fmt(s.spearman) << "  pearson "
               << fmt(s.pearson) << "  snr " << fmt(s.snr_db, 2) << " dB  pred " << r.pred_metamer << " (ref "
               << r.pred_reference << ")" << (r.message.empty() ? "" : "  [" + r.message + "]") << "\n";
           res.metamers.push_back(r);
@@ -420,7 +609,9 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
   std::error_code ec;
   fs::remove(ckpt_dir, ec);  // only if empty
   out << "done: " << res.total << " metamer(s), " << res.passed << " passed, " << res.failed << " failed the test, "
-      << res.nonfinite << " stopped on NaN/Inf, " << res.resumed << " resumed; outputs in " << out_abs
+      << res.nonfinite << " stopped on NaN/Inf, " << res.resumed << " resumed; " << res.converged << " of "
+      << res.total - res.resumed << " made now converged (loss change under " << fmt(100 * job.opt.converge_tol, 0)
+      << "% over the last round); outputs in " << out_abs
       << "; recorded in " << job.db << " (run " << res.run_id << ")\n";
   return res;
 }
@@ -509,7 +700,7 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   r.db = job.db;
   r.iterations = job.iterations;
   r.rounds = job.rounds;
-  r.null_pairs = 1000;
+  r.null_pairs = kAutoPairs;
   r.command_line = job.command_line;
   r.device = job.device;
   out << "metamerlab " << program_version() << " demo (threads: " << runtime_threads() << ", device "

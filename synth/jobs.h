@@ -12,6 +12,8 @@
 //   [SECTION] trace      provenance of a metamer file
 #pragma once
 #include <iosfwd>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +33,10 @@ struct SynthJob {
   SynthOptions opt;
   int batch = 1;
   std::vector<std::string> categories;   // restrict predictions to these classes
-  int64_t null_pairs = 1000;
+  int64_t null_pairs = kAutoPairs;       // kAutoPairs: 10^6, or every ordered pair of a smaller set
   uint64_t null_seed = 0;
-  std::vector<std::string> null_inputs;  // natural set for the null (default: inputs)
+  std::vector<std::string> null_inputs;  // natural set for the null (default: the bundled null, else inputs)
+  bool bundled_null = true;              // with no null_inputs, use the model's bundled null when it has one
   std::string command_line;
   bool progress = true;                  // progress line on stderr
   Device device = Device::cpu;
@@ -41,6 +44,7 @@ struct SynthJob {
 struct SynthJobResult {
   int64_t run_id = 0;
   int total = 0, passed = 0, failed = 0, nonfinite = 0, resumed = 0;
+  int converged = 0;                          // of the metamers made by this run
   std::vector<data::MetamerRecord> metamers;  // this run's and resumed ones, in order
 };
 SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostream& err);
@@ -48,15 +52,46 @@ SynthJobResult run_synth_job(const SynthJob& job, std::ostream& out, std::ostrea
 // [SECTION] null --------------------------------------------------------------------------
 struct NullJob {
   std::string model;
-  std::vector<std::string> layers;
+  std::vector<std::string> layers;        // "all": every layer of the model
   std::vector<std::string> inputs;
   std::string db = "metamerlab.db";
-  int64_t pairs = 1000;
+  int64_t pairs = kAutoPairs;             // kAutoPairs: 10^6, or every ordered pair of a smaller set
   uint64_t seed = 0;
   int batch = 16;
   bool json = false;
   Device device = Device::cpu;
+  // Bundling (tools/build-zoo.sh): write the distributions next to the model's file
+  // (bundled_null_path) with `description` of the natural set, and the null of the small
+  // `check_inputs` set (check_pairs) so tests can recompute it without the whole set.
+  bool write_bundled = false;
+  std::string description;
+  std::vector<std::string> check_inputs;
+  int64_t check_pairs = 1000;
 };
+
+// A model's null distributions computed when the model was built, from many natural
+// stimuli it never trained on (the paper: 10^6 pairs of natural stimuli), stored next to
+// its file as FILE.null.json. synth, demo and report use them when no --null-input is given.
+struct BundledNull {
+  std::string path;                       // the .null.json file
+  std::string model_sha256;
+  std::string description, set_sha256;   // the natural set and its hash
+  int64_t stimuli = 0, pairs = 0;
+  uint64_t seed = 0;
+  std::map<std::string, NullStats> layers;
+  // The small check set's nulls (recomputable on a fresh checkout: stimuli/samples).
+  std::string check_description, check_sha256;
+  int64_t check_stimuli = 0, check_pairs = 0;
+  uint64_t check_seed = 0;
+  std::map<std::string, NullStats> check_layers;
+};
+// FILE.null.json beside the model's file ("" for a model without a file).
+std::string bundled_null_path(const ModelInfo& info);
+// The model's bundled nulls; nullopt when it has none. Throws naming the file when it is
+// malformed or belongs to other weights (its model SHA-256 differs).
+std::optional<BundledNull> load_bundled_null(const ModelInfo& info);
+// The SHA-256 of a natural set as the store and the bundles key it (category + file hash).
+std::string natural_set_sha256(const std::vector<stimuli::Item>& items);
 struct NullEntry {
   std::string layer;
   int64_t id = 0;

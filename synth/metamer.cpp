@@ -55,6 +55,8 @@ struct State {
   torch::Tensor x, m1, m2, active, iters;
   int64_t step = 0;
   std::vector<std::string> messages;
+  std::vector<int64_t> curve_steps;      // the loss curve so far: steps
+  std::vector<torch::Tensor> curve;      // and per-example losses ([B] float64, CPU) at them
 };
 
 std::string state_key(const ModelInfo& info, const std::string& layer, const torch::Tensor& refs, const SynthOptions& o) {
@@ -79,6 +81,8 @@ void save_state(const std::string& path, const std::string& key, const State& st
   std::string msgs;
   for (const auto& m : st.messages) msgs += m + '\x1f';
   ar.write("messages", c10::IValue(msgs));
+  ar.write("curve_steps", torch::tensor(st.curve_steps, torch::kInt64));
+  ar.write("curve", st.curve.empty() ? torch::zeros({0}, torch::kFloat64) : torch::stack(st.curve));
   std::string tmp = path + ".tmp";
   try {
     ar.save_to(tmp);
@@ -104,6 +108,12 @@ bool load_state(const std::string& path, const std::string& key, State& st) {
     torch::Tensor step;
     ar.read("step", step);
     st.step = step.item<int64_t>();
+    torch::Tensor steps, curve;
+    ar.read("curve_steps", steps);  // absent in checkpoints of older versions: start anew
+    ar.read("curve", curve);
+    st.curve_steps.assign(steps.data_ptr<int64_t>(), steps.data_ptr<int64_t>() + steps.numel());
+    st.curve.clear();
+    for (int64_t i = 0; i < static_cast<int64_t>(st.curve_steps.size()); ++i) st.curve.push_back(curve[i].clone());
     c10::IValue msgs;
     ar.read("messages", msgs);
     st.messages.clear();
@@ -166,6 +176,7 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
   auto t0 = std::chrono::steady_clock::now();
   auto last_report = t0;
   const int64_t start = st.step;
+  const int64_t curve_every = std::max<int64_t>(1, total / 100);
   auto bshape = [&](const torch::Tensor& v) {  // [B] -> [B,1,1,...] for broadcasting
     std::vector<int64_t> s(st.x.dim(), 1);
     s[0] = B;
@@ -183,6 +194,10 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     auto a = model.forward(xg, {layer}, opt.fake_relu).at(layer).reshape({B, -1});
     auto diff = a - target;
     torch::Tensor loss = opt.loss == Loss::l2norm ? diff.norm(2, 1) / tnorm.clamp_min(1e-12) : diff.pow(2).mean(1);
+    if (s % curve_every == 0 || s % opt.iterations == 0) {  // the loss curve (and every round's start)
+      st.curve_steps.push_back(s);
+      st.curve.push_back(loss.detach().to(torch::kCPU, torch::kFloat64));
+    }
     auto finite = torch::isfinite(loss.detach());
     auto use = st.active & finite;
     auto total_loss = torch::where(use, loss, torch::zeros_like(loss)).sum();
@@ -253,14 +268,33 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     final_loss = opt.loss == Loss::l2norm ? diff.norm(2, 1) / tnorm.clamp_min(1e-12) : diff.pow(2).mean(1);
   }
   std::vector<SynthOutcome> out(B);
+  const auto fl = final_loss.to(torch::kCPU, torch::kFloat64);
   for (int64_t b = 0; b < B; ++b) {
     out[b].metamer = to_array(st.x[b]);
     out[b].iterations = st.iters[b].item<int64_t>();
-    out[b].final_loss = final_loss[b].item<double>();
+    out[b].final_loss = fl[b].item<double>();
     out[b].nonfinite = !st.active[b].item<bool>();
     out[b].message = st.messages[b];
+    for (size_t k = 0; k < st.curve_steps.size(); ++k)
+      out[b].loss_curve.emplace_back(st.curve_steps[k], st.curve[k][b].item<double>());
+    out[b].loss_curve.emplace_back(total, out[b].final_loss);
+    out[b].converged = !out[b].nonfinite && loss_converged(out[b].loss_curve, opt.iterations, opt.rounds, opt.converge_tol);
   }
   return out;
+}
+
+bool loss_converged(const std::vector<std::pair<int64_t, double>>& curve, int64_t iterations, int rounds, double tol) {
+  if (curve.size() < 2) return false;
+  const int64_t total = iterations * rounds;
+  // The loss at the last round's start (one round: half-way), against the final loss.
+  const int64_t ref_step = rounds > 1 ? total - iterations : total / 2;
+  double ref = std::nan("");
+  for (const auto& [step, loss] : curve)
+    if (step <= ref_step) ref = loss;
+  const double last = curve.back().second;
+  if (!std::isfinite(ref) || !std::isfinite(last)) return false;
+  if (ref <= 0) return last <= 0;
+  return std::abs(ref - last) / ref < tol;
 }
 
 }  // namespace mm::synth

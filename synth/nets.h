@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,7 +77,12 @@ struct TensorSet {
 // the random start. Returns detached inputs in [lo, hi] within eps of x.
 torch::Tensor pgd_attack(TrainableNet& net, const torch::Tensor& x, const torch::Tensor& y,
                          const PgdOptions& o, float lo, float hi, at::Generator gen);
-// Accuracy on a set (eval mode; under `attack` unless its norm is none).
+// PGD with a given function from the attacked tensor to logits (the whole network, or the
+// network after its front end), within [lo, hi].
+torch::Tensor pgd_attack_with(const std::function<torch::Tensor(const torch::Tensor&)>& logits, const torch::Tensor& x,
+                              const torch::Tensor& y, const PgdOptions& o, float lo, float hi, at::Generator gen);
+// Accuracy on a set (eval mode; under `attack` unless its norm is none; attack.frontend:
+// the attack perturbs the front end's output).
 double accuracy(TrainableNet& net, const TensorSet& s, const PgdOptions& attack, int batch, uint64_t seed);
 // --style-augment's per-item colour and detail changes of a batch of images [B, 3, H, W]
 // (train.cpp): channel permutation p 0.5, greyscale p 0.2, blur p 0.3; the same

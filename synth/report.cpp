@@ -78,7 +78,8 @@ std::vector<ZooReportRow> run_zoo_report(const ZooReportJob& job, std::ostream& 
     sj.model = models[mi];
     sj.layers = layers;
     sj.inputs = references(data_dir, set, mod, job.per_category);
-    sj.null_inputs = {(fs::path(data_dir) / "reference").string()};
+    // The null: the model's bundled one (many held-out stimuli, 10^6 pairs), else the
+    // reference set (synth warns that it is small).
     sj.out_dir = (fs::path(job.out_dir) / fs::path(models[mi].substr(models[mi].rfind(':') + 1)).filename()).string();
     sj.db = db;
     sj.opt.iterations = job.iterations;

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <numeric>
 #include <ostream>
 #include <random>
@@ -79,6 +80,11 @@ torch::Tensor project(const torch::Tensor& delta, const PgdOptions& o) {
 // [SECTION] PGD ---------------------------------------------------------------------------
 torch::Tensor pgd_attack(TrainableNet& net, const torch::Tensor& x, const torch::Tensor& y, const PgdOptions& o,
                          float lo, float hi, at::Generator gen) {
+  return pgd_attack_with([&](const torch::Tensor& v) { return net.logits(v); }, x, y, o, lo, hi, gen);
+}
+
+torch::Tensor pgd_attack_with(const std::function<torch::Tensor(const torch::Tensor&)>& logits, const torch::Tensor& x,
+                              const torch::Tensor& y, const PgdOptions& o, float lo, float hi, at::Generator gen) {
   if (o.norm == Norm::none || !(o.eps > 0) || o.steps < 1) return x.detach();
   auto x0 = x.detach();
   torch::Tensor delta;
@@ -97,7 +103,7 @@ torch::Tensor pgd_attack(TrainableNet& net, const torch::Tensor& x, const torch:
   const double a = o.step();
   for (int k = 0; k < o.steps; ++k) {
     adv = adv.detach().requires_grad_(true);
-    auto loss = torch::nn::functional::cross_entropy(net.logits(adv), y);
+    auto loss = torch::nn::functional::cross_entropy(logits(adv), y);
     auto g = torch::autograd::grad({loss}, {adv})[0];
     torch::NoGradGuard ng;
     torch::Tensor stepped;
@@ -118,7 +124,21 @@ double accuracy(TrainableNet& net, const TensorSet& s, const PgdOptions& attack,
     auto idx = torch::arange(b, std::min<int64_t>(b + batch, s.size()), torch::kLong);
     auto x = s.batch_x(idx);
     auto y = s.y.index_select(0, idx);
-    if (attack.norm != Norm::none) x = pgd_attack(net, x, y, attack, info.lo, info.hi, generator_for(seed, 2, static_cast<uint64_t>(k)));
+    const auto gen = generator_for(seed, 2, static_cast<uint64_t>(k));
+    if (attack.norm != Norm::none && attack.frontend && net.has_frontend()) {
+      // In the front end's space: its output is non-negative (the cochleagram).
+      torch::Tensor f;
+      {
+        torch::NoGradGuard ng;
+        f = net.frontend(x);
+      }
+      f = pgd_attack_with([&](const torch::Tensor& v) { return net.logits_after_frontend(v); }, f, y, attack, 0.0f,
+                          std::numeric_limits<float>::max(), gen);
+      torch::NoGradGuard ng;
+      correct += net.logits_after_frontend(f).argmax(1).eq(y).sum().item<int64_t>();
+      continue;
+    }
+    if (attack.norm != Norm::none) x = pgd_attack(net, x, y, attack, info.lo, info.hi, gen);
     torch::NoGradGuard ng;
     correct += net.logits(x).argmax(1).eq(y).sum().item<int64_t>();
   }
@@ -133,6 +153,7 @@ std::string run_fingerprint(const TrainableNet& net, const TensorSet& train, con
   f << net_json(net).dump() << "|n=" << train.size() << "|e=" << o.epochs << "|b=" << o.batch << "|lr=" << o.lr
     << "|opt=" << o.optimizer << "|sch=" << o.schedule << "|wd=" << o.weight_decay << "|seed=" << o.seed
     << "|adv=" << norm_name(o.train_attack.norm) << "," << o.train_attack.eps << "," << o.train_attack.steps << ","
+    << (o.train_attack.frontend ? "frontend," : "")
     << o.train_attack.step() << "," << o.train_attack.random_start << "|aug=" << o.augment
     << "|init=" << o.init << "|style=" << o.style_augment << "|ls=" << o.label_smoothing << "|mixup=" << o.mixup;
   return f.str();
@@ -325,7 +346,7 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
   // Standard training of a network with a parameter-free front end (the cochleagram, most
   // of the audio network's cost): compute it once per item.
   TensorSet feats;
-  const bool cached = o.train_attack.norm == Norm::none && net.has_frontend();
+  const bool cached = net.has_frontend() && (o.train_attack.norm == Norm::none || o.train_attack.frontend);
   if (cached) {
     const auto tc = std::chrono::steady_clock::now();
     torch::NoGradGuard ng;
@@ -375,7 +396,12 @@ void train_on_tensors(TrainableNet& net, const TensorSet& train, const TrainOpti
     }
     if (o.train_attack.norm != Norm::none) {
       net.module().eval();
-      x = pgd_attack(net, x, y, o.train_attack, info.lo, info.hi, generator_for(o.seed, 3, static_cast<uint64_t>(s)));
+      const auto gen = generator_for(o.seed, 3, static_cast<uint64_t>(s));
+      if (cached)  // the attack perturbs the cochleagram (non-negative)
+        x = pgd_attack_with([&](const torch::Tensor& v) { return net.logits_after_frontend(v); }, x, y, o.train_attack,
+                            0.0f, std::numeric_limits<float>::max(), gen);
+      else
+        x = pgd_attack(net, x, y, o.train_attack, info.lo, info.hi, gen);
     }
     net.module().train();
     const double lr = lr_at(o, s, total);
@@ -521,7 +547,7 @@ TrainReport train(const TrainOptions& in) {
   rep.eval_seconds = secs(t0);
   auto attack_json = [](const PgdOptions& a) {
     return nlohmann::json{{"norm", norm_name(a.norm)}, {"eps", a.eps}, {"steps", a.steps}, {"step_size", a.step()},
-                          {"random_start", a.random_start}};
+                          {"random_start", a.random_start}, {"space", a.frontend ? "cochleagram" : "input"}};
   };
   std::string data_version = "unknown";
   const auto manifest = fs::path(root) / "manifest.json";
@@ -530,7 +556,7 @@ TrainReport train(const TrainOptions& in) {
   extra["recipe"] = {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"optimizer", o.optimizer},
                      {"schedule", o.schedule}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
                      {"augment", !o.augment ? "none" : o.modality == "image" ? "flip, shift size/8, cutout size/4"
-                                 : o.train_attack.norm == Norm::none ? "cochleagram shift F/16 and T/8, masks F/8 and T/8" : "none (adversarial audio)"}, {"width", o.width},
+                                 : o.train_attack.norm == Norm::none || o.train_attack.frontend ? "cochleagram shift F/16 and T/8, masks F/8 and T/8" : "none (adversarial audio)"}, {"width", o.width},
                      {"stem_stride", o.stem_stride},
                      {"style_augment", o.style_augment && o.modality == "image" ? "channel permutation p 0.5, greyscale p 0.2, blur p 0.3" : "none"},
                      {"label_smoothing", o.label_smoothing}, {"mixup_alpha", o.mixup},

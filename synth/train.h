@@ -28,6 +28,9 @@ struct PgdOptions {
   int steps = 5;
   double step_size = -1;     // <0: eps/2 (the paper's audio recipe)
   bool random_start = true;
+  // Where the attack perturbs: the input (images, waveforms), or the network's fixed front
+  // end's output (audio: the cochleagram, as in the paper's cochleagram-space models).
+  bool frontend = false;
   double step() const { return step_size > 0 ? step_size : eps / 2; }
 };
 

@@ -60,7 +60,7 @@ int cmd_synth(const Args& a) {
   if (a.has("stop-after")) j.opt.stop_after = positive(a, "stop-after", 0);
   j.categories = a.list("categories");
   j.null_inputs = a.list("null-input");
-  j.null_pairs = positive(a, "null-pairs");
+  j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs") : synth::kAutoPairs;
   j.null_seed = static_cast<uint64_t>(positive(a, "null-seed", 0));
   j.progress = !a.flag("quiet");
   j.command_line = a.command_line;
@@ -74,12 +74,17 @@ int cmd_null(const Args& a) {
   j.model = a.get("model");
   j.layers = a.list("layers");
   j.inputs = a.list("input");
-  j.pairs = positive(a, "pairs");
+  j.pairs = a.has("pairs") ? positive(a, "pairs") : synth::kAutoPairs;
   j.seed = static_cast<uint64_t>(positive(a, "seed", 0));
   j.batch = static_cast<int>(positive(a, "batch"));
   j.json = a.flag("json");
   j.db = a.get("db");
   j.device = device_of(a);
+  j.write_bundled = a.flag("write-bundled");
+  j.description = a.get("description");
+  j.check_inputs = a.list("check-input");
+  if (!j.write_bundled && (a.has("description") || a.has("check-input")))
+    throw UsageError("null: --description and --check-input go with --write-bundled");
   synth::run_null_job(j, std::cout, std::cerr);
   return 0;
 }
@@ -217,7 +222,7 @@ int cmd_report(const Args& a) {
   j.per_category = static_cast<int>(positive(a, "per-category"));
   j.iterations = positive(a, "iterations");
   j.rounds = static_cast<int>(positive(a, "rounds"));
-  j.null_pairs = positive(a, "null-pairs", 2);
+  j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs", 2) : synth::kAutoPairs;
   j.command_line = a.command_line;
   j.device = device_of(a);
   synth::run_zoo_report(j, std::cout, std::cerr);
@@ -262,6 +267,8 @@ int cmd_train(const Args& a) {
   p.norm = norm("adversarial", a.get("adversarial"));
   p.steps = static_cast<int>(positive(a, "pgd-steps"));
   p.random_start = !a.flag("no-random-start");
+  p.frontend = a.get("attack-space") == "cochleagram";
+  if (p.frontend && o.modality != "audio") throw UsageError("train: --attack-space cochleagram is for audio networks");
   if (a.has("eps")) {
     p.eps = a.get_double("eps");
     if (!(p.eps > 0) || !std::isfinite(p.eps)) throw UsageError("train: --eps must be positive and finite");
@@ -309,7 +316,7 @@ std::vector<CommandEntry> engine_commands() {
        "in the database, and prints each metamer's Spearman/Pearson/SNR against the null maxima and\n"
        "predicted classes. A killed run, started again with the same command, resumes.",
        {kModel,
-        {"layers", "L1[,L2...]", "layers to match (one metamer per layer)", "", true, true},
+        {"layers", "L1[,L2...]|all", "layers to match (one metamer per layer; all: every layer)", "", true, true},
         {"input", "DIR|FILES", "ImageFolder folder(s) DIR/<category>/<file>, or files", "", true, true},
         {"out", "DIR", "output folder", "", true},
         kDb,
@@ -323,8 +330,10 @@ std::vector<CommandEntry> engine_commands() {
         {"loss", "", "normalized L2 distance, or mean squared error", "l2norm", false, false, {"l2norm", "mse"}},
         {"no-fake-relu", "", "use the real ReLU gradient at the measured layer"},
         {"categories", "LIST", "restrict predicted classes to these (comma-separated)", "", false, true},
-        {"null-input", "DIR", "natural stimuli for the null distribution (default: --input)", "", false, true},
-        {"null-pairs", "N", "pairs in the null distribution (the paper: 1000000)", "1000"},
+        {"null-input", "DIR", "natural stimuli for the null distribution (default: the model's bundled null\n"
+                              "of held-out stimuli, else --input)", "", false, true},
+        {"null-pairs", "N", "pairs in the null distribution (default: the paper's 1000000, or every ordered\n"
+                            "pair of a smaller set)", ""},
         {"null-seed", "S", "seed for drawing null pairs", "0"},
         {"checkpoint-every", "N", "steps between checkpoints (0: none)", "100"},
         {"stop-after", "N", "testing: stop after N steps as if killed (resume later)", ""},
@@ -336,9 +345,13 @@ std::vector<CommandEntry> engine_commands() {
        "stimuli, per layer. Results are cached in the database by model hash, layer, stimulus set,\n"
        "pair count and seed.",
        {kModel,
-        {"layers", "L1[,L2...]", "layers", "", true, true},
+        {"layers", "L1[,L2...]|all", "layers (all: every layer of the model)", "", true, true},
         {"input", "DIR|FILES", "natural stimuli", "", true, true},
-        {"pairs", "N", "random pairs (the paper: 1000000)", "1000"},
+        {"pairs", "N", "random pairs (default: the paper's 1000000, or every ordered pair of a smaller set)", ""},
+        {"write-bundled", "", "store the distributions next to the model's file (FILE.null.json): what synth,\n"
+                              "demo and report use when no --null-input is given (tools/build-zoo.sh)"},
+        {"description", "TEXT", "with --write-bundled: what the natural set is", ""},
+        {"check-input", "DIR", "with --write-bundled: a small set whose null is stored too, to recompute", "", false, true},
         {"seed", "S", "seed for drawing pairs", "0"},
         {"batch", "B", "stimuli per forward pass", "16"},
         {"json", "", "print one JSON object"},
@@ -433,7 +446,8 @@ std::vector<CommandEntry> engine_commands() {
         {"per-category", "N", "references per category", "1"},
         {"iterations", "N", "steps per round", "250"},
         {"rounds", "R", "rounds (the step halves after each)", "4"},
-        {"null-pairs", "N", "random natural pairs of the null distribution", "1000"}},
+        {"null-pairs", "N", "pairs of the null distribution when a model has no bundled null (default: 10^6,\n"
+                            "or every ordered pair of the reference set)", ""}},
        "zoo",
        true,
        {"zoo"}},
@@ -470,6 +484,9 @@ std::vector<CommandEntry> engine_commands() {
         {"eps", "E", "PGD eps (training, and the final attack)", ""},
         {"eval-norm", "", "norm of the final attack (default: --adversarial, else linf)", "", false, false, {"l2", "linf"}},
         {"pgd-steps", "K", "PGD steps", "5"},
+        {"attack-space", "", "audio: PGD perturbs the waveform (input) or the cochleagram (the paper's\n"
+                             "cochleagram-space robust networks; the front end is then computed once per item)",
+         "input", false, false, {"input", "cochleagram"}},
         {"pgd-step-size", "A", "PGD step size (default eps/2)", ""},
         {"no-random-start", "", "start PGD at the input instead of a random point in the ball"},
         {"init", "FILE", "start from these weights (an earlier metamerlab train output): fine-tuning", ""},

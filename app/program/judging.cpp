@@ -141,53 +141,80 @@ void judge_trials(Judges& judges, const std::string& spec, const data::SessionIn
   (void)todo;
 }
 
-// Every passing metamer of the experiment's conditions judged by `spec` (network-to-network).
-void judge_metamers(Judges& judges, const std::string& spec, const experiments::Experiment& e, int batch,
-                    JudgeSummary& sum, std::ostream& out) {
+// Metamers judged by `spec` among `alts` (those not judged yet under their key), in
+// batches of 256 files. Returns (added, already).
+std::pair<int, int> judge_metamer_list(Judges& judges, const std::string& spec, const std::vector<MetamerToJudge>& list,
+                                       const std::vector<std::string>& alts, int batch) {
   const auto [m, model_id] = judges.get(spec);
-  std::vector<std::string> alts;
-  for (const auto& a : e.alternatives) alts.push_back(a.name);
-  if (const auto unknown = unknown_classes(m->info(), alts); !unknown.empty()) {
-    out << "judge: " << spec << " skips the network-to-network judgments of " << e.name << ": its classes lack "
-        << join(unknown) << "\n";
-    return;
-  }
-  const auto done = judges.store.judged_metamers(e.sha256, model_id);
-  const std::set<std::string> judged(done.begin(), done.end());
-  std::map<std::string, std::string> category;  // reference path -> category
-  for (const auto& set : e.sets)
-    for (const auto& it : set.items) category[it.path] = it.category;
-  std::vector<data::MetamerJudgment> js;
-  std::vector<stimuli::Array> xs;
-  for (const auto& [ref, conds] : e.metamers)
-    for (const auto& [cname, file] : conds) {
-      if (judged.count(file.sha256 + "|" + cname)) continue;
-      const experiments::Condition* c = e.find_condition(cname);
-      if (!c || c->natural) continue;
-      data::MetamerJudgment j;
-      j.experiment_sha256 = e.sha256;
-      j.condition = cname;
-      j.generating_model = c->model;
-      j.layer = c->layer;
-      j.reference_sha256 = data::sha256_file(ref);
-      j.stimulus_sha256 = file.sha256;
-      j.category = category.count(ref) ? category[ref] : fs::path(ref).parent_path().filename().string();
+  if (const auto unknown = unknown_classes(m->info(), alts); !unknown.empty())
+    throw std::runtime_error(spec + " cannot judge these metamers: its classes lack " + join(unknown));
+  std::map<std::string, std::set<std::string>> judged;  // key -> sha|condition
+  int added = 0, already = 0;
+  for (size_t b = 0; b < list.size(); b += 256) {
+    std::vector<data::MetamerJudgment> js;
+    std::vector<stimuli::Array> xs;
+    for (size_t i = b; i < std::min(list.size(), b + 256); ++i) {
+      const auto& mj = list[i];
+      auto& done = judged[mj.judgment.experiment_sha256];
+      if (done.empty()) {
+        const auto keys = judges.store.judged_metamers(mj.judgment.experiment_sha256, model_id);
+        done.insert(keys.begin(), keys.end());
+        done.insert("");  // read once
+      }
+      if (done.count(mj.judgment.stimulus_sha256 + "|" + mj.judgment.condition)) {
+        ++already;
+        continue;
+      }
+      data::MetamerJudgment j = mj.judgment;
       j.model_id = model_id;
-      xs.push_back(load_checked(*m, file.path, file.sha256, "metamer of " + cname));
+      xs.push_back(load_checked(*m, mj.file, j.stimulus_sha256, "metamer of " + j.condition));
       js.push_back(j);
     }
-  if (!xs.empty()) {
+    if (xs.empty()) continue;
     const auto said = answers(*m, xs, alts, batch);
     for (size_t i = 0; i < js.size(); ++i) {
       js[i].predicted = said[i];
       js[i].correct = said[i] == js[i].category;
     }
+    added += judges.store.add_metamer_judgments(js);
   }
-  const int added = judges.store.add_metamer_judgments(js);
+  return {added, already};
+}
+
+// Every passing metamer of the experiment's conditions judged by `spec` (network-to-network).
+void judge_metamers(Judges& judges, const std::string& spec, const experiments::Experiment& e, int batch,
+                    JudgeSummary& sum, std::ostream& out) {
+  std::vector<std::string> alts;
+  for (const auto& a : e.alternatives) alts.push_back(a.name);
+  if (const auto unknown = unknown_classes(judges.get(spec).first->info(), alts); !unknown.empty()) {
+    out << "judge: " << spec << " skips the network-to-network judgments of " << e.name << ": its classes lack "
+        << join(unknown) << "\n";
+    return;
+  }
+  std::map<std::string, std::string> category;  // reference path -> category
+  for (const auto& set : e.sets)
+    for (const auto& it : set.items) category[it.path] = it.category;
+  std::vector<MetamerToJudge> list;
+  for (const auto& [ref, conds] : e.metamers)
+    for (const auto& [cname, file] : conds) {
+      const experiments::Condition* c = e.find_condition(cname);
+      if (!c || c->natural) continue;
+      MetamerToJudge t;
+      t.judgment.experiment_sha256 = e.sha256;
+      t.judgment.condition = cname;
+      t.judgment.generating_model = c->model;
+      t.judgment.layer = c->layer;
+      t.judgment.reference_sha256 = data::sha256_file(ref);
+      t.judgment.stimulus_sha256 = file.sha256;
+      t.judgment.category = category.count(ref) ? category[ref] : fs::path(ref).parent_path().filename().string();
+      t.file = file.path;
+      list.push_back(t);
+    }
+  const auto [added, already] = judge_metamer_list(judges, spec, list, alts, batch);
   sum.metamer_judgments += added;
-  sum.already += static_cast<int>(judged.size());
+  sum.already += already;
   out << "judge: " << e.name << " metamers: " << spec << " judged " << added << " metamer(s)"
-      << (judged.empty() ? "" : ", " + std::to_string(judged.size()) + " already") << "\n";
+      << (already ? ", " + std::to_string(already) + " already" : "") << "\n";
 }
 
 // [SECTION] Observer ----------------------------------------------------------------------
@@ -272,6 +299,16 @@ JudgeSummary judge_sessions(const JudgeOptions& o, std::ostream& out) {
       << sum.metamer_judgments << " metamer judgment(s) added (" << sum.already << " already recorded) in " << o.db
       << "\n";
   return sum;
+}
+
+int judge_metamer_files(data::Store& store, const std::string& spec, synth::Device device,
+                        const std::vector<MetamerToJudge>& metamers, const std::vector<std::string>& alternatives,
+                        int batch, std::ostream& out) {
+  Judges judges{device, store, {}};
+  const auto [added, already] = judge_metamer_list(judges, spec, metamers, alternatives, batch);
+  out << "judge: " << spec << " judged " << added << " metamer(s)" << (already ? ", " + std::to_string(already) + " already" : "")
+      << "\n";
+  return added;
 }
 
 int run_observer_session(const ObserverOptions& o, std::ostream& out) {

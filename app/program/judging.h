@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/store.h"
 #include "synth/engine.h"
 
 namespace mm::app {
@@ -33,6 +34,18 @@ struct JudgeSummary {
 // Judges; prints one line per session and model on `out`. Throws std::runtime_error with one
 // line naming the database, session or file and what to do.
 JudgeSummary judge_sessions(const JudgeOptions& o, std::ostream& out);
+
+// One metamer to be judged (network-to-network): its record without the judging model's
+// answer, and its file.
+struct MetamerToJudge {
+  data::MetamerJudgment judgment;   // experiment key, condition, generating model, layer, hashes, category
+  std::string file;
+};
+// `spec` answers every metamer it has not judged yet under that key, among `alternatives`.
+// Returns how many were added.
+int judge_metamer_files(data::Store& store, const std::string& spec, synth::Device device,
+                        const std::vector<MetamerToJudge>& metamers, const std::vector<std::string>& alternatives,
+                        int batch, std::ostream& out);
 
 struct ObserverOptions {
   std::string experiment, db;

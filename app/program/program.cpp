@@ -45,6 +45,7 @@ const std::vector<CommandEntry>& command_table() {
     std::vector<CommandEntry> t = engine_commands();
     for (auto& e : session_commands()) t.push_back(std::move(e));
     for (auto& e : compare_commands()) t.push_back(std::move(e));
+    t.push_back(reproduce_command());
     for (auto& e : t) {
       if (e.engine == EngineUse::device) e.command.options.push_back(kDevice);
       if (e.engine != EngineUse::none) e.command.options.push_back(kThreads);

@@ -6,6 +6,7 @@
 //   engine_commands.cpp    synth null classify info trace demo report resave train dataset
 //   session_commands.cpp   plan run launch sessions timing-test
 //   compare_commands.cpp   judge analyze export
+//   reproduce.cpp          reproduce (the paper's pipeline on the bundled world)
 //   program.cpp            the table, help, version, dispatch (run_program)
 //   main.cpp               the executable's entry: errors become one line and an exit code
 #pragma once
@@ -34,6 +35,7 @@ struct CommandEntry {
 std::vector<CommandEntry> engine_commands();
 std::vector<CommandEntry> session_commands();
 std::vector<CommandEntry> compare_commands();
+CommandEntry reproduce_command();  // reproduce.cpp
 // Every command, with the engine options added; in the order `metamerlab --help` lists them.
 const std::vector<CommandEntry>& command_table();
 

@@ -791,5 +791,19 @@ TEST(ExportRefusals, TwoPeopleWithOneNumber) {
   EXPECT_GT(write_export(d, o).trials, 0);
 }
 
+// The README's "Exports" section names every CSV column (what analysts read first).
+TEST(ExportColumns, EveryColumnIsDocumentedInTheReadme) {
+  std::ifstream f(std::string(METAMERLAB_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string readme = ss.str();
+  const auto at = readme.find("## Exports");
+  ASSERT_NE(at, std::string::npos) << "README.md has no Exports section";
+  const std::string section = readme.substr(at, readme.find("\n## ", at + 3) - at);
+  for (const auto& c : export_columns())
+    EXPECT_NE(section.find("`" + c.name + "`"), std::string::npos) << c.name << " is not documented in README.md";
+  EXPECT_NE(section.find("judge_<model>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mm::analysis

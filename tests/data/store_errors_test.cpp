@@ -275,7 +275,7 @@ TEST(StoreCrashes, CommittedRecordsSurviveKill) {
                                "null_spearman_max, null_pearson_max, null_snr_max, null_id, "
                                "pred_metamer, pred_reference, passed, status, message, "
                                "png_path, png_sha256, wav_path, wav_sha256, float_path, "
-                               "float_sha256, wall_s, created_at FROM metamers") != SQLITE_OK)
+                               "float_sha256, wall_s, created_at, converged, loss_curve FROM metamers") != SQLITE_OK)
         ::_exit(3);
       ::kill(::getpid(), SIGKILL);
     } catch (...) {

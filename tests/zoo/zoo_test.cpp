@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "stimuli/stimuli.h"
 #include "synth/engine.h"
+#include "synth/jobs.h"
 #include "tests/testutil.h"
 
 namespace fs = std::filesystem;
@@ -136,4 +138,79 @@ TEST(ZooReport, RunsEndToEndOnTheFixtureReferences) {
                            t.path + "/nope --out " + t.path + "/b");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("metamerlab dataset --out"), std::string::npos) << bad.err;
+}
+
+// [SECTION] Bundled null distributions ----------------------------------------------------
+// Each bundled model carries its null distributions (models/NAME.pt.null.json: every layer,
+// >= 1,000 held-out natural stimuli, 10^6 pairs, with the set's SHA-256) and those of a small
+// check set kept in the source tree (stimuli/samples/SET/null-check), which must match a
+// recomputation here within float rounding.
+class ZooNull : public ::testing::TestWithParam<ZooCase> {};
+
+TEST_P(ZooNull, BundledNullLoadsAndMatchesARecomputationOfItsCheckSet) {
+  const ZooCase c = GetParam();
+  auto m = ModelHandle::open(std::string("zoo:") + c.name);
+  const auto b = mm::synth::load_bundled_null(m.info());
+  ASSERT_TRUE(b) << c.name << " has no bundled null (" << mm::synth::bundled_null_path(m.info()) << ")";
+  EXPECT_GE(b->stimuli, 1000);
+  EXPECT_EQ(b->pairs, 1000000);
+  EXPECT_EQ(b->set_sha256.size(), 64u);
+  for (const auto& l : m.info().layers) EXPECT_TRUE(b->layers.count(l)) << l;
+  ASSERT_GT(b->check_stimuli, 16);
+  const std::string dir = data_dir(c.set) + "/null-check";
+  const auto mod = m.info().modality == "audio" ? mm::stimuli::Modality::audio : mm::stimuli::Modality::image;
+  const auto items = mm::stimuli::list_stimuli({dir}, mod);
+  ASSERT_EQ(static_cast<int64_t>(items.size()), b->check_stimuli);
+  EXPECT_EQ(mm::synth::natural_set_sha256(items), b->check_sha256) << "the check set changed";
+  std::vector<mm::stimuli::Array> xs;
+  for (const auto& it : items) xs.push_back(m.load_stimulus(it.path));
+  for (const std::string layer : {"conv1", "stage3", "logits"}) {
+    const auto& want = b->check_layers.at(layer);
+    const auto got = mm::synth::null_distribution(m, layer, xs, b->check_pairs, b->check_seed);
+    auto near = [](double a, double x) { return std::abs(a - x) <= 1e-6 * std::max(1.0, std::abs(x)); };
+    EXPECT_TRUE(near(got.spearman_max, want.spearman_max)) << layer << " " << got.spearman_max << " " << want.spearman_max;
+    EXPECT_TRUE(near(got.pearson_max, want.pearson_max)) << layer;
+    EXPECT_TRUE(near(got.snr_max, want.snr_max)) << layer;
+    EXPECT_TRUE(near(got.pearson_mean, want.pearson_mean)) << layer;
+    // The full set's null is stricter than a small set's: more pairs, more near-duplicates.
+    EXPECT_GE(b->layers.at(layer).pearson_max, want.pearson_max - 1e-12) << layer;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, ZooNull,
+                         ::testing::Values(ZooCase{"emoji16-standard", "emoji16", 0},
+                                           ZooCase{"emoji16-robust", "emoji16", 0},
+                                           ZooCase{"words16-standard", "words16", 0},
+                                           ZooCase{"words16-robust", "words16", 0}),
+                         [](const auto& i) {
+                           std::string n = i.param.name;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+// A metamer stopped after a handful of steps is a rough match: it fails the bundled null at
+// stage3 (the references' own null would let it pass: the test the paper's null fixes).
+TEST(ZooNull, AFewStepsFailTheBundledNullAtStage3) {
+  mm::test::TempDir t("zoo_null_fail");
+  mm::synth::SynthJob j;
+  j.model = "zoo:emoji16-standard";
+  j.layers = {"stage3"};
+  j.inputs = {data_dir("emoji16") + "/reference/bear", data_dir("emoji16") + "/reference/car",
+              data_dir("emoji16") + "/reference/dog", data_dir("emoji16") + "/reference/fish"};
+  j.out_dir = t / "out";
+  j.db = t / "m.db";
+  j.opt.iterations = 5;
+  j.opt.rounds = 1;
+  j.batch = 4;
+  j.progress = false;
+  std::ostringstream out, err;
+  const auto r = mm::synth::run_synth_job(j, out, err);
+  ASSERT_EQ(r.total, 4) << out.str();
+  EXPECT_EQ(r.passed, 0) << out.str();
+  EXPECT_NE(out.str().find("bundled with the model"), std::string::npos) << out.str();
+  for (const auto& m : r.metamers) {
+    EXPECT_FALSE(m.passed);
+    EXPECT_NE(m.message.find("not above null max"), std::string::npos) << m.message;
+    EXPECT_EQ(m.converged, 0);
+  }
 }
