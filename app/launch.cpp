@@ -266,7 +266,9 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
 // [SECTION] Screen ------------------------------------------------------------------------
 void reload(LaunchState& st, const LaunchOptions& o, double hz) {
   st.reload = false;
-  st.x = experiments::check_experiment(st.file, o.run.db, hz);
+  experiments::ValidateOptions vo;  // with the station's screen geometry and audio gain
+  if (o.run.station_profile) vo.station = &*o.run.station_profile;
+  st.x = experiments::check_experiment(st.file, o.run.db, hz, vo);
   st.loaded = true;
   if (st.x.experiment && !st.participant())
     set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
