@@ -528,12 +528,17 @@ void Runner::volume_screen() {
              style_.label);
     std::snprintf(line, sizeof line, "Calibration tone: 1 kHz at %.1f dBFS RMS (the stimuli's level), output gain %+.1f dB%s%s",
                   e_->audio.rms_dbfs, output_gain_db(), st ? " (station " : "", st ? (st->name + ")").c_str() : "");
-    d_->text(line, cx, cy, style_.label, 20);
+    const float room = d_->width() * 0.94f, wide = d_->text_size(line, 20).first;
+    d_->text(line, cx, cy, style_.label, wide > room ? 20 * room / wide : 20);
     if (fixed) std::snprintf(line, sizeof line, "Space to continue");
     else
       std::snprintf(line, sizeof line, "Up / Down to change (now %+.0f dB)%s; Space to continue", listener_db_,
                     output_gain_db() + 1 > max_db + 1e-9 ? ", louder would clip" : "");
     d_->text(line, cx, cy + 40, style_.label, 22);
+    if (shown == 0 && !o_.screenshots.empty()) {  // pilots: the calibration tone's screen
+      std::filesystem::create_directories(o_.screenshots);
+      save_png(o_.screenshots + "/volume.png", d_->capture());
+    }
     const Flip f = d_->flip();
     if (shown == 0) shown = f.t;
     if (auto_.on() && !pushed && f.t - shown > 0.05) {
@@ -847,6 +852,17 @@ RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, cons
   sid_ = experiments::open_session(*store_, *e_, sp, pv);
   res_.session_id = sid_;
   if (sp.action == experiments::SessionAction::resume) {
+    // The session's provenance was recorded when it started; this run's may differ.
+    std::string how = "resumed on station " + pv.station;
+    if (o_.station_profile) how += " (profile sha256 " + o_.station_profile->sha256 + ")";
+    how += ", gamma " + d_->info().gamma;
+    for (const auto& sz : sizes_) how += ", stimuli " + experiments::describe(sz);
+    if (audio_) {
+      char g[48];
+      std::snprintf(g, sizeof g, ", station gain %+.1f dB", audio_->info().gain_db);
+      how += g;
+    }
+    store_->add_session_event(sid_, "note", sp.first_unanswered, how);
     answered_ = sp.answered;
     log_ << "resuming session " << sid_ << " at trial " << sp.first_unanswered << " (" << answered_.size() << " of "
          << plan_.trials.size() << " answered)\n";

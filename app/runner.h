@@ -47,7 +47,7 @@ struct RunOptions {
   std::string auto_policy;       // "" (a person), correct, random, or a CSV trial_index,response,rt_ms
   uint64_t auto_seed = 1;
   int auto_min_ms = 200, auto_max_ms = 400;  // scripted response delay
-  std::string screenshots;       // folder: first frame of each phase of the first trial
+  std::string screenshots;       // folder: first frame of each phase of the first trial (and the volume screen)
   std::string station;           // the session's station label ("" = host name)
   // The station profile (--station FILE|NAME, experiments/station.h): its screen geometry
   // converts size_deg and bounds the stimulus size, its gamma table corrects every frame,

@@ -267,6 +267,9 @@ struct ValidateOptions {
   // size_deg and bounds the stimulus size; its audio gain bounds the clips' peaks. nullptr:
   // none (size_deg is then an error).
   const Station* station = nullptr;
+  // Check the shown size and the sound level (false for a model observer, which takes the
+  // stimulus files as they are, never a screen or a loudspeaker).
+  bool presentation = true;
 };
 
 struct Validation {

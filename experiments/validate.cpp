@@ -400,8 +400,10 @@ Validation validate_experiment(const Experiment& e, const ValidateOptions& optio
   v.issues = e.notes;
   Checker c{e, options, v, {}, {}, 0, 0, {}};
   c.files();
-  c.geometry();
-  c.loudness();
+  if (options.presentation) {
+    c.geometry();
+    c.loudness();
+  }
   c.blocks();
   c.timing();
   return v;

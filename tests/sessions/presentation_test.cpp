@@ -376,6 +376,33 @@ TEST(Presentation, StationNameIsLookedUpOrKeptAsALabel) {
   EXPECT_NE(bad.out.find("nope.toml: no such station profile"), std::string::npos) << bad.out;
 }
 
+TEST(Presentation, AResumedSessionNotesTheStationItResumedOn) {
+  mm::test::TempDir tmp("fidelity_resume");
+  mm::test::write_bytes(tmp / "booth.toml", kBooth);
+  const std::string exp = make_checker_lab(tmp.path, "[images]\nsize = 32\n");
+  mm::test::write_bytes(tmp / "abort.csv", "1,@abort,250\n");
+  std::vector<std::string> args = {"run", exp, "--participant", "1", "--db", tmp / "s.db", "--windowed", "--auto",
+                                   tmp / "abort.csv"};
+  Cli first = run_cli(args, tmp / "first.txt");
+  ASSERT_EQ(first.code, 4) << first.out;
+  args.back() = "correct";
+  args.insert(args.end(), {"--station", tmp / "booth.toml"});
+  Cli again = run_cli(args, tmp / "again.txt");
+  ASSERT_EQ(again.code, 0) << again.out;
+  mm::data::Store s(tmp / "s.db");
+  const auto sessions = s.list_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  std::string note;
+  for (const auto& e : s.session_events(sessions[0].id))
+    if (e.detail.rfind("resumed on station", 0) == 0) note = e.detail;
+  EXPECT_NE(note.find("resumed on station test-booth (profile sha256 " + mm::data::sha256_file(tmp / "booth.toml") + ")"),
+            std::string::npos)
+      << note;
+  EXPECT_NE(note.find("stimuli 16x16 px shown at 32x32 px (2x, nearest; "), std::string::npos) << note;
+  // The session's own provenance is the first run's: no station profile.
+  EXPECT_TRUE(json::parse(s.session(sessions[0].id)->session.display_json)["station"]["profile"].is_null());
+}
+
 TEST(Presentation, CalibrateRefusesFallingReadingsAndWritesNothing) {
   mm::test::TempDir tmp("fidelity_cal_bad");
   mm::test::write_bytes(tmp / "booth.toml", kBooth);
