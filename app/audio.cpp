@@ -41,7 +41,8 @@ void check_al(const std::string& what) {
 std::string audio_provenance_json(const AudioInfo& a) {
   return nlohmann::json{{"summary", a.summary()}, {"device", a.device}, {"sample_rate", a.sample_rate},
                         {"update_samples", a.update_samples}, {"latency_ms", a.latency_ms},
-                        {"device_clock", a.device_clock}, {"source_latency", a.source_latency}}
+                        {"device_clock", a.device_clock}, {"source_latency", a.source_latency},
+                        {"gain_db", a.gain_db}}
       .dump();
 }
 
@@ -152,7 +153,10 @@ AudioOutput::AudioOutput(const AudioOptions& opt) : impl_(std::make_unique<Impl>
       m.alcGetInteger64v(m.dev, ALC_DEVICE_LATENCY_SOFT, 1, &lat);
       info_.latency_ms = static_cast<double>(lat) / 1e6;
     }
-    alListenerf(AL_GAIN, 1.0f);
+    if (!std::isfinite(opt.gain_db) || opt.gain_db > 40)
+      throw std::invalid_argument("audio: output gain " + std::to_string(opt.gain_db) + " dB is not plausible");
+    info_.gain_db = opt.gain_db;
+    alListenerf(AL_GAIN, static_cast<ALfloat>(std::pow(10.0, opt.gain_db / 20.0)));
   } catch (...) {
     m.close();
     throw;

@@ -39,6 +39,7 @@ struct AudioOptions {
   int sample_rate = 0;        // requested mixing rate (0: the device's default)
   bool allow_silent = false;  // accept OpenAL's null ("No Output") device
   bool force_int16 = false;   // testing: load 16-bit even when float32 is available
+  double gain_db = 0;         // output gain (the station's), set as the volume at open
 };
 
 struct AudioInfo {
@@ -51,6 +52,7 @@ struct AudioInfo {
   bool source_latency = false;  // AL_SOFT_source_latency
   bool float32 = false;       // AL_EXT_float32
   bool limiter_off = false;   // ALC_SOFT_output_limiter present and the limiter turned off
+  double gain_db = 0;         // the output gain set at open (AudioOptions::gain_db)
   double update_ms() const { return sample_rate > 0 ? 1000.0 * update_samples / sample_rate : 0; }
   std::string summary() const;  // one line for logs
 };
@@ -103,7 +105,9 @@ class AudioOutput {
   bool playing(const Sound& s) const;
   // Blocks until the sound has finished (or timeout_s passed); returns whether it finished.
   bool wait_done(const Sound& s, double timeout_s);
-  // Master volume, linear (the listener's gain); 1 = as loaded.
+  // Master volume, linear (the listener's gain); 1 = as loaded. Opening sets it to
+  // AudioOptions::gain_db. Samples above full scale after it are clipped by the device:
+  // the session validation refuses clips that would (experiments/validate.cpp).
   void set_volume(float gain);
   float volume() const;
   // Device clock and latency now (ns; -1 when the extension is missing).

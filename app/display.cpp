@@ -1,7 +1,7 @@
 // app/display.cpp: the participant's screen on SDL2 + OpenGL 3.3 core (+ ImGui for text).
 //
 // Sections
-//   [SECTION] GL            the few GL 2+ entry points, loaded through SDL; the quad shader
+//   [SECTION] GL            the few GL 2+ entry points, loaded through SDL; the quad and gamma shaders
 //   [SECTION] Open          window, context, vsync, ImGui, refresh measurement
 //   [SECTION] Flip          swap + glFinish + timestamp, timer pacing
 //   [SECTION] Textures      CHW float -> RGBA8
@@ -52,7 +52,12 @@ namespace {
   X(PFNGLBINDVERTEXARRAYPROC, BindVertexArray)                           \
   X(PFNGLDELETEVERTEXARRAYSPROC, DeleteVertexArrays)                     \
   X(PFNGLACTIVETEXTUREPROC, ActiveTexture)                               \
-  X(PFNGLBLENDFUNCSEPARATEPROC, BlendFuncSeparate)
+  X(PFNGLBLENDFUNCSEPARATEPROC, BlendFuncSeparate)                       \
+  X(PFNGLGENFRAMEBUFFERSPROC, GenFramebuffers)                           \
+  X(PFNGLBINDFRAMEBUFFERPROC, BindFramebuffer)                           \
+  X(PFNGLFRAMEBUFFERTEXTURE2DPROC, FramebufferTexture2D)                 \
+  X(PFNGLCHECKFRAMEBUFFERSTATUSPROC, CheckFramebufferStatus)             \
+  X(PFNGLDELETEFRAMEBUFFERSPROC, DeleteFramebuffers)
 
 struct GlFuncs {
 #define MM_GL_DECL(type, name) type name = nullptr;
@@ -88,6 +93,32 @@ void main() {
 }
 )";
 
+// The gamma pass: the frame, drawn into an offscreen texture, goes to the window through
+// the station's correction table (256 drive levels, one per sRGB-encoded input level,
+// linear in between), pixel for pixel.
+const char* kPostVertexShader = R"(#version 330 core
+void main() {
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+  gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}
+)";
+
+const char* kPostFragmentShader = R"(#version 330 core
+uniform sampler2D u_scene;
+uniform sampler2D u_lut;
+out vec4 o_color;
+float corrected(float c) {
+  float x = clamp(c, 0.0, 1.0) * 255.0;
+  int i = int(floor(x));
+  int j = min(i + 1, 255);
+  return mix(texelFetch(u_lut, ivec2(i, 0), 0).r, texelFetch(u_lut, ivec2(j, 0), 0).r, x - float(i));
+}
+void main() {
+  vec4 c = texelFetch(u_scene, ivec2(gl_FragCoord.xy), 0);
+  o_color = vec4(corrected(c.r), corrected(c.g), corrected(c.b), 1.0);
+}
+)";
+
 std::string sdl_error() {
   const char* e = SDL_GetError();
   return e && *e ? e : "unknown SDL error";
@@ -104,6 +135,10 @@ struct Display::Impl {
   GlFuncs f;
   GLuint program = 0, vao = 0;
   GLint u_rect = -1, u_color = -1, u_textured = -1, u_tex = -1;
+  // The gamma pass (none while fbo == 0): the frame is drawn into scene_tex, then through
+  // post_program and lut_tex into the window.
+  GLuint fbo = 0, scene_tex = 0, lut_tex = 0, post_program = 0;
+  GLint u_scene = -1, u_lut = -1;
   ImGuiContext* imgui = nullptr;
   bool imgui_sdl = false, imgui_gl = false;
   bool ui_frame = false;
@@ -125,22 +160,28 @@ struct Display::Impl {
     return s;
   }
 
-  void make_program() {
-    GLuint vs = compile(GL_VERTEX_SHADER, kVertexShader);
-    GLuint fs = compile(GL_FRAGMENT_SHADER, kFragmentShader);
-    program = f.CreateProgram();
-    f.AttachShader(program, vs);
-    f.AttachShader(program, fs);
-    f.LinkProgram(program);
+  GLuint link(const char* vsrc, const char* fsrc) {
+    GLuint vs = compile(GL_VERTEX_SHADER, vsrc);
+    GLuint fs = compile(GL_FRAGMENT_SHADER, fsrc);
+    GLuint p = f.CreateProgram();
+    f.AttachShader(p, vs);
+    f.AttachShader(p, fs);
+    f.LinkProgram(p);
     f.DeleteShader(vs);
     f.DeleteShader(fs);
     GLint ok = 0;
-    f.GetProgramiv(program, GL_LINK_STATUS, &ok);
+    f.GetProgramiv(p, GL_LINK_STATUS, &ok);
     if (!ok) {
       char log[1024] = {0};
-      f.GetProgramInfoLog(program, sizeof log, nullptr, log);
+      f.GetProgramInfoLog(p, sizeof log, nullptr, log);
+      f.DeleteProgram(p);
       throw std::runtime_error(std::string("OpenGL: shader program does not link: ") + log);
     }
+    return p;
+  }
+
+  void make_program() {
+    program = link(kVertexShader, kFragmentShader);
     u_rect = f.GetUniformLocation(program, "u_rect");
     u_color = f.GetUniformLocation(program, "u_color");
     u_textured = f.GetUniformLocation(program, "u_textured");
@@ -172,6 +213,74 @@ struct Display::Impl {
     f.UseProgram(0);
   }
 
+  // The gamma pass: an offscreen frame of w x h and the 256-entry table (set_gamma_table).
+  void make_gamma(int w, int h, const std::vector<float>& table) {
+    if (!post_program) {
+      post_program = link(kPostVertexShader, kPostFragmentShader);
+      u_scene = f.GetUniformLocation(post_program, "u_scene");
+      u_lut = f.GetUniformLocation(post_program, "u_lut");
+    }
+    if (!scene_tex) {
+      glGenTextures(1, &scene_tex);
+      glBindTexture(GL_TEXTURE_2D, scene_tex);
+      glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+      glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+      glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, w, h, 0, GL_RGBA, GL_UNSIGNED_BYTE, nullptr);
+      f.GenFramebuffers(1, &fbo);
+      f.BindFramebuffer(GL_FRAMEBUFFER, fbo);
+      f.FramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, scene_tex, 0);
+      const GLenum st = f.CheckFramebufferStatus(GL_FRAMEBUFFER);
+      f.BindFramebuffer(GL_FRAMEBUFFER, 0);
+      if (st != GL_FRAMEBUFFER_COMPLETE) {
+        drop_gamma();
+        throw std::runtime_error("display: the gamma correction needs an offscreen frame, which this OpenGL refuses");
+      }
+    }
+    if (!lut_tex) glGenTextures(1, &lut_tex);
+    glBindTexture(GL_TEXTURE_2D, lut_tex);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+    glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, 256, 1, 0, GL_RED, GL_FLOAT, table.data());
+    glBindTexture(GL_TEXTURE_2D, 0);
+    if (glGetError() != GL_NO_ERROR) {
+      drop_gamma();
+      throw std::runtime_error("display: cannot upload the gamma correction table (OpenGL 3.3 float textures)");
+    }
+    f.BindFramebuffer(GL_FRAMEBUFFER, fbo);  // everything is drawn into the frame from now on
+  }
+
+  void drop_gamma() {
+    if (f.BindFramebuffer) f.BindFramebuffer(GL_FRAMEBUFFER, 0);
+    if (fbo) f.DeleteFramebuffers(1, &fbo);
+    if (scene_tex) glDeleteTextures(1, &scene_tex);
+    if (lut_tex) glDeleteTextures(1, &lut_tex);
+    fbo = scene_tex = lut_tex = 0;
+  }
+
+  // The frame drawn so far, through the table, into the window's back buffer.
+  void resolve(int w, int h) {
+    if (!fbo) return;
+    f.BindFramebuffer(GL_FRAMEBUFFER, 0);
+    glViewport(0, 0, w, h);
+    glDisable(GL_BLEND);
+    glDisable(GL_SCISSOR_TEST);
+    f.UseProgram(post_program);
+    f.BindVertexArray(vao);
+    f.ActiveTexture(GL_TEXTURE0);
+    glBindTexture(GL_TEXTURE_2D, scene_tex);
+    f.Uniform1i(u_scene, 0);
+    f.ActiveTexture(GL_TEXTURE1);
+    glBindTexture(GL_TEXTURE_2D, lut_tex);
+    f.Uniform1i(u_lut, 1);
+    glDrawArrays(GL_TRIANGLES, 0, 3);
+    glBindTexture(GL_TEXTURE_2D, 0);
+    f.ActiveTexture(GL_TEXTURE0);
+    glBindTexture(GL_TEXTURE_2D, 0);
+    f.BindVertexArray(0);
+    f.UseProgram(0);
+  }
+
   ImFont* font_for(float px) const {
     if (px <= 0) px = font_px;
     return (px > font_px * 1.25f && fonts[1]) ? fonts[1] : fonts[0];
@@ -187,6 +296,8 @@ struct Display::Impl {
       imgui = nullptr;
     }
     if (gl) {
+      drop_gamma();
+      if (post_program) f.DeleteProgram(post_program);
       if (vao) f.DeleteVertexArrays(1, &vao);
       if (program) f.DeleteProgram(program);
       SDL_GL_DeleteContext(gl);
@@ -307,6 +418,7 @@ Display::Display(const DisplayOptions& opt) : impl_(std::make_unique<Impl>()) {
     begin_imgui();
     render_pending_text();
 
+    if (!opt.gamma_table.empty()) set_gamma_table(opt.gamma_table);
     measure_refresh(opt);
   } catch (...) {
     m.close();
@@ -365,7 +477,9 @@ Flip Display::raw_flip(bool pace) {
     if (now > next_deadline_ + 0.0005) next_deadline_ += std::ceil((now - next_deadline_) / period) * period;
     wait_until(next_deadline_);
   }
+  impl_->resolve(info_.width, info_.height);
   SDL_GL_SwapWindow(impl_->window);
+  if (impl_->fbo) impl_->f.BindFramebuffer(GL_FRAMEBUFFER, impl_->fbo);
   glFinish();
   Flip f;
   f.t = now_s();
@@ -455,15 +569,31 @@ void Display::clear(Color c) {
 
 void Display::fill_rect(const Rect& r, Color c) { impl_->quad(r, info_.width, info_.height, c, 0); }
 
-void Display::draw_texture(const Texture& t, const Rect& r, Color tint) {
+void Display::draw_texture(const Texture& t, const Rect& r, Color tint, Filter filter_mode) {
   if (!t.valid()) throw std::invalid_argument("display: drawing a texture that was not uploaded");
   bool exact = std::fabs(r.w - t.width) < 1e-3f && std::fabs(r.h - t.height) < 1e-3f &&
                std::fabs(r.x - std::round(r.x)) < 1e-3f && std::fabs(r.y - std::round(r.y)) < 1e-3f;
   glBindTexture(GL_TEXTURE_2D, t.id);
-  GLint filter = exact ? GL_NEAREST : GL_LINEAR;
+  GLint filter = filter_mode == Filter::nearest ? GL_NEAREST
+                 : filter_mode == Filter::linear ? GL_LINEAR
+                 : exact ? GL_NEAREST : GL_LINEAR;
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, filter);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, filter);
   impl_->quad(r, info_.width, info_.height, tint, t.id);
+}
+
+void Display::set_gamma_table(const std::vector<float>& table) {
+  SDL_GL_MakeCurrent(impl_->window, impl_->gl);
+  if (table.empty()) {
+    impl_->drop_gamma();
+    info_.gamma = "none";
+    return;
+  }
+  if (table.size() != 256) throw std::invalid_argument("display: a gamma table has 256 entries, one per input level");
+  for (float v : table)
+    if (!(v >= 0 && v <= 1)) throw std::invalid_argument("display: gamma table entries are drive levels from 0 to 1");
+  impl_->make_gamma(info_.width, info_.height, table);
+  info_.gamma = "shader";
 }
 
 Rect Display::centered(float w, float h) const {
@@ -520,6 +650,7 @@ Image Display::capture() {
   img.width = info_.width;
   img.height = info_.height;
   std::vector<uint8_t> raw(static_cast<size_t>(img.width) * img.height * 3);
+  impl_->resolve(img.width, img.height);  // what the screen will show (gamma pass included)
   glFinish();
   glReadBuffer(GL_BACK);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
@@ -529,6 +660,7 @@ Image Display::capture() {
   const size_t row = static_cast<size_t>(img.width) * 3;
   for (int y = 0; y < img.height; ++y)  // GL rows run bottom to top
     std::memcpy(&img.rgb[y * row], &raw[(img.height - 1 - y) * row], row);
+  if (impl_->fbo) impl_->f.BindFramebuffer(GL_FRAMEBUFFER, impl_->fbo);
   return img;
 }
 
@@ -649,7 +781,7 @@ std::string display_provenance_json(const DisplayInfo& di) {
   return nlohmann::json{{"driver", di.video_driver}, {"gl_renderer", di.gl_renderer}, {"gl_version", di.gl_version},
                         {"width", di.width}, {"height", di.height}, {"fullscreen", di.fullscreen},
                         {"vsync", di.vsync}, {"pacing", di.pacing}, {"nominal_hz", di.nominal_hz},
-                        {"measured_hz", di.measured_hz}, {"frame_hz", di.frame_hz}}
+                        {"measured_hz", di.measured_hz}, {"frame_hz", di.frame_hz}, {"gamma", di.gamma}}
       .dump();
 }
 

@@ -6,6 +6,14 @@
 // Nothing here touches the disk except screenshots (which the runner only takes in tests
 // and pilots). SDL, OpenGL and ImGui types stay inside display.cpp.
 //
+// Gamma. With a station's gamma table (set_gamma_table), every frame is drawn into an
+// offscreen texture and copied to the window through a fragment shader that maps each
+// sRGB-encoded value to the drive level showing its intended luminance (the table is
+// experiments::gamma_correction_table of the station's calibration). A shader rather than
+// the display's hardware gamma ramp: it applies to this window only, works where ramps
+// are refused (Xvfb, many Wayland compositors), and a screenshot reads the corrected
+// frame back. Without a table nothing changes.
+//
 // Pacing. With vsync, flip() returns once the swap is done (glFinish) and the interval
 // between flips is the refresh interval. Where vsync is refused or has no effect (Xvfb
 // has no vertical blank), flip() paces itself to a frame grid at the nominal rate (or
@@ -44,6 +52,9 @@ struct DisplayOptions {
   std::string title = "metamerlab";
   std::string font;             // TTF for text; "" = DejaVu Sans if installed, else ImGui's
   float font_px = 28;           // text size in pixels
+  // Gamma correction (set_gamma_table): 256 drive levels (0-1), one per sRGB-encoded input
+  // level, from the station profile (experiments::gamma_correction_table); empty: none.
+  std::vector<float> gamma_table;
 };
 
 struct DisplayInfo {
@@ -59,6 +70,7 @@ struct DisplayInfo {
   double measured_hz = 0;       // 1000 / median flip interval measured at start
   double frame_hz = 0;          // the rate durations are converted with
   int measured_frames = 0;
+  std::string gamma = "none";   // "shader": every frame goes through the gamma table
 };
 
 // The display as recorded with a session (driver, renderer, size, pacing, refresh rates).
@@ -82,6 +94,12 @@ struct Rect {
   float cx() const { return x + w / 2; }
   float cy() const { return y + h / 2; }
 };
+
+// How a texture is sampled when drawn at another size than its own.
+//   automatic  texel-exact (nearest) at its own size on whole pixels, else linear
+//   nearest    each texel a block of screen pixels (pixel-exact at whole factors)
+//   linear     bilinear filtering
+enum class Filter { automatic, nearest, linear };
 
 struct Texture {
   unsigned id = 0;              // GL texture name; 0 = none
@@ -141,9 +159,9 @@ class Display {
   // Drawing into the back buffer (shown by the next flip) -----------------------------
   void clear(Color c);
   void fill_rect(const Rect& r, Color c);
-  // Textured quad; drawn texel-exact (nearest) when r has the texture's size, else
-  // linearly filtered. `tint` multiplies the texels.
-  void draw_texture(const Texture& t, const Rect& r, Color tint = {1, 1, 1, 1});
+  // Textured quad, sampled as `filter` says (automatic: texel-exact when r has the
+  // texture's size on whole pixels, else linear). `tint` multiplies the texels.
+  void draw_texture(const Texture& t, const Rect& r, Color tint = {1, 1, 1, 1}, Filter filter = Filter::automatic);
   // Text (UTF-8) drawn over everything else in this frame; (x, y) is the anchor, and
   // align_x / align_y place it: 0 left/top, 0.5 centred, 1 right/bottom.
   void text(const std::string& s, float x, float y, Color c, float px = 0, float align_x = 0.5f,
@@ -155,6 +173,13 @@ class Display {
   // ImGui coordinates are window points: multiply by pixel_scale() for drawable pixels.
   void begin_imgui();
   float pixel_scale() const { return scale_; }
+  // Gamma correction of everything drawn (stimuli, masks, fixation, background, text):
+  // each frame is drawn offscreen and goes to the window through `table` (256 drive
+  // levels, 0-1, one per 8-bit input level, linear in between; a fragment shader), so
+  // capture() reads what the screen shows. Empty: none (frames go straight to the window).
+  // info().gamma says which ("shader" or "none"). Throws std::invalid_argument for a bad
+  // table, std::runtime_error when OpenGL refuses the offscreen frame.
+  void set_gamma_table(const std::vector<float>& table);
   // Rect of given size centred on the screen, on whole pixels.
   Rect centered(float w, float h) const;
 

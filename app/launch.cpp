@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -31,6 +33,24 @@ namespace fs = std::filesystem;
 namespace mm::app {
 
 // [SECTION] Checks ------------------------------------------------------------------------
+namespace {
+// A station profile (experiments/station.h) beside the experiments: [station] or [screen]
+// tables and no [experiment].
+bool is_station_profile(const fs::path& p) {
+  std::ifstream f(p);
+  bool station = false, experiment = false;
+  std::string line;
+  for (int n = 0; n < 2000 && std::getline(f, line); ++n) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] != '[') continue;
+    const std::string head = line.substr(b, line.find(']', b) == std::string::npos ? 0 : line.find(']', b) - b + 1);
+    station |= head == "[station]" || head == "[screen]";
+    experiment |= head == "[experiment]";
+  }
+  return station && !experiment;
+}
+}  // namespace
+
 std::vector<std::string> find_experiment_files(const std::vector<std::string>& folders) {
   std::vector<std::string> out;
   std::set<std::string> seen;
@@ -39,7 +59,7 @@ std::vector<std::string> find_experiment_files(const std::vector<std::string>& f
     if (!fs::is_directory(folder, ec)) continue;
     std::vector<std::string> here;
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file(ec) || it->path().extension() != ".toml") continue;
+      if (!it->is_regular_file(ec) || it->path().extension() != ".toml" || is_station_profile(it->path())) continue;
       here.push_back(it->path().filename().string());
     }
     std::sort(here.begin(), here.end());
@@ -190,6 +210,24 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
     ImGui::TextColored(kRed, "The code must be 1-64 letters, digits, '-', '_' or '.' (a pseudonym, never a name).");
   if (st.number[0] && !st.participant()) ImGui::TextColored(kRed, "The number must be a whole number of 1 or more.");
   ImGui::TextColored(kDim, "Database: %s", o.run.db.c_str());
+  if (const auto& sp = o.run.station_profile) {  // what the participant will see and hear
+    std::string line = "Station: " + sp->name + " (" + sp->file + ", sha256 " + sp->sha256.substr(0, 12) + "...)";
+    if (sp->screen.known())
+      line += "; screen " + std::to_string(sp->screen.width_px) + "x" + std::to_string(sp->screen.height_px) +
+              " px at " + std::to_string(static_cast<int>(std::lround(sp->screen.distance_cm))) + " cm";
+    line += "; gamma " + sp->gamma.describe();
+    char gain[32];
+    std::snprintf(gain, sizeof gain, "; audio gain %+.1f dB", sp->audio.gain_db);
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(kDim, "%s%s", line.c_str(), gain);
+    ImGui::PopTextWrapPos();
+  } else {
+    ImGui::TextColored(kDim, "Station: %s (no profile: no sizes in degrees, no gamma correction)",
+                       o.run.station.empty() ? "this computer" : o.run.station.c_str());
+  }
+  if (st.loaded && st.x.ok())
+    for (const auto& sz : st.x.validation.sizes)
+      ImGui::TextColored(kDim, "Stimuli: %s", experiments::describe(sz).c_str());
   ImGui::Separator();
 
   // Validation.
@@ -266,7 +304,9 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
 // [SECTION] Screen ------------------------------------------------------------------------
 void reload(LaunchState& st, const LaunchOptions& o, double hz) {
   st.reload = false;
-  st.x = experiments::check_experiment(st.file, o.run.db, hz);
+  experiments::ValidateOptions vo;  // with the station's screen geometry and audio gain
+  if (o.run.station_profile) vo.station = &*o.run.station_profile;
+  st.x = experiments::check_experiment(st.file, o.run.db, hz, vo);
   st.loaded = true;
   if (st.x.experiment && !st.participant())
     set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));

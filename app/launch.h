@@ -33,8 +33,9 @@
 namespace mm::app {
 
 // [SECTION] Checks ------------------------------------------------------------------------
-// The *.toml files directly inside each folder (missing folders are skipped), sorted by
-// folder then name, each listed once (by absolute path). Paths are returned as
+// The *.toml files directly inside each folder (missing folders are skipped; station
+// profiles, with a [station] or [screen] table and no [experiment], are left out), sorted
+// by folder then name, each listed once (by absolute path). Paths are returned as
 // folder / name with the folder as given.
 std::vector<std::string> find_experiment_files(const std::vector<std::string>& folders);
 

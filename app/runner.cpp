@@ -9,10 +9,12 @@
 //   [SECTION] Runner         state, input, text screens, phases
 //   [SECTION] Trials         one trial, its response screens and record
 //   [SECTION] Audio screens  volume, headphone check and headphone-check blocks
+//   [SECTION] Fidelity       the station's screen, realized sizes, what the session records
 //   [SECTION] Session        blocks in order, demo criterion, abort
 //   [SECTION] Entry points   run_session, run_prepared_session
 #include "app/runner.h"
 
+#include <stb/stb_image.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,7 +110,11 @@ class Runner {
   ScreenStyle style_;
   std::vector<Texture> icons_, masks_;
   std::vector<std::string> alt_names_;
-  int stim_w_ = 256, stim_h_ = 256;
+  int stim_w_ = 256, stim_h_ = 256;       // the masks' size (the common image size, or the box)
+  std::vector<experiments::StimulusSize> sizes_;  // every image size as shown (validation)
+  experiments::StimulusSize common_;      // the common size as shown (image_w 0: mixed sizes)
+  double audio_peak_ = 0;                 // the loudest clip's peak before gain (validation)
+  double listener_db_ = 0;                // the volume screen's change to the station's gain
   bool pause_requested_ = false, shots_taken_ = false;
   double start_s_ = 0;
 
@@ -116,6 +122,13 @@ class Runner {
   RunResult open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp);
   RunResult present(int64_t first_unanswered);
   RunResult refuse(const std::vector<std::string>& lines);
+  // Does the station's screen agree with this display? Errors when sizes would be wrong.
+  std::vector<std::string> check_station_screen();
+  // How trial t's image is shown: its realized size (validation's, or fitted for icons).
+  experiments::StimulusSize size_for(const std::string& image, bool* fit_icon);
+  std::string session_display_json() const;
+  std::string session_audio_json() const;
+  double output_gain_db() const { return (audio_ ? audio_->info().gain_db : 0) + listener_db_; }
   std::vector<InputEvent> poll();
   void drain() { d_->poll_events(); }
   void text_screen(const std::string& text, const std::string& hint = "Press Space to continue");
@@ -345,16 +358,28 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   // Before the trial: load and upload (disk allowed here).
   Texture tex;
   Sound sound;
+  experiments::StimulusSize shown;
+  Filter filter = Filter::automatic;
+  double clip_peak = 0;
   if (image) {
+    // Nearest and native sizes upload the file's own pixels and magnify on the GPU; linear
+    // magnifies on the GPU too, but shrinks on the CPU (area-averaged) to draw texel-exact.
+    bool fit_icon = false;
+    shown = size_for(t.stimulus, &fit_icon);
+    const bool cpu_resize = fit_icon || (shown.scaling == experiments::Scaling::linear && shown.factor < 1);
     stimuli::ImageSpec spec;
-    spec.width = stim_w_;
-    spec.height = stim_h_;
+    spec.width = cpu_resize ? shown.width : shown.image_w;
+    spec.height = cpu_resize ? shown.height : shown.image_h;
     tex = d_->upload(stimuli::load_image(t.stimulus, spec));
+    filter = shown.scaling == experiments::Scaling::linear ? Filter::linear : Filter::nearest;
   } else {
     stimuli::AudioSpec spec;
     spec.sample_rate = e_->audio.sample_rate;
     spec.samples = static_cast<int64_t>(e_->audio.clip_ms) * e_->audio.sample_rate / 1000;
-    sound = audio_->load(stimuli::load_audio(t.stimulus, spec), e_->audio.sample_rate);
+    spec.rms = e_->audio.rms();
+    const stimuli::Array clip = stimuli::load_audio(t.stimulus, spec);
+    for (float x : clip.data) clip_peak = std::max(clip_peak, static_cast<double>(std::fabs(x)));
+    sound = audio_->load(clip, e_->audio.sample_rate);
   }
   const Texture mask = masks_.empty() ? Texture{} : masks_[static_cast<size_t>(t.index) % masks_.size()];
   const int fix_n = d_->frames_for(t.timing.fixation_ms).frames;
@@ -367,6 +392,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
 
   // Presentation: no disk, no database from fixation onset to the end of the mask.
   PhaseLog fix{"fixation"}, stim{"stimulus"}, msk{"mask"}, resp{"response"};
+  Rect shown_at;
   const double last = d_->frame_log().last_flip_s();
   show_phase(fix, fix_n, last > 0 ? last + fs : now_s(), [&] { draw_fixation(*d_, style_); }, shoot ? &shots : nullptr);
   if (fix_n == 0) fix.actual_s = now_s();
@@ -374,12 +400,13 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   PlayReport play;
   double stim_onset = 0;
   if (image) {
-    show_phase(stim, stim_n, stim_req, [&] { draw_stimulus(*d_, tex, e_->images.size, e_->images.size, style_); },
+    const float sw = static_cast<float>(shown.width), sh = static_cast<float>(shown.height);
+    show_phase(stim, stim_n, stim_req, [&] { shown_at = draw_stimulus(*d_, tex, sw, sh, style_, filter); },
                shoot ? &shots : nullptr);
     stim_onset = stim.actual_s;
     if (mask_n > 0)
-      show_phase(msk, mask_n, stim.actual_s + stim_n * fs,
-                 [&] { draw_stimulus(*d_, mask, e_->images.size, e_->images.size, style_); }, shoot ? &shots : nullptr);
+      show_phase(msk, mask_n, stim.actual_s + stim_n * fs, [&] { draw_stimulus(*d_, mask, sw, sh, style_, filter); },
+                 shoot ? &shots : nullptr);
   } else {
     play = audio_->play_at(sound, stim_req);
     stim_onset = play.onset_s;
@@ -434,11 +461,24 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
                   {"realized_ms", p.realized_ms},
                   {"dropped", p.dropped}};
   }
-  if (!image) {
+  if (image) {
+    json sz = {{"scaling", experiments::scaling_name(shown.scaling)},
+               {"requested", experiments::scaling_name(shown.requested)},
+               {"factor", shown.factor},
+               {"image_px", {shown.image_w, shown.image_h}},
+               {"shown_px", {shown.width, shown.height}},
+               {"rect", {shown_at.x, shown_at.y, shown_at.w, shown_at.h}},
+               {"box_px", shown.box_px}};
+    if (shown.width_deg > 0) sz["deg"] = {shown.width_deg, shown.height_deg};
+    tj["stimulus_size"] = sz;
+  } else {
     r.audio_onset_ms = (play.onset_s - play.requested_s) * 1000.0;
+    const double gain_db = output_gain_db();
     tj["audio"] = {{"requested_s", play.requested_s}, {"called_s", play.called_s}, {"onset_s", play.onset_s},
                    {"onset_mix_ns", play.onset_mix_ns}, {"latency_ns", play.latency_ns},
-                   {"uncertainty_ms", play.uncertainty_ms}, {"method", play.method}};
+                   {"uncertainty_ms", play.uncertainty_ms}, {"method", play.method},
+                   {"rms_dbfs", e_->audio.rms_dbfs}, {"gain_db", gain_db},
+                   {"peak_dbfs", clip_peak > 0 ? 20 * std::log10(clip_peak) + gain_db : -999.0}};
     audio_->unload(sound);
   }
   r.timing_json = tj.dump();
@@ -453,29 +493,52 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
   return r;
 }
 
-// Audio sessions start here: a tone at the stimuli's level (RMS 0.1) repeats while the
-// listener sets a comfortable level with Up/Down (about 1 dB a press); Space continues.
-
 // [SECTION] Audio screens -----------------------------------------------------------------
+// Audio sessions start here: the calibration tone (1 kHz at the stimuli's RMS, [audio]
+// rms_dbfs) repeats at the station's output gain while the listener sets a comfortable
+// level with Up/Down (1 dB a press, never so loud that the loudest clip would clip; not
+// at all when the station fixes the level); Space continues. An SPL meter on the
+// headphones reads the stimuli's level here (the station's tone_spl_db records it).
 void Runner::volume_screen() {
   const int rate = e_->audio.sample_rate;
+  const double rms = e_->audio.rms();
   std::vector<float> tone(static_cast<size_t>(rate));  // 1 s, 1 kHz, 10 ms ramps
   for (size_t i = 0; i < tone.size(); ++i) {
     const double ramp = std::min({1.0, i / (0.01 * rate), (tone.size() - i) / (0.01 * rate)});
-    tone[i] = static_cast<float>(0.1 * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 1000.0 * i / rate));
+    tone[i] = static_cast<float>(rms * std::sqrt(2.0) * ramp * std::sin(2 * M_PI * 1000.0 * i / rate));
   }
+  const experiments::Station* st = o_.station_profile ? &*o_.station_profile : nullptr;
+  const bool fixed = st && st->audio.fixed_level;
+  const double station_db = audio_->info().gain_db;
+  // The loudest the listener may go: the loudest clip (or the tone) just at full scale.
+  const double loudest = std::max(audio_peak_, rms * std::sqrt(2.0));
+  const double max_db = loudest > 0 ? -20 * std::log10(loudest) : 20;
   Sound snd = audio_->load(tone, 1, rate);
   drain();
   double shown = 0;
   bool pushed = false;
-  float gain = audio_->volume();
+  listener_db_ = 0;
+  audio_->set_volume(static_cast<float>(std::pow(10.0, output_gain_db() / 20)));
+  char line[256];
   for (bool done = false; !done;) {
     if (!audio_->playing(snd)) audio_->play_at(snd, 0);
     d_->clear(style_.background);
-    d_->text("Set the volume to a comfortable level", d_->width() / 2.0f, d_->height() / 2.0f - 40, style_.label);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "Up / Down to change (now %+.0f dB); Space to continue", 20 * std::log10(gain));
-    d_->text(buf, d_->width() / 2.0f, d_->height() / 2.0f + 20, style_.label, 22);
+    const float cx = d_->width() / 2.0f, cy = d_->height() / 2.0f;
+    d_->text(fixed ? "The sound level is set for this station" : "Set the volume to a comfortable level", cx, cy - 60,
+             style_.label);
+    std::snprintf(line, sizeof line, "Calibration tone: 1 kHz at %.1f dBFS RMS (the stimuli's level), output gain %+.1f dB%s%s",
+                  e_->audio.rms_dbfs, output_gain_db(), st ? " (station " : "", st ? (st->name + ")").c_str() : "");
+    const float room = d_->width() * 0.94f, wide = d_->text_size(line, 20).first;
+    d_->text(line, cx, cy, style_.label, wide > room ? 20 * room / wide : 20);
+    if (fixed) std::snprintf(line, sizeof line, "Space to continue");
+    else
+      std::snprintf(line, sizeof line, "Up / Down to change (now %+.0f dB)%s; Space to continue", listener_db_,
+                    output_gain_db() + 1 > max_db + 1e-9 ? ", louder would clip" : "");
+    d_->text(line, cx, cy + 40, style_.label, 22);
+    if (shown == 0 && !o_.screenshots.empty()) {  // pilots: the calibration tone's screen
+      std::filesystem::create_directories(o_.screenshots);
+      save_png(o_.screenshots + "/volume.png", d_->capture());
+    }
     const Flip f = d_->flip();
     if (shown == 0) shown = f.t;
     if (auto_.on() && !pushed && f.t - shown > 0.05) {
@@ -484,17 +547,25 @@ void Runner::volume_screen() {
     }
     for (const auto& ev : poll()) {
       if (ev.type != InputEvent::key_down) continue;
-      if (ev.key == "Up") gain = std::min(4.0f, gain * 1.122f);
-      if (ev.key == "Down") gain = std::max(0.05f, gain / 1.122f);
+      if (!fixed && ev.key == "Up" && output_gain_db() + 1 <= max_db + 1e-9) listener_db_ += 1;
+      if (!fixed && ev.key == "Down" && listener_db_ > -40) listener_db_ -= 1;
       if (ev.key == "Space" || ev.key == "Return") done = true;
-      audio_->set_volume(gain);
+      audio_->set_volume(static_cast<float>(std::pow(10.0, output_gain_db() / 20)));
     }
   }
   audio_->stop(snd);
   audio_->unload(snd);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "volume %.3f (%+.1f dB)", gain, 20 * std::log10(gain));
-  store_->add_session_event(sid_, "note", 0, buf);
+  const double gain = std::pow(10.0, output_gain_db() / 20);
+  std::string detail;
+  std::snprintf(line, sizeof line, "volume %.3f (%+.1f dB): station gain %+.1f dB, listener %+.1f dB; tone %.1f dBFS RMS",
+                gain, output_gain_db(), station_db, listener_db_, e_->audio.rms_dbfs);
+  detail = line;
+  if (st && st->audio.tone_spl_db > 0) {
+    std::snprintf(line, sizeof line, "; stimuli about %.1f dB SPL",
+                  st->audio.tone_spl_db + (e_->audio.rms_dbfs - st->audio.tone_dbfs) + listener_db_);
+    detail += line;
+  }
+  store_->add_session_event(sid_, "note", 0, detail);
 }
 
 // The antiphase headphone check (Woods et al. 2017): three 200 Hz tones per trial, one
@@ -619,6 +690,101 @@ bool Runner::demo_passed(const PlannedBlock& b) {
   return sc.passed;
 }
 
+// [SECTION] Fidelity ----------------------------------------------------------------------
+std::vector<std::string> Runner::check_station_screen() {
+  std::vector<std::string> out;
+  if (e_->modality != Modality::image) return out;
+  const DisplayInfo& di = d_->info();
+  for (const auto& sz : sizes_)
+    if (sz.width > di.width || sz.height > di.height)
+      out.push_back(e_->file + ": the stimuli would be shown at " + std::to_string(sz.width) + "x" +
+                    std::to_string(sz.height) + " px, larger than this " + std::to_string(di.width) + "x" +
+                    std::to_string(di.height) + " px display; lower [images] size or size_deg (or use a larger window)");
+  if (!o_.station_profile || !o_.station_profile->screen.known()) return out;
+  const experiments::Station& st = *o_.station_profile;
+  if (di.fullscreen && (di.width != st.screen.width_px || di.height != st.screen.height_px))
+    out.push_back(st.file + ":" + std::to_string(st.line("screen.width_px")) + ": station " + st.name + "'s screen is " +
+                  std::to_string(st.screen.width_px) + "x" + std::to_string(st.screen.height_px) +
+                  " px but this display is " + std::to_string(di.width) + "x" + std::to_string(di.height) +
+                  " px, so sizes in degrees would be wrong; set the screen to its profile's mode, or correct the profile");
+  else if (!di.fullscreen)
+    log_ << "station " << st.name << ": windowed " << di.width << "x" << di.height
+         << " px; degrees assume the profile's pixel size (" << st.screen.width_cm / st.screen.width_px * 10 << " mm)\n";
+  return out;
+}
+
+experiments::StimulusSize Runner::size_for(const std::string& image, bool* fit_icon) {
+  *fit_icon = false;
+  int w = 0, h = 0, n = 0;
+  if (!stbi_info(image.c_str(), &w, &h, &n)) stimuli::load_image(image, {});  // throws naming the file
+  for (const auto& sz : sizes_)
+    if (sz.image_w == w && sz.image_h == h) return sz;
+  // Not a validated stimulus size (a catch trial's icon): fitted, on the CPU, into the
+  // stimuli's shown size.
+  *fit_icon = true;
+  const int bw = common_.width > 0 ? common_.width : std::max(1, stim_w_);
+  const int bh = common_.height > 0 ? common_.height : std::max(1, stim_h_);
+  experiments::StimulusSize s;
+  s.requested = e_->images.scaling;
+  s.scaling = experiments::Scaling::linear;
+  s.image_w = w;
+  s.image_h = h;
+  s.box_px = std::max(bw, bh);
+  s.factor = std::min(static_cast<double>(bw) / w, static_cast<double>(bh) / h);
+  s.width = std::max(1, static_cast<int>(std::lround(w * s.factor)));
+  s.height = std::max(1, static_cast<int>(std::lround(h * s.factor)));
+  if (o_.station_profile && o_.station_profile->screen.known()) {
+    s.width_deg = o_.station_profile->screen.px_to_deg(s.width);
+    s.height_deg = o_.station_profile->screen.px_to_deg(s.height);
+  }
+  return s;
+}
+
+std::string Runner::session_display_json() const {
+  json j = json::parse(display_provenance_json(d_->info()));
+  const experiments::Station* st = o_.station_profile ? &*o_.station_profile : nullptr;
+  if (e_->modality == Modality::image) {
+    json sizes = json::array();
+    for (const auto& sz : sizes_) {
+      json x = {{"image_px", {sz.image_w, sz.image_h}}, {"shown_px", {sz.width, sz.height}},
+                {"scaling", experiments::scaling_name(sz.scaling)}, {"factor", sz.factor}, {"snapped", sz.snapped}};
+      if (sz.width_deg > 0) x["deg"] = {sz.width_deg, sz.height_deg};
+      sizes.push_back(x);
+    }
+    j["stimulus"] = {{"scaling_requested", experiments::scaling_name(e_->images.scaling)},
+                     {"size_px", e_->images.size},
+                     {"size_deg", e_->images.size_deg},
+                     {"fit", e_->images.fit},
+                     {"sizes", sizes}};
+  }
+  j["gamma"] = {{"method", d_->info().gamma},
+                {"calibration", st ? st->gamma.describe() : std::string("none")}};
+  if (st) {
+    j["station"] = {{"name", st->name}, {"path", st->path}, {"sha256", st->sha256}, {"text", st->text}};
+    if (st->screen.known())
+      j["station"]["screen"] = {{"width_cm", st->screen.width_cm}, {"width_px", st->screen.width_px},
+                                {"height_px", st->screen.height_px}, {"distance_cm", st->screen.distance_cm},
+                                {"px_per_deg", st->screen.px_per_deg()}};
+  } else {
+    j["station"] = {{"name", o_.station}, {"profile", nullptr}};
+  }
+  return j.dump();
+}
+
+std::string Runner::session_audio_json() const {
+  if (!audio_) return "{}";
+  json j = json::parse(audio_provenance_json(audio_->info()));
+  j["rms_dbfs"] = e_->audio.rms_dbfs;
+  j["peak_dbfs"] = audio_peak_ > 0 ? 20 * std::log10(audio_peak_) : -999.0;  // the loudest clip, before gain
+  if (o_.station_profile) {
+    const experiments::StationAudio& a = o_.station_profile->audio;
+    j["station"] = {{"name", o_.station_profile->name}, {"sha256", o_.station_profile->sha256},
+                    {"device", a.device}, {"gain_db", a.gain_db}, {"fixed_level", a.fixed_level},
+                    {"tone_dbfs", a.tone_dbfs}, {"tone_spl_db", a.tone_spl_db}};
+  }
+  return j.dump();
+}
+
 RunResult Runner::refuse(const std::vector<std::string>& lines) {
   for (const auto& l : lines) log_ << l << "\n";
   res_.refused = true;
@@ -634,11 +800,12 @@ RunResult Runner::run_file() {
   own_x_.experiment = experiments::load_experiment(o_.experiment, lo);  // throws FILE:LINE: ...
   e_ = &*own_x_.experiment;
   // Audio first: no device, no session.
-  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
+  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(runner_audio_options(o_));
   own_display_ = std::make_unique<Display>(runner_display_options(o_));
   d_ = own_display_.get();
   experiments::ValidateOptions vo;
   vo.refresh_hz = own_x_.refresh_hz = d_->info().frame_hz;
+  if (o_.station_profile) vo.station = &*o_.station_profile;
   own_x_.validation = experiments::validate_experiment(*e_, vo);
   if (!own_x_.validation.ok()) return refuse(own_x_.validation.errors());
   store_ = std::make_unique<data::Store>(o_.db, o_.store);
@@ -650,31 +817,52 @@ RunResult Runner::run_prepared(const experiments::CheckedExperiment& x, const ex
   start_s_ = now_s();
   if (!x.ok()) return refuse(x.errors);
   e_ = &*x.experiment;
-  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(AudioOptions{});
+  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(runner_audio_options(o_));
+  // The lent display shows the session through the station's gamma table too.
+  if (o_.station_profile && d_->info().gamma == "none")
+    d_->set_gamma_table(experiments::gamma_correction_table(o_.station_profile->gamma));
   store_ = std::make_unique<data::Store>(o_.db, o_.store);
   return open_and_present(x, sp);
 }
 
 RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp) {
   const experiments::Validation& v = x.validation;
+  sizes_ = v.sizes;
+  common_ = v.stimulus;
+  audio_peak_ = v.audio_peak;
   if (v.stimulus_width > 0) stim_w_ = v.stimulus_width, stim_h_ = v.stimulus_height;
-  else if (e_->images.size > 0) stim_w_ = stim_h_ = e_->images.size;
+  else if (!sizes_.empty()) stim_w_ = stim_h_ = std::max(1, sizes_.front().box_px);
   res_.action = sp.action;
   if (sp.action == experiments::SessionAction::refuse) {
     res_.session_id = sp.existing->id;
     return refuse({sp.message});
   }
+  if (const auto problems = check_station_screen(); !problems.empty()) return refuse(problems);
+  for (const auto& sz : sizes_) log_ << "stimuli: " << experiments::describe(sz) << "\n";
+  if (d_->info().gamma != "none")
+    log_ << "gamma: " << o_.station_profile->gamma.describe() << ", corrected by a " << d_->info().gamma << "\n";
   plan_ = sp.plan;
   experiments::SessionProvenance pv;
   pv.participant_code = o_.code;
   pv.station = o_.station.empty() ? host_name() : o_.station;
-  pv.display_json = display_provenance_json(d_->info());
-  pv.audio_json = audio_ ? audio_provenance_json(audio_->info()) : "{}";
+  pv.display_json = session_display_json();
+  pv.audio_json = session_audio_json();
   pv.program_version = METAMERLAB_VERSION;
   pv.scripted = o_.auto_policy;
   sid_ = experiments::open_session(*store_, *e_, sp, pv);
   res_.session_id = sid_;
   if (sp.action == experiments::SessionAction::resume) {
+    // The session's provenance was recorded when it started; this run's may differ.
+    std::string how = "resumed on station " + pv.station;
+    if (o_.station_profile) how += " (profile sha256 " + o_.station_profile->sha256 + ")";
+    how += ", gamma " + d_->info().gamma;
+    for (const auto& sz : sizes_) how += ", stimuli " + experiments::describe(sz);
+    if (audio_) {
+      char g[48];
+      std::snprintf(g, sizeof g, ", station gain %+.1f dB", audio_->info().gain_db);
+      how += g;
+    }
+    store_->add_session_event(sid_, "note", sp.first_unanswered, how);
     answered_ = sp.answered;
     log_ << "resuming session " << sid_ << " at trial " << sp.first_unanswered << " (" << answered_.size() << " of "
          << plan_.trials.size() << " answered)\n";
@@ -762,7 +950,17 @@ DisplayOptions runner_display_options(const RunOptions& o) {
   dopt.width = o.width;
   dopt.height = o.height;
   dopt.measure_frames = 30;
+  if (o.station_profile) dopt.gamma_table = experiments::gamma_correction_table(o.station_profile->gamma);
   return dopt;
+}
+
+AudioOptions runner_audio_options(const RunOptions& o) {
+  AudioOptions a;
+  if (o.station_profile) {
+    a.device = o.station_profile->audio.device;
+    a.gain_db = o.station_profile->audio.gain_db;
+  }
+  return a;
 }
 
 RunResult run_session(const RunOptions& o, std::ostream& log) {

@@ -7,22 +7,33 @@
 //
 // Keys: Ctrl+Shift+Q aborts (status aborted, data kept); Ctrl+Shift+P pauses.
 //
+// Presentation fidelity: each stimulus is shown at the size and with the scaling
+// validation realized (experiments::realize_stimulus_size: nearest = exact pixel blocks),
+// through the station's gamma table when it has one; audio clips at the experiment's RMS
+// with the station's gain. The session's display_json records the scaling, the realized
+// sizes, the gamma method and the station profile (name, path, SHA-256, text); audio_json
+// the gains; each trial's timing_json its realized stimulus size (pixels, degrees) or its
+// clip's gain and peak.
+//
 // Sections
 //   [SECTION] Options    what the presentation needs beyond the session request
 //   [SECTION] Entry      run_session (opens a display), run_prepared_session (launch's)
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "data/store.h"
 #include "experiments/session.h"
+#include "experiments/station.h"
 
 namespace mm::app {
 
 class Display;
 struct DisplayOptions;
+struct AudioOptions;
 
 // [SECTION] Options -----------------------------------------------------------------------
 struct RunOptions {
@@ -36,8 +47,12 @@ struct RunOptions {
   std::string auto_policy;       // "" (a person), correct, random, or a CSV trial_index,response,rt_ms
   uint64_t auto_seed = 1;
   int auto_min_ms = 200, auto_max_ms = 400;  // scripted response delay
-  std::string screenshots;       // folder: first frame of each phase of the first trial
-  std::string station;           // "" = host name
+  std::string screenshots;       // folder: first frame of each phase of the first trial (and the volume screen)
+  std::string station;           // the session's station label ("" = host name)
+  // The station profile (--station FILE|NAME, experiments/station.h): its screen geometry
+  // converts size_deg and bounds the stimulus size, its gamma table corrects every frame,
+  // its audio device and gain are used; recorded with the session (text and SHA-256).
+  std::optional<experiments::Station> station_profile;
   bool headphone_check = false;  // audio: the antiphase headphone check (Woods et al. 2017) first
   int headphone_tone_ms = 1000;  // its tone length (tests shorten it)
 };
@@ -72,7 +87,10 @@ RunResult run_session(const RunOptions& o, std::ostream& log);
 RunResult run_prepared_session(Display& display, const experiments::CheckedExperiment& x,
                                const experiments::SessionPlan& plan, const RunOptions& o, std::ostream& log);
 
-// The display run_session opens for these options (fullscreen unless windowed).
+// The display run_session opens for these options (fullscreen unless windowed; the
+// station's gamma table).
 DisplayOptions runner_display_options(const RunOptions& o);
+// The audio output an audio session opens: the station's device and gain.
+AudioOptions runner_audio_options(const RunOptions& o);
 
 }  // namespace mm::app

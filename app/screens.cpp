@@ -22,14 +22,14 @@ void draw_fixation(Display& d, const ScreenStyle& s) {
 }
 
 // [SECTION] Stimulus ----------------------------------------------------------------------
-Rect draw_stimulus(Display& d, const Texture& t, float w, float h, const ScreenStyle& s) {
+Rect draw_stimulus(Display& d, const Texture& t, float w, float h, const ScreenStyle& s, Filter filter) {
   if (w <= 0 || h <= 0) {
     w = static_cast<float>(t.width);
     h = static_cast<float>(t.height);
   }
   Rect r = d.centered(std::round(w), std::round(h));
   d.clear(s.background);
-  d.draw_texture(t, r);
+  d.draw_texture(t, r, {1, 1, 1, 1}, filter);
   return r;
 }
 

@@ -37,9 +37,11 @@ std::vector<Rect> fixation_rects(int width, int height, const ScreenStyle& s);
 void draw_fixation(Display& d, const ScreenStyle& s = {});
 
 // [SECTION] Stimulus ----------------------------------------------------------------------
-// Clears to the background and draws t at (w x h) pixels centred (w, h <= 0: the
-// texture's own size, drawn texel-exact). Returns where it went.
-Rect draw_stimulus(Display& d, const Texture& t, float w = 0, float h = 0, const ScreenStyle& s = {});
+// Clears to the background and draws t at (w x h) pixels centred on whole pixels (w, h <= 0:
+// the texture's own size, drawn texel-exact), sampled as `filter` says (nearest at a whole
+// factor: every texel an exact block of pixels). Returns where it went.
+Rect draw_stimulus(Display& d, const Texture& t, float w = 0, float h = 0, const ScreenStyle& s = {},
+                   Filter filter = Filter::automatic);
 
 // [SECTION] Mask --------------------------------------------------------------------------
 // A CHW noise image in [0, 1]: independent uniform values in blocks of grain x grain

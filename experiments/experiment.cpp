@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -21,6 +22,7 @@
 
 #include "data/sha256.h"
 #include "experiments/internal.h"
+#include "experiments/toml_table.h"
 
 namespace fs = std::filesystem;
 
@@ -36,6 +38,18 @@ ExperimentError::ExperimentError(std::string f, int l, const std::string& m)
     : std::runtime_error(located(f, l, m)), file(std::move(f)), line(l), message(m) {}
 
 const char* modality_name(Modality m) { return m == Modality::image ? "image" : "audio"; }
+
+const char* scaling_name(Scaling s) {
+  switch (s) {
+    case Scaling::automatic: return "automatic";
+    case Scaling::nearest: return "nearest";
+    case Scaling::linear: return "linear";
+    case Scaling::none: return "none";
+  }
+  return "?";
+}
+
+double AudioPolicy::rms() const { return std::pow(10.0, rms_dbfs / 20.0); }
 
 const char* block_kind_name(BlockKind k) {
   switch (k) {
@@ -76,139 +90,10 @@ using detail::join;
 using detail::resolve_path;
 
 // [SECTION] Table reader ------------------------------------------------------------------
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "a whole number";
-    case toml::node_type::floating_point: return "a number with a fraction";
-    case toml::node_type::boolean: return "true/false";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
-  }
-}
-
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
-
-// One TOML table with its name for messages ("[timing]", "[[blocks]] #3") and the keys it
-// may hold. Construction rejects unknown keys.
-class Tab {
- public:
-  Tab(const toml::table& t, std::string where, const std::string& file,
-      const std::vector<std::string>& allowed, int fallback_line = 1,
-      const std::string& unknown_hint = "")
-      : t_(t), where_(std::move(where)), file_(file) {
-    line_ = line_of(t) > 0 ? line_of(t) : fallback_line;
-    for (const auto& [k, v] : t) {
-      const std::string key(k.str());
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string best;
-      size_t best_d = 3;
-      for (const auto& a : allowed) {
-        size_t d = edit_distance(key, a);
-        if (d < best_d) best_d = d, best = a;
-      }
-      std::string msg = "unknown key \"" + key + "\" in " + where_;
-      if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
-      else msg += unknown_hint.empty() ? "; known keys: " + join(allowed, 40) : "; " + unknown_hint;
-      int l = static_cast<int>(k.source().begin.line);
-      fail_at(file_, l > 0 ? l : line_of(v), msg);
-    }
-  }
-
-  int line() const { return line_; }
-  const std::string& where() const { return where_; }
-  bool has(const std::string& k) const { return t_.contains(k); }
-  const toml::node* node(const std::string& k) const { return t_.get(k); }
-  int line(const std::string& k) const {
-    const toml::node* n = t_.get(k);
-    return n && line_of(*n) > 0 ? line_of(*n) : line_;
-  }
-  Where at(const std::string& k) const { return {file_, line(k)}; }
-  Where at() const { return {file_, line_}; }
-
-  [[noreturn]] void fail(const std::string& k, const std::string& msg) const {
-    fail_at(file_, line(k), msg);
-  }
-  [[noreturn]] void fail_here(const std::string& msg) const { fail_at(file_, line_, msg); }
-
-  [[noreturn]] void wrong_type(const std::string& k, const std::string& want) const {
-    fail(k, where_ + " " + k + " must be " + want + ", not " + type_name(*node(k)));
-  }
-
-  std::string str(const std::string& k, const std::string& def = "") const {
-    const toml::node* n = node(k);
-    if (!n) return def;
-    if (!n->is_string()) wrong_type(k, "a string (in quotes)");
-    return **n->as_string();
-  }
-  std::string required_str(const std::string& k, const std::string& example) const {
-    if (!has(k)) fail_here(where_ + " needs " + k + " = " + example);
-    std::string s = str(k);
-    if (s.empty()) fail(k, where_ + " " + k + " is empty; give " + k + " = " + example);
-    return s;
-  }
-  int64_t integer(const std::string& k, int64_t def, int64_t lo, int64_t hi) const {
-    const toml::node* n = node(k);
-    if (!n) return def;
-    if (!n->is_integer()) wrong_type(k, "a whole number");
-    int64_t v = **n->as_integer();
-    if (v < lo || v > hi)
-      fail(k, where_ + " " + k + " = " + std::to_string(v) + " is out of range; use " +
-                  std::to_string(lo) + " to " + std::to_string(hi));
-    return v;
-  }
-  bool boolean(const std::string& k, bool def) const {
-    const toml::node* n = node(k);
-    if (!n) return def;
-    if (!n->is_boolean()) wrong_type(k, "true or false");
-    return **n->as_boolean();
-  }
-  // A string or an array of strings; each element's line goes to `lines` when given.
-  std::vector<std::string> strings(const std::string& k, std::vector<int>* lines = nullptr) const {
-    std::vector<std::string> out;
-    const toml::node* n = node(k);
-    if (!n) return out;
-    if (n->is_string()) {
-      out.push_back(**n->as_string());
-      if (lines) lines->push_back(line(k));
-      return out;
-    }
-    if (!n->is_array()) wrong_type(k, "a string or an array of strings");
-    for (const toml::node& e : *n->as_array()) {
-      if (!e.is_string())
-        fail_at(file_, line_of(e) > 0 ? line_of(e) : line(k),
-                where_ + " " + k + " must hold strings only, not " + type_name(e));
-      out.push_back(**e.as_string());
-      if (lines) lines->push_back(line_of(e) > 0 ? line_of(e) : line(k));
-    }
-    return out;
-  }
-  const toml::table* table(const std::string& k) const {
-    const toml::node* n = node(k);
-    if (!n) return nullptr;
-    if (!n->is_table()) wrong_type(k, "a table");
-    return n->as_table();
-  }
-
- private:
-  const toml::table& t_;
-  std::string where_;
-  const std::string& file_;
-  int line_ = 1;
-};
+// Tab and its helpers live in experiments/toml_table.h (shared with station.cpp).
+using detail::line_of;
+using detail::Tab;
+using detail::type_name;
 
 // Screen text: text = "..." or file = "relative/path.txt" (read now).
 std::string read_text(const Tab& t, const std::string& dir) {
@@ -353,22 +238,44 @@ void parse_presentation(const toml::table& root, const std::string& file, Experi
   }
   if (const toml::node* n = root.get("audio")) {
     if (!n->is_table()) fail_at(file, line_of(*n), "audio must be a table: [audio]");
-    Tab a(*n->as_table(), "[audio]", file, {"sample_rate", "clip_ms"});
+    Tab a(*n->as_table(), "[audio]", file, {"sample_rate", "clip_ms", "rms_dbfs"});
     if (e.modality != Modality::audio) a.fail_here("[audio] is for audio experiments; remove it or set modality = \"audio\"");
     e.lines["audio"] = a.line();
     e.audio.sample_rate = static_cast<int>(a.integer("sample_rate", e.audio.sample_rate, 8000, 192000));
     e.audio.clip_ms = static_cast<int>(a.integer("clip_ms", e.audio.clip_ms, 1, 600000));
+    e.audio.rms_dbfs = a.number("rms_dbfs", e.audio.rms_dbfs, -80, -3, "dBFS (the clips' RMS; -20 is 0.1)");
+    if (a.has("rms_dbfs")) e.lines["audio.rms_dbfs"] = a.line("rms_dbfs");
     e.timing.stimulus_ms = e.audio.clip_ms;
   }
   if (const toml::node* n = root.get("images")) {
     if (!n->is_table()) fail_at(file, line_of(*n), "images must be a table: [images]");
-    Tab i(*n->as_table(), "[images]", file, {"size", "fit"});
+    Tab i(*n->as_table(), "[images]", file, {"size", "size_deg", "fit", "scaling"});
     if (e.modality != Modality::image) i.fail_here("[images] is for image experiments; remove it or set modality = \"image\"");
     e.lines["images"] = i.line();
+    for (const char* key : {"size", "size_deg", "fit", "scaling"})
+      if (i.has(key)) e.lines[std::string("images.") + key] = i.line(key);
     e.images.size = static_cast<int>(i.integer("size", 0, 1, 16384));
+    e.images.size_deg = i.number("size_deg", 0, 0.01, 170, "degrees of visual angle");
+    if (i.has("size") && i.has("size_deg"))
+      i.fail("size_deg", "[images] has both size (pixels) and size_deg (degrees); keep one");
     e.images.fit = i.boolean("fit", false);
-    if (e.images.fit && e.images.size == 0)
-      i.fail("fit", "[images] fit = true needs size = N (the box, in pixels, each image is scaled to fit)");
+    if (i.has("scaling")) {
+      const std::string m = i.str("scaling");
+      if (m == "nearest") e.images.scaling = Scaling::nearest;
+      else if (m == "linear") e.images.scaling = Scaling::linear;
+      else if (m == "none") e.images.scaling = Scaling::none;
+      else if (m == "automatic") e.images.scaling = Scaling::automatic;
+      else
+        i.fail("scaling", "[images] scaling must be \"nearest\" (exact pixel blocks), \"linear\" (filtered) or \"none\" "
+                          "(their own size), not \"" + m + "\"");
+    }
+    const bool box = e.images.size > 0 || e.images.size_deg > 0;
+    if (e.images.scaling == Scaling::none && box)
+      i.fail(i.has("size") ? "size" : "size_deg", std::string("[images] scaling = \"none\" shows stimuli at their own size; remove ") +
+                                                     (i.has("size") ? "size" : "size_deg") +
+                                                     " or choose scaling = \"nearest\" or \"linear\"");
+    if (e.images.fit && !box)
+      i.fail("fit", "[images] fit = true needs size = N (the box, in pixels, each image is scaled to fit) or size_deg = D");
   }
   if (const toml::node* n = root.get("timing")) {
     if (!n->is_table()) fail_at(file, line_of(*n), "timing must be a table: [timing]");

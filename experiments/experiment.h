@@ -150,18 +150,47 @@ struct Block {
   std::map<std::string, int> lines;  // key -> line ("timing.stimulus" for overrides)
 };
 
+// How a stimulus is magnified (or shrunk) to its box on the screen ([images] scaling).
+//   automatic  nearest when the box is a whole multiple of the image, else linear (a note)
+//   nearest    each image pixel an exact block of k x k screen pixels (k whole; the box
+//              snaps to the nearest whole multiple, with a note)
+//   linear     bilinear filtering (blurs the finest detail when magnifying); shrinking is
+//              area-averaged on the CPU before upload
+//   none       the image's own size, whatever the box
+enum class Scaling { automatic, nearest, linear, none };
+const char* scaling_name(Scaling s);  // automatic nearest linear none
+
 struct ImagePolicy {
-  // All stimuli share one size unless fit is set. They are shown in a size×size box:
-  // scaled uniformly from their own size (size = 0: at their own size), or, with fit,
-  // each scaled to fit the box keeping its aspect ratio. Catch-trial icons are always
-  // scaled to fit the stimulus box.
+  // All stimuli share one size unless fit is set. They are shown in a size×size box (its
+  // larger side fills the box, scaled uniformly; size = 0: at their own size); with fit,
+  // mixed sizes are allowed and each is scaled to fit the box keeping its aspect ratio.
+  // size_deg gives the box in degrees of visual angle instead (needs a station profile
+  // with the screen's geometry). Catch-trial icons are scaled to the stimuli's size.
   int size = 0;
+  double size_deg = 0;
   bool fit = false;
+  Scaling scaling = Scaling::automatic;
+};
+
+// A stimulus image as it is shown: the method, the realized size in pixels and (with a
+// station's screen geometry) in degrees. Computed by realize_stimulus_size (station.h).
+struct StimulusSize {
+  Scaling requested = Scaling::automatic;  // as the experiment asked
+  Scaling scaling = Scaling::none;         // the method used (never automatic)
+  int image_w = 0, image_h = 0;            // the file's pixels
+  int box_px = 0;                          // the box asked for (size, or size_deg in px; 0: none)
+  double factor = 1;                       // shown size / image size
+  int width = 0, height = 0;               // on the screen, pixels
+  double width_deg = 0, height_deg = 0;    // on the screen, degrees (0: no screen geometry)
+  bool snapped = false;                    // nearest changed the box to a whole multiple
+  std::string problem;                     // why it cannot be shown as asked ("" = fine)
 };
 
 struct AudioPolicy {
   int sample_rate = 20000;  // clips are resampled to this rate (with a note) when needed
   int clip_ms = 2000;       // clips are centre-cropped or padded to this length
+  double rms_dbfs = -20;    // every clip is normalized to this RMS (dB re full scale; -20 = 0.1)
+  double rms() const;       // the linear RMS
 };
 
 // [analysis]: how the comparison with models is run (metamerlab judge / analyze).
@@ -229,9 +258,18 @@ struct TimingRow {
   FrameTiming t;
 };
 
+struct Station;  // experiments/station.h
+
 struct ValidateOptions {
   double refresh_hz = 60.0;
   bool load_files = true;   // decode every image / sound (false: existence only)
+  // The station the session runs on (experiments/station.h): its screen geometry converts
+  // size_deg and bounds the stimulus size; its audio gain bounds the clips' peaks. nullptr:
+  // none (size_deg is then an error).
+  const Station* station = nullptr;
+  // Check the shown size and the sound level (false for a model observer, which takes the
+  // stimulus files as they are, never a screen or a loudspeaker).
+  bool presentation = true;
 };
 
 struct Validation {
@@ -239,15 +277,22 @@ struct Validation {
   std::vector<Issue> issues;    // errors and notes, in the order found
   std::vector<TimingRow> timing;
   int stimulus_width = 0, stimulus_height = 0;  // the common image size (0 if mixed/audio)
+  StimulusSize stimulus;        // the common size as shown (image_w 0: mixed sizes or audio)
+  std::vector<StimulusSize> sizes;  // every distinct image size as shown (images)
+  double audio_peak = 0;        // the loudest clip's peak after RMS normalization, before gain
+  std::string audio_peak_file;  // which clip
+  double audio_gain_db = 0;     // the station's output gain the peaks were checked with
   bool ok() const;
   std::vector<std::string> errors() const;  // Issue::text() of each error
 };
 
 // Everything that can be checked before a session starts: every stimulus, metamer and icon
 // loads (images with stb_image, sounds with libsndfile; a sound at another sample rate is a
-// note); images share one size unless [images] fit is set; each trial block has enough
-// stimuli and every stimulus' category is a response alternative; every non-zero duration
-// lasts at least one frame at refresh_hz (its realized ms are reported).
+// note); images share one size unless [images] fit is set; the shown size is realized
+// (scaling, size_deg with the station's geometry) and fits the station's screen; no clip
+// peaks above full scale after RMS normalization and the station's gain; each trial block
+// has enough stimuli and every stimulus' category is a response alternative; every
+// non-zero duration lasts at least one frame at refresh_hz (its realized ms are reported).
 Validation validate_experiment(const Experiment& e, const ValidateOptions& options = {});
 
 }  // namespace mm::experiments

@@ -7,12 +7,14 @@
 // Sections
 //   [SECTION] Frames        to_frames
 //   [SECTION] Files         loading images and sounds, the size policy
+//   [SECTION] Geometry      the shown size (scaling, degrees, the station's screen), loudness
 //   [SECTION] Blocks        set sizes, categories, demo criteria, max_run feasibility
 //   [SECTION] Timing        whole frames at the refresh rate
 //   [SECTION] Entry         validate_experiment
 #include <stb/stb_image.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
@@ -20,6 +22,7 @@
 
 #include "experiments/experiment.h"
 #include "experiments/internal.h"
+#include "experiments/station.h"
 #include "stimuli/stimuli.h"
 
 namespace mm::experiments {
@@ -50,6 +53,13 @@ std::vector<std::string> Validation::errors() const {
 namespace {
 
 using detail::join;
+
+// A number for messages: up to 4 significant digits, no trailing zeros.
+std::string fmt(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
 
 std::string fmt_ms(double ms) {
   std::ostringstream s;
@@ -83,6 +93,19 @@ struct Checker {
   std::map<Size, std::vector<std::pair<std::string, Where>>> sizes;  // stimuli only, not icons
   std::set<std::string> loaded;
   int fitted_clips = 0;
+  int clipping = 0;    // clips whose peak after normalization and gain exceeds full scale
+  Where peak_where;    // the loudest clip's declaration
+
+  // The station's output gain (linear).
+  double gain() const { return o.station ? std::pow(10.0, o.station->audio.gain_db / 20.0) : 1.0; }
+  const ScreenGeometry* screen() const {
+    return o.station && o.station->screen.known() ? &o.station->screen : nullptr;
+  }
+  Where images_at(const std::string& key) const {
+    for (const std::string& k : {key, std::string("images.size_deg"), std::string("images.size"), std::string("images")})
+      if (e.lines.count(k)) return {e.file, e.lines.at(k)};
+    return {e.file, e.lines.count("experiment") ? e.lines.at("experiment") : 1};
+  }
 
   // Loads one file; records its size (images) when `count_size`.
   void load(const std::string& path, const Where& w, bool count_size) {
@@ -105,9 +128,14 @@ struct Checker {
         stimuli::AudioSpec spec;
         spec.sample_rate = e.audio.sample_rate;
         spec.samples = static_cast<int64_t>(e.audio.clip_ms) * e.audio.sample_rate / 1000;
+        spec.rms = e.audio.rms();
         stimuli::AudioLoadReport rep;
         if (o.load_files) {
-          stimuli::load_audio(path, spec, &rep);
+          const stimuli::Array clip = stimuli::load_audio(path, spec, &rep);
+          float peak = 0;
+          for (float x : clip.data) peak = std::max(peak, std::fabs(x));
+          if (peak > v.audio_peak) v.audio_peak = peak, v.audio_peak_file = path, peak_where = w;
+          if (peak * gain() > 1.0 + 1e-6) ++clipping;
           const bool notable = rep.resampled || rep.channels > 1 || rep.note.find("truncated") != std::string::npos;
           if (notable)
             note(w, path + ": " + rep.note + " (played at " + std::to_string(e.audio.sample_rate) + " Hz)");
@@ -155,6 +183,76 @@ struct Checker {
     const auto& odd = (common == sizes.begin() ? std::next(sizes.begin()) : sizes.begin())->second[0];
     error(odd.second, "images have mixed sizes: " + join(parts, 6) +
                           "; make them one size, or set [images] fit = true and size = N to show each scaled to fit an N x N box");
+  }
+
+  // [SECTION] Geometry --------------------------------------------------------------------
+  // Each image size as it will be shown: scaling, snapping, degrees, the station's screen.
+  void geometry() {
+    if (e.modality != Modality::image || (sizes.size() > 1 && !e.images.fit)) return;
+    const Station* st = o.station;
+    if (e.images.size_deg > 0 && !screen()) {
+      error(images_at("images.size_deg"),
+            "[images] size_deg = " + fmt(e.images.size_deg) + " needs the station's screen geometry" +
+                (st ? " (station " + st->name + " has no [screen] table)" : std::string()) +
+                "; pass --station with a profile holding [screen] width_cm, width_px, height_px and distance_cm "
+                "(experiments/README.md), or give size in pixels");
+      return;
+    }
+    const int box = requested_box_px(e.images, screen());
+    const std::string box_text = e.images.size > 0 ? "size = " + std::to_string(e.images.size) + " px"
+                                                   : "size_deg = " + fmt(e.images.size_deg) + " (" + std::to_string(box) + " px)";
+    if (screen() && box > std::min(screen()->width_px, screen()->height_px)) {
+      const int fits = std::min(screen()->width_px, screen()->height_px);
+      error(images_at(e.images.size_deg > 0 ? "images.size_deg" : "images.size"),
+            "[images] " + box_text + " is larger than station " + st->name + "'s " + std::to_string(screen()->width_px) +
+                "x" + std::to_string(screen()->height_px) + " px screen (" + fmt(screen()->px_per_deg()) +
+                " px/deg at " + fmt(screen()->distance_cm) + " cm); at most " + std::to_string(fits) + " px (" +
+                fmt(screen()->px_to_deg(fits)) + " deg) fits: lower it");
+      return;
+    }
+    for (const auto& [sz, files] : sizes) {
+      const StimulusSize s = realize_stimulus_size(sz.w, sz.h, e.images, screen());
+      v.sizes.push_back(s);
+      if (!s.problem.empty()) {
+        error(images_at(e.lines.count("images.scaling") ? "images.scaling" : "images.size"), "[images] " + s.problem);
+        return;
+      }
+      if (screen() && (s.width > screen()->width_px || s.height > screen()->height_px))
+        error(images_at("images.size"), "[images] the " + std::to_string(sz.w) + "x" + std::to_string(sz.h) +
+                                            " px stimuli would be shown at " + std::to_string(s.width) + "x" +
+                                            std::to_string(s.height) + " px, larger than station " + st->name +
+                                            "'s screen; lower the size");
+      const std::string each = sizes.size() > 1 ? " (" + std::to_string(sz.w) + "x" + std::to_string(sz.h) + " px)" : "";
+      if (s.snapped)
+        note(images_at("images.scaling"),
+             "[images] " + box_text + " is not a whole multiple of the " + std::to_string(std::max(sz.w, sz.h)) +
+                 " px stimuli" + each + ": nearest scaling shows them at " + std::to_string(s.width) + "x" +
+                 std::to_string(s.height) + " px (" + fmt(s.factor) + "x" +
+                 (s.width_deg > 0 ? ", " + fmt(s.width_deg) + " deg" : std::string()) + ")");
+      if (s.requested == Scaling::automatic && s.scaling == Scaling::linear) {
+        const int side = std::max(sz.w, sz.h), lo = std::max(1, s.box_px / side) * side, hi = lo + side;
+        note(images_at("images.size"),
+             "[images] " + box_text + " is " + fmt(s.factor) + "x the " + std::to_string(side) + " px stimuli" + each +
+                 ": drawn with linear filtering, which blurs their finest detail; for exact pixel blocks make the box " +
+                 std::to_string(lo) + " or " + std::to_string(hi) +
+                 " px (scaling = \"nearest\" snaps it), or set scaling = \"linear\" to keep this");
+      }
+    }
+    if (sizes.size() == 1) v.stimulus = v.sizes.front();
+  }
+
+  // Audio: no clip may clip after RMS normalization and the station's gain.
+  void loudness() {
+    if (e.modality != Modality::audio || !o.load_files) return;
+    v.audio_gain_db = o.station ? o.station->audio.gain_db : 0;
+    if (clipping == 0 || v.audio_peak <= 0) return;
+    const double over = 20 * std::log10(v.audio_peak * gain());
+    const std::string gain_text = o.station ? "station " + o.station->name + "'s gain_db = " + fmt(o.station->audio.gain_db)
+                                            : "no station gain";
+    error(peak_where, std::to_string(clipping) + " clip(s) would clip: the loudest, " + v.audio_peak_file + ", peaks at +" +
+                          fmt(over) + " dBFS after normalization to rms_dbfs = " + fmt(e.audio.rms_dbfs) + " and " +
+                          gain_text + "; lower [audio] rms_dbfs to " + fmt(e.audio.rms_dbfs - over - 0.05) +
+                          " or less" + (o.station ? std::string(" (or the station's gain_db)") : std::string()));
   }
 
   // [SECTION] Blocks ----------------------------------------------------------------------
@@ -300,8 +398,12 @@ Validation validate_experiment(const Experiment& e, const ValidateOptions& optio
   Validation v;
   v.refresh_hz = options.refresh_hz;
   v.issues = e.notes;
-  Checker c{e, options, v, {}, {}};
+  Checker c{e, options, v, {}, {}, 0, 0, {}};
   c.files();
+  if (options.presentation) {
+    c.geometry();
+    c.loudness();
+  }
   c.blocks();
   c.timing();
   return v;

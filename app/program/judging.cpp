@@ -315,7 +315,8 @@ int run_observer_session(const ObserverOptions& o, std::ostream& out) {
   experiments::LoadOptions lo;
   lo.default_database = o.db;
   const experiments::Experiment e = experiments::load_experiment(o.experiment, lo);
-  experiments::ValidateOptions vo;  // no display: frame timing is not this observer's concern
+  experiments::ValidateOptions vo;  // no display: frame timing is not this observer's concern,
+  vo.presentation = false;          // nor the size on a screen or the sound level
   const experiments::Validation v = experiments::validate_experiment(e, vo);
   if (!v.ok()) {
     for (const auto& msg : v.errors()) out << msg << "\n";

@@ -10,6 +10,7 @@
 //   [SECTION] Entry         print_plan
 #include "app/program/plan_print.h"
 
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
+#include "experiments/station.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -73,6 +75,17 @@ json validation_json(const Experiment& e, const Validation& v) {
                       {"requested_ms", t.t.requested_ms}, {"frames", t.t.frames}, {"realized_ms", t.t.realized_ms}});
   json j = {{"ok", v.ok()}, {"refresh_hz", v.refresh_hz}, {"issues", issues}, {"timing", timing}};
   if (v.stimulus_width > 0) j["stimulus_size"] = {v.stimulus_width, v.stimulus_height};
+  json shown = json::array();
+  for (const auto& sz : v.sizes) {
+    json x = {{"image_px", {sz.image_w, sz.image_h}}, {"shown_px", {sz.width, sz.height}},
+              {"scaling", scaling_name(sz.scaling)}, {"factor", sz.factor}, {"snapped", sz.snapped}};
+    if (sz.width_deg > 0) x["deg"] = {sz.width_deg, sz.height_deg};
+    shown.push_back(x);
+  }
+  if (e.modality == Modality::image) j["shown"] = shown;
+  if (e.modality == Modality::audio && v.audio_peak > 0)
+    j["audio"] = {{"rms_dbfs", e.audio.rms_dbfs}, {"gain_db", v.audio_gain_db},
+                  {"peak_dbfs", 20 * std::log10(v.audio_peak) + v.audio_gain_db}, {"loudest", v.audio_peak_file}};
   return j;
 }
 
@@ -93,12 +106,12 @@ void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const 
   out << "conditions   ";
   for (size_t i = 0; i < p.conditions.size(); ++i) out << (i ? ", " : "") << p.conditions[i];
   out << "\n";
-  if (v.stimulus_width > 0)
-    out << "images       " << v.stimulus_width << "x" << v.stimulus_height
-        << (e.images.size > 0 ? ", shown in a " + std::to_string(e.images.size) + " px box" : std::string(", shown at their own size"))
-        << "\n";
-  else if (e.modality == Modality::image && e.images.fit)
-    out << "images       mixed sizes, each scaled to fit a " << e.images.size << " px box\n";
+  if (e.modality == Modality::image && e.images.fit && v.sizes.size() > 1)
+    out << "images       mixed sizes, each scaled to fit the box:\n";
+  for (const auto& sz : v.sizes) out << (v.sizes.size() > 1 ? "               " : "images       ") << describe(sz) << "\n";
+  if (e.modality == Modality::audio && v.audio_peak > 0)
+    out << "sound        clips at " << ms2(e.audio.rms_dbfs) << " dBFS RMS, output gain " << ms2(v.audio_gain_db)
+        << " dB: loudest peak " << ms2(20 * std::log10(v.audio_peak) + v.audio_gain_db) << " dBFS\n";
   out << "timing at " << ms2(v.refresh_hz) << " Hz (requested ms -> frames = realized ms)\n";
   int last = -1;
   for (const auto& t : v.timing) {

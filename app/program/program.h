@@ -4,7 +4,7 @@
 // (experiments/), the store (data/) and the analysis (analysis/) know nothing of it.
 //
 //   engine_commands.cpp    synth null classify info trace demo report resave train dataset
-//   session_commands.cpp   plan run launch sessions timing-test
+//   session_commands.cpp   plan run launch calibrate sessions timing-test
 //   compare_commands.cpp   judge analyze export
 //   reproduce.cpp          reproduce (the paper's pipeline on the bundled world)
 //   program.cpp            the table, help, version, dispatch (run_program)

@@ -1,5 +1,5 @@
 // app/program/session_commands.cpp: the commands around people's sessions: plan, run,
-// launch, sessions and timing-test. Loading, validating, planning and resuming are the
+// launch, sessions, calibrate and timing-test. Loading, validating, planning and resuming are the
 // session module's (experiments/session.h); showing trials is the presentation library's
 // (app/runner.h, app/launch.h). Torch only for run --observer (app/program/judging.h).
 //
@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/audio.h"
+#include "app/calibrate.h"
 #include "app/launch.h"
 #include "app/program/judging.h"
 #include "app/program/plan_print.h"
@@ -24,6 +25,7 @@
 #include "app/timing_test.h"
 #include "data/store.h"
 #include "experiments/session.h"
+#include "experiments/station.h"
 #include "stimuli/resources.h"
 
 namespace fs = std::filesystem;
@@ -42,7 +44,9 @@ const std::vector<Option> kSessionOptions{
     {"auto-seed", "S", "seed of the random policy and the response delays", "1"},
     {"max-trials", "N", "pilot: keep only the first N trials of each block", ""},
     {"screenshots", "DIR", "save the first frame of each phase of the first trial", ""},
-    {"station", "NAME", "this computer's label (default: host name)", ""},
+    {"station", "FILE|NAME", "this computer's station profile (a .toml file, or NAME.toml in\n"
+                             "~/.config/metamerlab/stations): screen size and distance, gamma, audio gain;\n"
+                             "any other NAME is just the session's label (default: host name)", ""},
     {"headphone-check", "", "audio: the antiphase headphone check first (pass 5 of 6)"},
     {"headphone-tone-ms", "MS", "testing: tone length of the headphone check", "1000"}};
 
@@ -68,7 +72,9 @@ void session_options(const Args& a, RunOptions& o) {
   o.auto_seed = static_cast<uint64_t>(positive(a, "auto-seed", 0));
   if (a.has("max-trials")) o.request.max_trials = static_cast<int>(positive(a, "max-trials", 0));
   o.screenshots = a.get("screenshots");
-  o.station = a.get("station");
+  const experiments::StationChoice station = experiments::choose_station(a.get("station"));  // FILE:LINE errors
+  o.station = station.label;
+  o.station_profile = station.profile;
   o.headphone_check = a.flag("headphone-check");
   o.headphone_tone_ms = static_cast<int>(positive(a, "headphone-tone-ms", 20));
   o.store = session_store_options();
@@ -98,7 +104,10 @@ int cmd_plan(const Args& a) {
   po.db = a.get("db");
   po.json = a.flag("json");
   po.summary_only = a.flag("summary");
-  const experiments::CheckedExperiment x = experiments::check_experiment(po.experiment, po.db, hz);
+  const experiments::StationChoice station = experiments::choose_station(a.get("station"));
+  experiments::ValidateOptions vo;
+  if (station.profile) vo.station = &*station.profile;
+  const experiments::CheckedExperiment x = experiments::check_experiment(po.experiment, po.db, hz, vo);
   if (!x.experiment) throw std::runtime_error(x.errors.at(0));  // FILE:LINE: what; fix
   experiments::SessionRequest r;
   r.participant = positive(a, "participant");
@@ -207,6 +216,27 @@ int cmd_sessions(const Args& a) {
   return 0;
 }
 
+int cmd_calibrate(const Args& a) {
+  CalibrateOptions o;
+  o.station = a.get("station");
+  // A NAME (no folder, no .toml) is looked up in the stations folders, like --station of run.
+  if (o.station.find('/') == std::string::npos && (o.station.size() < 5 || o.station.substr(o.station.size() - 5) != ".toml")) {
+    const experiments::StationChoice c = experiments::choose_station(o.station);
+    if (!c.profile)
+      throw UsageError("calibrate: --station " + o.station + " names no profile; give a FILE.toml (created when missing)");
+    o.station = c.profile->path;
+  }
+  o.levels = static_cast<int>(positive(a, "levels", 2));
+  if (o.levels > 256) throw UsageError("calibrate: --levels must be at most 256");
+  o.display.fullscreen = !a.flag("windowed");
+  o.display.width = static_cast<int>(positive(a, "width"));
+  o.display.height = static_cast<int>(positive(a, "height"));
+  o.display.screen = static_cast<int>(positive(a, "screen", 0));
+  o.readings = a.get("readings");
+  o.screenshot = a.get("screenshot");
+  return run_calibrate(o, std::cout, std::cerr);
+}
+
 int cmd_timing_test(const Args& a) {
   TimingTestOptions o;
   o.frames = static_cast<int>(positive(a, "frames", 2));
@@ -248,6 +278,8 @@ std::vector<CommandEntry> session_commands() {
          {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
          {"db", "FILE", "database for [[metamers]] naming none; shows this participant's session", ""},
          {"refresh", "HZ", "display refresh rate for frame timing", "60"},
+         {"station", "FILE|NAME", "station profile: converts size_deg, checks sizes against its screen and\n"
+                                  "clips against its audio gain", ""},
          {"summary", "", "print the summary without the trial list"},
          {"json", "", "print one JSON object: plan, summary, validation, session, action"}},
         "EXPERIMENT.toml",
@@ -286,6 +318,24 @@ std::vector<CommandEntry> session_commands() {
              {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""}}),
         "EXPERIMENT.toml"},
        cmd_launch},
+      {{"calibrate",
+        "measure the screen's luminance at grey levels with a photometer; write the station's gamma table",
+        "Shows each grey level full-screen (raw drive levels, no gamma correction) with a line of text at\n"
+        "the bottom: point the photometer at the centre, type its reading in cd/m2 and press Return\n"
+        "(Backspace on an empty field goes back a level, H hides the text, Escape stops without writing).\n"
+        "Then replaces the [gamma] table of the station profile with levels = [...] and luminance = [...],\n"
+        "keeping the rest of the file, and writes it atomically (a missing profile is created). run and\n"
+        "launch with --station then show sRGB stimuli as intended through that table. --readings FILE\n"
+        "types the readings in (one per line, or LEVEL,READING rows). Exit 0 written, 1 failure, 4 stopped.",
+        {{"station", "FILE|NAME", "the station profile to write (FILE.toml is created when missing)", "", true},
+         {"levels", "N", "grey levels from 0 to 255, evenly spaced (2-256)", "9"},
+         {"windowed", "", "a window instead of fullscreen (trying it out; measure fullscreen)"},
+         {"width", "W", "window width (with --windowed)", "1024"},
+         {"height", "H", "window height (with --windowed)", "768"},
+         {"screen", "S", "display index", "0"},
+         {"readings", "FILE", "scripted: type these readings (cd/m2, one per level) into the screen", ""},
+         {"screenshot", "FILE", "save the middle level's screen as PNG", ""}}},
+       cmd_calibrate},
       {{"sessions",
         "list the sessions in a database: participant, experiment, status, answered/planned",
         "One line per session (or one JSON array with --json).",

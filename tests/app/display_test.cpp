@@ -1,6 +1,8 @@
 // Tests of the participant display under a private Xvfb (Mesa llvmpipe): the window and
 // its refresh measurement, timestamped flips and dropped frames, and screenshots of the
-// fixation, stimulus, mask and icon-grid screens checked on pixels.
+// fixation, stimulus, mask and icon-grid screens checked on pixels; presentation fidelity:
+// nearest scaling draws exact pixel blocks (linear does not), and the station's gamma
+// table changes every drawn grey to the expected drive level.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "app/display.h"
 #include "app/screens.h"
+#include "experiments/station.h"
 #include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
 
@@ -309,4 +312,125 @@ TEST(Display, WithoutADisplayItSaysSo) {
       {{"DISPLAY", "", true}, {"WAYLAND_DISPLAY", "", true}, {"SDL_VIDEODRIVER", "", true}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "no display: run under a desktop session or xvfb-run");
+}
+
+// [SECTION] Presentation fidelity ---------------------------------------------------------
+namespace {
+
+// A one-pixel checkerboard: black and white texels alternating.
+Texture checkerboard(Display& d, int n) {
+  std::vector<uint8_t> rgba(static_cast<size_t>(n) * n * 4, 255);
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      uint8_t* p = &rgba[(static_cast<size_t>(y) * n + x) * 4];
+      p[0] = p[1] = p[2] = (x + y) % 2 ? 255 : 0;
+    }
+  return d.upload_rgba8(rgba.data(), n, n);
+}
+
+// Pixels of the k x k screen blocks of an n x n checkerboard drawn at r that are not their
+// texel's exact value.
+int inexact_block_pixels(const Image& img, const Rect& r, int n, int k) {
+  int bad = 0;
+  for (int y = 0; y < n * k; ++y)
+    for (int x = 0; x < n * k; ++x) {
+      const int want = ((x / k) + (y / k)) % 2 ? 255 : 0;
+      const uint8_t* p = img.at(static_cast<int>(r.x) + x, static_cast<int>(r.y) + y);
+      bad += p[0] != want || p[1] != want || p[2] != want;
+    }
+  return bad;
+}
+
+}  // namespace
+
+TEST(DisplayFidelity, NearestAtFourTimesDrawsExactBlocksAndLinearDoesNot) {
+  Display d(windowed());
+  const int n = 16, k = 4;
+  Texture t = checkerboard(d, n);
+  const Rect r = draw_stimulus(d, t, n * k, n * k, ScreenStyle{}, Filter::nearest);
+  EXPECT_EQ(r.w, 64);
+  Image nearest = d.capture();
+  EXPECT_EQ(inexact_block_pixels(nearest, r, n, k), 0);
+  // Just outside the stimulus: the background.
+  EXPECT_TRUE(is_rgb(nearest, static_cast<int>(r.x) - 1, static_cast<int>(r.y), 128, 128, 128));
+  EXPECT_TRUE(is_rgb(nearest, static_cast<int>(r.x + r.w), static_cast<int>(r.y + r.h) - 1, 128, 128, 128));
+  d.flip();
+  // Linear filtering low-passes the checkerboard: most block pixels are grey mixtures.
+  draw_stimulus(d, t, n * k, n * k, ScreenStyle{}, Filter::linear);
+  Image linear = d.capture();
+  EXPECT_GT(inexact_block_pixels(linear, r, n, k), n * k * n * k / 2);
+  d.flip();
+  // The default (automatic) is linear when the size differs: the old behaviour.
+  draw_stimulus(d, t, n * k, n * k);
+  EXPECT_GT(inexact_block_pixels(d.capture(), r, n, k), n * k * n * k / 2);
+  d.flip();
+  mm::test::TempDir tmp("nearest");
+  save_png(tmp / "nearest.png", nearest);
+  save_png(tmp / "linear.png", linear);
+  d.release(t);
+}
+
+TEST(DisplayFidelity, GammaTableMapsEveryDrawnGreyThroughTheShader) {
+  Display d(windowed());
+  EXPECT_EQ(d.info().gamma, "none");
+  // The station table of levels 0, 128, 255 measured at 0, 20, 100 cd/m²: sRGB 64 -> 32.81,
+  // sRGB 128 -> 130.52 (tests/experiments/station_test.cpp computes them by hand).
+  mm::experiments::GammaCalibration g;
+  g.kind = mm::experiments::GammaKind::table;
+  g.levels = {0, 128, 255};
+  g.luminance = {0, 20, 100};
+  d.set_gamma_table(mm::experiments::gamma_correction_table(g));
+  EXPECT_EQ(d.info().gamma, "shader");
+  EXPECT_NE(display_provenance_json(d.info()).find("\"gamma\":\"shader\""), std::string::npos);
+  d.clear(Color::grey(128 / 255.0f));                      // the background
+  d.fill_rect({10, 10, 50, 50}, Color::grey(64 / 255.0f));  // a rectangle (the fixation's primitive)
+  std::vector<uint8_t> rgba(4 * 4 * 4, 255);                // a texture (stimuli, masks)
+  for (size_t i = 0; i < rgba.size(); i += 4) rgba[i] = rgba[i + 1] = rgba[i + 2] = 64;
+  Texture t = d.upload_rgba8(rgba.data(), 4, 4);
+  d.draw_texture(t, {100, 100, 4, 4});
+  d.text("GAMMA", 320, 400, {1, 1, 1, 1}, 40);  // text (ImGui) goes through it too
+  Image img = d.capture();
+  EXPECT_TRUE(is_rgb(img, 300, 200, 131, 131, 131, 1)) << px(img, 300, 200, 0);
+  EXPECT_TRUE(is_rgb(img, 30, 30, 33, 33, 33, 1)) << px(img, 30, 30, 0);
+  EXPECT_TRUE(is_rgb(img, 101, 101, 33, 33, 33, 1)) << px(img, 101, 101, 0);
+  int white = 0;  // white text stays white (255 -> 255)
+  for (int y = 380; y < 420; ++y)
+    for (int x = 250; x < 390; ++x) white += is_rgb(img, x, y, 255, 255, 255, 0);
+  EXPECT_GT(white, 50);
+  d.flip();
+  // The flip shows the same corrected frame: the next frame starts from it.
+  d.fill_rect({200, 200, 10, 10}, Color::grey(1));
+  EXPECT_TRUE(is_rgb(d.capture(), 300, 200, 131, 131, 131, 1));
+  d.flip();
+  // A linear screen (gamma 1): sRGB 128 needs drive 55.
+  g = {};
+  g.kind = mm::experiments::GammaKind::power;
+  g.gamma = 1;
+  d.set_gamma_table(mm::experiments::gamma_correction_table(g));
+  d.clear(Color::grey(128 / 255.0f));
+  EXPECT_TRUE(is_rgb(d.capture(), 300, 200, 55, 55, 55, 1)) << px(d.capture(), 300, 200, 0);
+  d.flip();
+  // No table: identity again.
+  d.set_gamma_table({});
+  EXPECT_EQ(d.info().gamma, "none");
+  d.clear(Color::grey(128 / 255.0f));
+  EXPECT_TRUE(is_rgb(d.capture(), 300, 200, 128, 128, 128, 0));
+  d.flip();
+  EXPECT_THROW(d.set_gamma_table(std::vector<float>(10, 0.5f)), std::invalid_argument);
+  d.release(t);
+}
+
+TEST(DisplayFidelity, GammaTableFromTheOptionsAppliesFromTheFirstFrame) {
+  DisplayOptions o = windowed();
+  mm::experiments::GammaCalibration g;
+  g.kind = mm::experiments::GammaKind::power;
+  g.gamma = 1;
+  o.gamma_table = mm::experiments::gamma_correction_table(g);
+  Display d(o);
+  EXPECT_EQ(d.info().gamma, "shader");
+  draw_fixation(d);  // background 0.5 (sRGB 128) and a black cross
+  Image img = d.capture();
+  EXPECT_TRUE(is_rgb(img, 10, 10, 55, 55, 55, 1)) << px(img, 10, 10, 0);
+  EXPECT_TRUE(is_rgb(img, 320, 240, 0, 0, 0, 0));
+  d.flip();
 }

@@ -117,6 +117,7 @@ Counts count_pixels(const Shot& s) {
 TEST(Launch, FindsExperimentFilesInTheGivenFolders) {
   mm::test::TempDir tmp("launch_files");
   for (const char* f : {"b.toml", "a.toml", "notes.txt", "sub/c.toml"}) mm::test::write_bytes(tmp / f, "x");
+  mm::test::write_bytes(tmp / "booth.toml", "[station]\nname = \"booth\"\n[screen]\nwidth_cm = 40\n");  // a station profile
   const auto files = mm::app::find_experiment_files({tmp.path, tmp / "missing", tmp.path});
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0], fs::path(tmp / "a.toml").lexically_normal().string());
