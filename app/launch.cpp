@@ -306,6 +306,7 @@ void reload(LaunchState& st, const LaunchOptions& o, double hz) {
   st.reload = false;
   experiments::ValidateOptions vo;  // with the station's screen geometry and audio gain
   if (o.run.station_profile) vo.station = &*o.run.station_profile;
+  vo.live_check = o.run.live_check;  // live sources: models, layers, one timed step, the lead
   st.x = experiments::check_experiment(st.file, o.run.db, hz, vo);
   st.loaded = true;
   if (st.x.experiment && !st.participant())

@@ -8,6 +8,7 @@
 // Sections
 //   [SECTION] Runner         state, input, text screens, phases
 //   [SECTION] Trials         one trial, its response screens and record
+//   [SECTION] Live           live trials: the worker's metamer, waiting or reordering, fallbacks
 //   [SECTION] Audio screens  volume, headphone check and headphone-check blocks
 //   [SECTION] Fidelity       the station's screen, realized sizes, what the session records
 //   [SECTION] Session        blocks in order, demo criterion, abort
@@ -34,9 +35,11 @@
 
 #include "app/audio.h"
 #include "app/display.h"
+#include "app/live.h"
 #include "app/scripted.h"
 #include "app/screens.h"
 #include "experiments/experiment.h"
+#include "data/sha256.h"
 #include "experiments/plan.h"
 #include "stimuli/stimuli.h"
 
@@ -135,7 +138,16 @@ class Runner {
   void maybe_pause(int64_t at);
   void show_phase(PhaseLog& ph, int frames, double requested_s, const std::function<void()>& draw,
                   std::vector<std::pair<std::string, Image>>* shots);
-  data::TrialRecord run_trial(const PlannedTrial& t);
+  data::TrialRecord run_trial(const PlannedTrial& t, const json& live = json());
+  // Live generation: the settings of a live trial's source; which of the block's remaining
+  // trials runs next (a live trial whose metamer is not ready: the preparing screen, or a
+  // ready trial first); a live trial as shown (the metamer, or the natural stimulus); the
+  // worker's notes as session events.
+  const experiments::LiveSettings& live_settings(const PlannedTrial& t) const;
+  size_t next_trial(const std::vector<int64_t>& todo, json& live);
+  PlannedTrial resolve_live(const PlannedTrial& t, json& live);
+  void wait_for_live(int64_t trial, json& live);
+  void live_notes(int64_t at);
   void commit(const data::TrialRecord& r);  // at once, in its own transaction; timed
   int respond_grid(const PlannedTrial& t, double onset, double* event_t);
   int respond_words(const PlannedTrial& t, double onset, double* event_t);
@@ -351,7 +363,7 @@ void Runner::commit(const data::TrialRecord& r) {
   ++res_.answered_now;
 }
 
-data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
+data::TrialRecord Runner::run_trial(const PlannedTrial& t, const json& live) {
   const bool image = plan_.modality == Modality::image;
   const bool shoot = image && !o_.screenshots.empty() && !shots_taken_;
   std::vector<std::pair<std::string, Image>> shots;
@@ -481,6 +493,7 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
                    {"peak_dbfs", clip_peak > 0 ? 20 * std::log10(clip_peak) + gain_db : -999.0}};
     audio_->unload(sound);
   }
+  if (!live.is_null()) tj["live"] = live;
   r.timing_json = tj.dump();
   commit(r);
   if (tex.valid()) d_->release(tex);
@@ -491,6 +504,93 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t) {
       save_png(o_.screenshots + "/trial" + std::to_string(t.index) + "_" + name + ".png", img);
   }
   return r;
+}
+
+// [SECTION] Live --------------------------------------------------------------------------
+const experiments::LiveSettings& Runner::live_settings(const PlannedTrial& t) const {
+  const experiments::Condition* c = e_->find_condition(t.condition);
+  return e_->sources.at(static_cast<size_t>(c ? c->source : 0)).live_settings;
+}
+
+size_t Runner::next_trial(const std::vector<int64_t>& todo, json& live) {
+  const PlannedTrial& first = plan_.trials[static_cast<size_t>(todo.front())];
+  if (!first.live || o_.live->poll(first.index).state != LiveStimulus::State::pending) return 0;
+  if (live_settings(first).when_late == "reorder") {
+    for (size_t k = 1; k < todo.size(); ++k) {
+      const PlannedTrial& c = plan_.trials[static_cast<size_t>(todo[k])];
+      if (c.live && o_.live->poll(c.index).state == LiveStimulus::State::pending) continue;
+      live["reordered"] = {{"ahead_of", first.index}, {"planned_position", c.index_in_block},
+                           {"shown_instead_of_position", first.index_in_block}};
+      ++res_.live.reordered;
+      store_->add_session_event(sid_, "note", c.index,
+                                "live: trial " + std::to_string(c.index) + " ran before trial " +
+                                    std::to_string(first.index) + " (its metamer was not ready; when_late = reorder)");
+      return k;
+    }
+  }
+  wait_for_live(first.index, live);  // wait, or reorder with no ready trial left in the block
+  return 0;
+}
+
+// The preparing screen: neutral, before the fixation, until the worker has the metamer
+// (or has given up on it). The abort and pause keys work; its duration is recorded.
+void Runner::wait_for_live(int64_t trial, json& live) {
+  const double t0 = now_s();
+  drain();
+  while (o_.live->poll(trial).state == LiveStimulus::State::pending) {
+    d_->clear(style_.background);
+    d_->text("Preparing the next trial...", d_->width() / 2.0f, d_->height() / 2.0f, style_.label);
+    d_->flip();
+    poll();
+  }
+  const double waited_ms = (now_s() - t0) * 1000.0;
+  live["waited_ms"] = waited_ms;
+  ++res_.live.waited;
+  res_.live.wait_ms.push_back(waited_ms);
+  store_->add_session_event(sid_, "note", trial,
+                            "live: trial " + std::to_string(trial) + " waited " + std::to_string(std::lround(waited_ms)) +
+                                " ms for its metamer (when_late = wait)");
+}
+
+PlannedTrial Runner::resolve_live(const PlannedTrial& planned, json& live) {
+  PlannedTrial t = planned;
+  if (!t.live) return t;
+  const LiveStimulus s = o_.live->poll(t.index);
+  // The margin: how long before this trial the metamer was ready (after a wait: minus the wait).
+  const double lead = live.contains("waited_ms") ? -live["waited_ms"].get<double>() / 1000.0 : live_clock_s() - s.ready_s;
+  live["lead_s"] = lead;
+  if (res_.live.trials == 0 || lead < res_.live.min_lead_s) res_.live.min_lead_s = lead;
+  ++res_.live.trials;
+  live["metamer_id"] = s.metamer_id;
+  live["attempt"] = s.attempt;
+  live["seed"] = s.seed;
+  live["reused"] = s.reused;
+  if (s.state == LiveStimulus::State::ready) {
+    t.stimulus = s.path;
+    t.stimulus_sha256 = s.sha256;
+    live["state"] = "ready";
+    return t;
+  }
+  // No passing metamer (or the worker failed): the natural stimulus, marked as a fallback.
+  live["state"] = "failed";
+  live["reason"] = s.reason;
+  ++res_.live.fell_back;
+  t.condition = "natural";
+  t.model.clear();
+  t.layer.clear();
+  t.is_metamer = false;
+  t.fell_back = true;
+  t.stimulus = t.reference;
+  t.stimulus_sha256 = data::sha256_file(t.reference);
+  return t;
+}
+
+void Runner::live_notes(int64_t at) {
+  if (!o_.live) return;
+  for (const auto& n : o_.live->take_notes()) {
+    store_->add_session_event(sid_, "note", at, n);
+    log_ << n << "\n";
+  }
 }
 
 // [SECTION] Audio screens -----------------------------------------------------------------
@@ -806,6 +906,7 @@ RunResult Runner::run_file() {
   experiments::ValidateOptions vo;
   vo.refresh_hz = own_x_.refresh_hz = d_->info().frame_hz;
   if (o_.station_profile) vo.station = &*o_.station_profile;
+  vo.live_check = o_.live_check;
   own_x_.validation = experiments::validate_experiment(*e_, vo);
   if (!own_x_.validation.ok()) return refuse(own_x_.validation.errors());
   store_ = std::make_unique<data::Store>(o_.db, o_.store);
@@ -838,6 +939,9 @@ RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, cons
     return refuse({sp.message});
   }
   if (const auto problems = check_station_screen(); !problems.empty()) return refuse(problems);
+  if (!o_.live && std::any_of(sp.plan.trials.begin(), sp.plan.trials.end(), [](const PlannedTrial& t) { return t.live; }))
+    return refuse({e_->file + ": this experiment makes metamers live (generate = \"live\"), which needs the engine; "
+                   "start it with metamerlab run or launch"});
   for (const auto& sz : sizes_) log_ << "stimuli: " << experiments::describe(sz) << "\n";
   if (d_->info().gamma != "none")
     log_ << "gamma: " << o_.station_profile->gamma.describe() << ", corrected by a " << d_->info().gamma << "\n";
@@ -884,7 +988,15 @@ RunResult Runner::present(int64_t first_unanswered) {
     masks_ = upload_masks(*d_, 4, stim_w_, stim_h_, 3, 4, plan_.seed + 7);
   }
   d_->show_cursor(auto_.on() ? false : true);
+  // Live generation starts with the session (it works through instructions, practice and
+  // demo blocks) and stops when it ends.
+  const bool live = std::any_of(plan_.trials.begin(), plan_.trials.end(), [](const PlannedTrial& t) { return t.live; });
+  if (live) o_.live->start(sid_, *e_, plan_, answered_);
   const auto end = [&](data::SessionStatus st) {
+    if (live) {
+      o_.live->stop();
+      live_notes(static_cast<int64_t>(plan_.trials.size()));
+    }
     store_->finish_session(sid_, st);
     res_.status = st;
     return res_;
@@ -914,13 +1026,24 @@ RunResult Runner::present(int64_t first_unanswered) {
       bool any = false;
       for (int i = b.first_trial; i < b.first_trial + b.trials; ++i) any = any || !answered_.count(i);
       if (any && !b.text.empty()) text_screen(b.text);
-      for (int i = b.first_trial; i < b.first_trial + b.trials; ++i) {
-        if (answered_.count(i)) continue;
-        const PlannedTrial& t = plan_.trials[static_cast<size_t>(i)];
-        maybe_pause(i);
-        if (t.break_before)
+      // The block's remaining trials in plan order; live generation may run a ready trial
+      // ahead of one whose metamer is not ready (when_late = reorder). A break belongs to
+      // its place in the block, whichever trial fills it.
+      std::vector<int64_t> todo;
+      for (int i = b.first_trial; i < b.first_trial + b.trials; ++i)
+        if (!answered_.count(i)) todo.push_back(i);
+      while (!todo.empty()) {
+        const int64_t slot = todo.front();
+        maybe_pause(slot);
+        if (plan_.trials[static_cast<size_t>(slot)].break_before)
           text_screen(b.break_text.empty() ? "Take a short break." : b.break_text);
-        const data::TrialRecord r = run_trial(t);
+        json live;
+        const size_t k = o_.live ? next_trial(todo, live) : 0;
+        const int64_t i = todo[k];
+        todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(k));
+        live_notes(i);
+        const PlannedTrial t = resolve_live(plan_.trials[static_cast<size_t>(i)], live);
+        const data::TrialRecord r = run_trial(t, live);
         if (t.feedback) feedback(t, r.response);
         blank_frames(d_->frames_for(t.timing.iti_ms).frames);
       }

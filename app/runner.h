@@ -15,11 +15,19 @@
 // the gains; each trial's timing_json its realized stimulus size (pixels, degrees) or its
 // clip's gain and peak.
 //
+// Live generation (app/live.h): a live trial shows the worker's metamer when it is ready;
+// when it is not, the source's when_late policy shows a "preparing" screen before the
+// fixation (wait) or runs the next ready trial of the block first (reorder); a trial whose
+// metamer failed shows the natural stimulus (fell_back). Each live trial's timing_json
+// "live" records the metamer (id, attempt, seed), its lead, the wait or the reordering;
+// the worker's notes become session events.
+//
 // Sections
 //   [SECTION] Options    what the presentation needs beyond the session request
 //   [SECTION] Entry      run_session (opens a display), run_prepared_session (launch's)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -32,6 +40,7 @@
 namespace mm::app {
 
 class Display;
+class LiveGenerator;
 struct DisplayOptions;
 struct AudioOptions;
 
@@ -55,6 +64,21 @@ struct RunOptions {
   std::optional<experiments::Station> station_profile;
   bool headphone_check = false;  // audio: the antiphase headphone check (Woods et al. 2017) first
   int headphone_tone_ms = 1000;  // its tone length (tests shorten it)
+  // Live generation (generate = "live" sources; app/live.h): the worker the program layer
+  // made, started when the session opens and stopped when it ends, and validation's check
+  // of live sources. Without a worker an experiment with live sources is refused.
+  LiveGenerator* live = nullptr;
+  std::function<std::vector<experiments::Issue>(const experiments::Experiment&, double)> live_check;
+};
+
+// What live generation did during a run (RunResult::live).
+struct LiveRunStats {
+  int trials = 0;          // live trials shown this run
+  int waited = 0;          // ... after the preparing screen (when_late = wait)
+  int reordered = 0;       // trials run ahead of a live trial that was not ready (when_late = reorder)
+  int fell_back = 0;       // live trials shown the natural stimulus (no passing metamer, or an error)
+  double min_lead_s = 0;   // the smallest margin: trial start minus the metamer's ready time (negative: waited)
+  std::vector<double> wait_ms;
 };
 
 // How a run ended: the session's status, or a refusal before anything was recorded.
@@ -66,6 +90,7 @@ struct RunResult {
   int answered_now = 0;          // trials answered in this run
   double first_trial_s = 0;      // from start to the first trial's fixation onset
   std::vector<double> commit_ms; // per-trial commit latency
+  LiveRunStats live;
   int exit_code = 0;             // 0 completed or demo failed, 1 refused, 4 aborted
   bool finished() const {
     return !refused && (status == data::SessionStatus::completed || status == data::SessionStatus::failed_demo);

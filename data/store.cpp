@@ -266,6 +266,17 @@ CREATE TABLE metamer_judgments (
 ALTER TABLE metamers ADD COLUMN converged INTEGER CHECK (converged IN (0, 1));
 ALTER TABLE metamers ADD COLUMN loss_curve TEXT NOT NULL DEFAULT '[]';
 )sql",
+    // ---- version 5: metamers made live for a session's trials (each attempt) ----
+    R"sql(
+CREATE TABLE live_metamers (
+  session_id  INTEGER NOT NULL REFERENCES sessions(id),
+  trial_index INTEGER NOT NULL,
+  attempt     INTEGER NOT NULL,
+  metamer_id  INTEGER NOT NULL REFERENCES metamers(id),
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (session_id, trial_index, attempt)
+);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -126,6 +126,17 @@ struct MetamerJudgment {
   bool correct = false;
 };
 
+// A metamer made live for a session's trial (schema v5): the attempt (0, then a retry with
+// the next seed) and the metamer as recorded.
+struct LiveMetamer {
+  int64_t session_id = 0;
+  int64_t trial_index = 0;
+  int attempt = 0;
+  int64_t metamer_id = 0;
+  MetamerRecord metamer;
+  std::string created_at;  // when it was recorded (UTC ISO-8601, as trials' answered_at)
+};
+
 // Participants, sessions and trials (schema version 2): what people did in experiments.
 // A pseudonymous participant code: 1-64 letters, digits, '-', '_', '.' (never a name).
 bool valid_participant_code(const std::string& code);
@@ -308,6 +319,14 @@ class Store {
   std::vector<std::string> judged_metamers(const std::string& experiment_sha256, int64_t model_id) const;  // stimulus sha256 + "|" + condition
   std::vector<TrialJudgment> trial_judgments(int64_t session_id) const;
   std::vector<MetamerJudgment> metamer_judgments(const std::string& experiment_sha256) const;
+  // Live generation (schema v5): records a metamer made for a session's trial and links it
+  // to the trial, in one transaction (returns the metamer's id); every live metamer of a
+  // session, by trial and attempt.
+  int64_t add_live_metamer(int64_t session_id, int64_t trial_index, int attempt, const MetamerRecord& m);
+  std::vector<LiveMetamer> live_metamers(int64_t session_id) const;
+  // The session, trial and attempt a live metamer's file (PNG, WAV or .npy SHA-256) was made for.
+  std::optional<LiveMetamer> live_metamer_by_file_sha(const std::string& sha256) const;
+
   // The model a row of models() holds, by id.
   std::optional<ModelRecord> model(int64_t model_id) const;
 

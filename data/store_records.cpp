@@ -10,6 +10,7 @@
 //   [SECTION] Metamers      add_metamer and its queries
 //   [SECTION] Nulls         add_null, find_null
 //   [SECTION] Judgments     begin_judgment_run, add_judgments
+//   [SECTION] Live metamers add_live_metamer, live_metamers (schema v5)
 #include "data/sqlite_util.h"
 #include "data/store.h"
 
@@ -413,6 +414,56 @@ void Store::add_judgments(const std::vector<JudgmentRecord>& js) {
     s.run();
   }
   t.commit();
+}
+
+// [SECTION] Live metamers -----------------------------------------------------------------
+int64_t Store::add_live_metamer(int64_t session_id, int64_t trial_index, int attempt, const MetamerRecord& m) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording the live metamer of trial " + std::to_string(trial_index) + " of session " +
+                           std::to_string(session_id);
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT INTO metamers (" MM_METAMER_INSERT_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, "
+         "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+         "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, " MM_NOW ")",
+         what);
+  bind_metamer(s, m, true);
+  s.run();
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  Stmt l(d,
+         "INSERT OR REPLACE INTO live_metamers (session_id, trial_index, attempt, metamer_id, created_at) "
+         "VALUES (?1, ?2, ?3, ?4, " MM_NOW ")",
+         what);
+  l.bind(1, session_id).bind(2, trial_index).bind(3, static_cast<int64_t>(attempt)).bind(4, id).run();
+  t.commit();
+  return id;
+}
+
+std::vector<LiveMetamer> Store::live_metamers(int64_t session_id) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT l.trial_index, l.attempt, l.metamer_id, l.created_at, " MM_METAMER_COLUMNS
+         " FROM live_metamers AS l JOIN metamers ON metamers.id = l.metamer_id WHERE l.session_id = ?1 "
+         "ORDER BY l.trial_index, l.attempt",
+         "reading the live metamers of session " + std::to_string(session_id));
+  s.bind(1, session_id);
+  std::vector<LiveMetamer> out;
+  while (s.step())
+    out.push_back({session_id, s.i64(0), static_cast<int>(s.i64(1)), s.i64(2), read_metamer(s, 4), s.text(3)});
+  return out;
+}
+
+std::optional<LiveMetamer> Store::live_metamer_by_file_sha(const std::string& sha256) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  if (schema_version() < 5) return std::nullopt;
+  Stmt s(d,
+         "SELECT l.session_id, l.trial_index, l.attempt, l.metamer_id, l.created_at, " MM_METAMER_COLUMNS
+         " FROM live_metamers AS l JOIN metamers ON metamers.id = l.metamer_id "
+         "WHERE metamers.png_sha256 = ?1 OR metamers.wav_sha256 = ?1 OR metamers.float_sha256 = ?1 LIMIT 1",
+         "looking up a live metamer");
+  s.bind(1, sha256);
+  if (!s.step()) return std::nullopt;
+  return LiveMetamer{s.i64(0), s.i64(1), static_cast<int>(s.i64(2)), s.i64(3), read_metamer(s, 5), s.text(4)};
 }
 
 #undef MM_NOW

@@ -350,7 +350,8 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
     ++k;
     const std::string where = "[[metamers]] #" + std::to_string(k);
     Tab m(*v.as_table(), where, file,
-          {"model", "model_sha256", "label", "layers", "database", "folder", "table", "assume_passed"},
+          {"model", "model_sha256", "label", "layers", "database", "folder", "table", "assume_passed", "generate",
+           "iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"},
           line_of(*n));
     MetamerSource s;
     s.where = m.at();
@@ -370,13 +371,57 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
         fail_at(file, lines[i], where + " layer \"" + s.layers[i] + "\" is listed twice; remove one");
       s.lines["layer:" + s.layers[i]] = lines[i];
     }
+    const std::string generate = m.str("generate", "ahead");
+    if (generate != "ahead" && generate != "live")
+      m.fail("generate", where + " generate must be \"live\" (made during the session) or \"ahead\" (the default)");
+    s.live = generate == "live";
+    for (const char* key : {"generate", "iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
+      if (m.has(key)) s.lines[key] = m.line(key);
+    if (s.live) {
+      for (const char* key : {"database", "folder", "table", "assume_passed"})
+        if (m.has(key)) m.fail(key, where + " " + key + " is for metamers made ahead; a live source makes its own (remove it)");
+      LiveSettings& ls = s.live_settings;
+      ls.iterations = m.integer("iterations", ls.iterations, 1, 1000000);
+      ls.rounds = static_cast<int>(m.integer("rounds", ls.rounds, 1, 64));
+      if (const toml::node* x = m.node("step")) {
+        if (!x->is_number()) m.wrong_type("step", "a positive number");
+        ls.step = x->is_integer() ? static_cast<double>(**x->as_integer()) : **x->as_floating_point();
+        if (!(ls.step > 0)) m.fail("step", where + " step must be positive");
+      }
+      ls.optimizer = m.str("optimizer", ls.optimizer);
+      if (ls.optimizer != "gd" && ls.optimizer != "adam") m.fail("optimizer", where + " optimizer must be \"gd\" or \"adam\"");
+      ls.loss = m.str("loss", ls.loss);
+      if (ls.loss != "l2norm" && ls.loss != "mse") m.fail("loss", where + " loss must be \"l2norm\" or \"mse\"");
+      if (const toml::node* x = m.node("seed")) {
+        if (x->is_string()) {
+          if (**x->as_string() != "participant")
+            m.fail("seed", where + " seed must be \"participant\" (from the participant and reference) or a whole number");
+        } else if (x->is_integer() && **x->as_integer() >= 0) {
+          ls.participant_seed = false;
+          ls.seed = static_cast<uint64_t>(**x->as_integer());
+        } else {
+          m.wrong_type("seed", "\"participant\" or a whole number of 0 or more");
+        }
+      }
+      ls.null_set = m.str("null_set");
+      if (!ls.null_set.empty() && !e.find_set(ls.null_set))
+        m.fail("null_set", where + " null_set \"" + ls.null_set + "\" is not a [sets.NAME] of this file; declare it or "
+                           "leave null_set out (the model's bundled null)");
+      ls.retries = static_cast<int>(m.integer("retries", ls.retries, 0, 20));
+      ls.when_late = m.str("when_late", ls.when_late);
+      if (ls.when_late != "wait" && ls.when_late != "reorder")
+        m.fail("when_late", where + " when_late must be \"wait\" (a preparing screen) or \"reorder\" (a ready trial first)");
+    } else {
+      for (const char* key : {"iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
+        if (m.has(key)) m.fail(key, where + " " + key + " is a setting of live generation; add generate = \"live\" or remove it");
+    }
     if (m.has("database")) s.database = resolve_path(e.dir, m.str("database"));
     if (m.has("folder")) s.folder = resolve_path(e.dir, m.str("folder"));
     if (m.has("table")) s.table = resolve_path(e.dir, m.str("table"));
     s.assume_passed = m.boolean("assume_passed", false);
     if (!s.table.empty() && (!s.database.empty() || !s.folder.empty()))
       m.fail("table", where + " table lists the metamer files itself; remove database/folder (or the table)");
-    if (s.database.empty() && s.folder.empty() && s.table.empty()) {
+    if (!s.live && s.database.empty() && s.folder.empty() && s.table.empty()) {
       if (opt.default_database.empty())
         m.fail_here(where + " needs database = \"FILE.db\", folder = \"DIR\" or table = \"FILE.csv\" (or pass --db)");
       s.database = fs::absolute(opt.default_database).lexically_normal().string();

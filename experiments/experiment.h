@@ -14,6 +14,7 @@
 //   [SECTION] Validation    validate_experiment, frames at a refresh rate
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -94,7 +95,23 @@ struct StimulusSet {
 
 // Where metamers of one model come from. Exactly one of database/folder/table drives the
 // look-up; database + folder means "files in the folder, pass/fail from the database".
+// How a live source makes its metamers during the session (generate = "live").
+struct LiveSettings {
+  int64_t iterations = 250;          // steps per round
+  int rounds = 4;                    // the step halves after each
+  double step = -1;                  // initial step (<0: the optimizer's default)
+  std::string optimizer = "gd";      // gd | adam
+  std::string loss = "l2norm";       // l2norm | mse
+  bool participant_seed = true;      // seed = "participant": from the participant number and reference
+  uint64_t seed = 0;                 // a fixed seed (participant_seed false)
+  std::string null_set;              // a [sets.NAME] of natural stimuli for the null ("" = the model's bundled null)
+  int retries = 2;                   // a failing metamer is made again with the next seed this many times
+  std::string when_late = "wait";    // wait: a neutral screen until it is ready; reorder: a ready trial goes first
+};
+
 struct MetamerSource {
+  bool live = false;          // generate = "live": made during the session (live below)
+  LiveSettings live_settings;
   std::string model;          // as named in the file: zoo:NAME or a path
   std::string model_sha256;   // optional: pins one version of the model in the database
   std::string label;          // condition prefix ("tiny-cnn" for zoo:tiny-cnn)
@@ -270,6 +287,9 @@ struct ValidateOptions {
   // Check the shown size and the sound level (false for a model observer, which takes the
   // stimulus files as they are, never a screen or a loudspeaker).
   bool presentation = true;
+  // Checks of live sources that need the engine (model and layers exist; whether the worker
+  // keeps ahead of the trials); the program layer provides it. Its issues join the rest.
+  std::function<std::vector<Issue>(const Experiment&, double refresh_hz)> live_check;
 };
 
 struct Validation {

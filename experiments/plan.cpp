@@ -229,7 +229,16 @@ std::vector<PlannedTrial> plan_main(const Experiment& e, const Block& b, int bi,
     const Condition& c = *e.find_condition(conds[(k + pb.rotation_offset) % nc]);
     PlannedTrial t = natural_trial(ref, "main", b);
     t.planned_condition = c.name;
-    if (!c.natural) {
+    if (!c.natural && e.sources[static_cast<size_t>(c.source)].live) {
+      // Made during the session: the runner asks the live worker for it.
+      t.condition = c.name;
+      t.stimulus.clear();
+      t.stimulus_sha256.clear();
+      t.model = c.model;
+      t.layer = c.layer;
+      t.is_metamer = true;
+      t.live = true;
+    } else if (!c.natural) {
       auto m = e.metamers.find(ref.path);
       if (m != e.metamers.end() && m->second.count(c.name)) {
         const MetamerFile& f = m->second.at(c.name);
@@ -432,7 +441,7 @@ std::string plan_to_json(const Plan& p, int indent) {
                       {"planned_condition", t.planned_condition}, {"category", t.category},
                       {"reference", rel(t.reference)}, {"stimulus", rel(t.stimulus)},
                       {"stimulus_sha256", t.stimulus_sha256}, {"model", t.model}, {"layer", t.layer},
-                      {"is_metamer", t.is_metamer}, {"fell_back", t.fell_back}, {"feedback", t.feedback},
+                      {"is_metamer", t.is_metamer}, {"live", t.live}, {"fell_back", t.fell_back}, {"feedback", t.feedback},
                       {"break_before", t.break_before}, {"timing", timing_json(t.timing)}});
   }
   j["trials"] = trials;
@@ -495,6 +504,7 @@ Plan plan_from_json(const std::string& text, const std::string& experiment_dir) 
       x2.model = t.at("model").get<std::string>();
       x2.layer = t.at("layer").get<std::string>();
       x2.is_metamer = t.at("is_metamer").get<bool>();
+      x2.live = t.value("live", false);  // plans stored before live generation have none
       x2.fell_back = t.at("fell_back").get<bool>();
       x2.feedback = t.at("feedback").get<bool>();
       x2.break_before = t.at("break_before").get<bool>();

@@ -42,6 +42,7 @@ struct PlannedTrial {
   std::string stimulus, stimulus_sha256;  // what is shown or played; absolute
   std::string model, layer;  // of a shown metamer
   bool is_metamer = false;
+  bool live = false;         // a live source's metamer: made during the session (stimulus "" until then)
   bool fell_back = false;
   bool feedback = false;
   bool break_before = false; // a break screen comes before this trial

@@ -477,6 +477,7 @@ void resolve_metamers(Experiment& e) {
   std::map<std::string, std::map<std::string, std::string>> failed;
   for (int si = 0; si < static_cast<int>(e.sources.size()); ++si) {
     const MetamerSource& s = e.sources[si];
+    if (s.live) continue;  // made during the session (app/live.h)
     if (!s.table.empty()) from_table(e, si, refs, failed);
     else if (!s.database.empty()) from_database(e, si, refs, failed);
     else from_folder(e, si, refs);

@@ -331,7 +331,7 @@ struct Checker {
     // Fallbacks per condition.
     for (const auto& c : conds) {
       const Condition* cond = e.find_condition(c);
-      if (cond->natural) continue;
+      if (cond->natural || e.sources[static_cast<size_t>(cond->source)].live) continue;  // live: made in the session
       int failed = 0, missing = 0;
       for (const auto& it : set.items) {
         auto u = e.unavailable.find(it.path);
@@ -406,6 +406,17 @@ Validation validate_experiment(const Experiment& e, const ValidateOptions& optio
   }
   c.blocks();
   c.timing();
+  bool live = false;
+  for (const auto& src : e.sources) live = live || src.live;
+  if (live) {
+    if (options.live_check) {
+      for (auto& i : options.live_check(e, options.refresh_hz)) v.issues.push_back(std::move(i));
+    } else {
+      v.issues.push_back({false, e.file, 0,
+                          "live sources are checked against their models when a session starts (metamerlab plan "
+                          "without the engine cannot open models)"});
+    }
+  }
   return v;
 }
 

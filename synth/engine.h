@@ -11,6 +11,7 @@
 //   [SECTION] Synthesis
 //   [SECTION] Runtime
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -117,7 +118,10 @@ struct SynthOptions {
   double audio_init_sigma = 1e-7;
   int64_t checkpoint_every = 100;  // steps between checkpoints (0: never)
   int64_t stop_after = -1;    // testing: stop (as if killed) after this many steps
-  double converge_tol = 0.01; // converged: the loss fell by less than this fraction over the last round
+  // Set by another thread to stop between steps (live generation abandons a metamer when
+  // the session ends): synthesize returns an empty vector, like stop_after.
+  const std::atomic<bool>* cancel = nullptr;
+  double converge_tol = 0.01; // converged: the last round lowered the loss by less than this fraction of its start
   double step_for_round(int round) const;  // step * 0.5^round (with the default resolved)
 };
 
@@ -139,8 +143,8 @@ struct SynthOutcome {
   // The loss as it fell: (step, loss of the iterate before that step), about 100 points and
   // every round's start, then (total, final_loss).
   std::vector<std::pair<int64_t, double>> loss_curve;
-  // The loss changed by less than converge_tol (relative) over the last round (over the
-  // last half of the steps when there is one round): the metamer has converged.
+  // The loss changed by less than converge_tol of its starting value over the last round
+  // (over the last half of the steps when there is one round): the metamer has converged.
   bool converged = false;
 };
 // The convergence rule of SynthOutcome::converged, from a loss curve.
@@ -150,7 +154,7 @@ bool loss_converged(const std::vector<std::pair<int64_t, double>>& curve, int64_
 // but independently (per-example loss, per-example gradient normalization). If
 // `checkpoint_path` is not empty the state is saved there every checkpoint_every steps
 // (atomically) and an existing checkpoint for the same inputs and options is resumed.
-// Returns an empty vector if stop_after interrupted the run.
+// Returns an empty vector if stop_after or cancel interrupted the run.
 std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& layer,
                                      const std::vector<stimuli::Array>& references,
                                      const SynthOptions& opt,

@@ -3,6 +3,8 @@
 // Sections
 //   [SECTION] Helpers       loading sets, hashing sets, JSON, progress line
 //   [SECTION] null
+//   [SECTION] bundled nulls  the model's own nulls (FILE.null.json)
+//   [SECTION] one metamer    test, files and record of one outcome (synth, live generation)
 //   [SECTION] synth
 //   [SECTION] classify
 //   [SECTION] demo
@@ -228,8 +230,20 @@ NullStats stats_of(const json& j) {
   return st;
 }
 
+// One line (a line of the command's output, or "" when the null is large enough) when a
+// null comes from too few stimuli or pairs to be the paper's success test.
+std::string small_null_warning(const std::string& what, int64_t stimuli, int64_t pairs) {
+  if (stimuli >= 100 && pairs >= 100000) return "";
+  return "warning: " + what + " comes from " + std::to_string(stimuli) + " natural stimuli and " +
+         std::to_string(pairs) +
+         " pairs, too few for the paper's success test; give --null-input DIR (at least 100, ideally 1,000 natural "
+         "stimuli the model never trained on) and --null-pairs 1000000";
+}
+
+}  // namespace
+
 // The bundled null of one layer as the store records nulls (so metamers point at it).
-NullEntry bundled_entry(const BundledNull& b, const ModelHandle& m, data::Store& store, int64_t model_id,
+NullEntry bundled_null_entry(const BundledNull& b, const ModelHandle& m, data::Store& store, int64_t model_id,
                         const std::string& layer) {
   NullEntry e;
   e.layer = layer;
@@ -259,18 +273,6 @@ NullEntry bundled_entry(const BundledNull& b, const ModelHandle& m, data::Store&
   e.cached = true;
   return e;
 }
-
-// One line (a line of the command's output, or "" when the null is large enough) when a
-// null comes from too few stimuli or pairs to be the paper's success test.
-std::string small_null_warning(const std::string& what, int64_t stimuli, int64_t pairs) {
-  if (stimuli >= 100 && pairs >= 100000) return "";
-  return "warning: " + what + " comes from " + std::to_string(stimuli) + " natural stimuli and " +
-         std::to_string(pairs) +
-         " pairs, too few for the paper's success test; give --null-input DIR (at least 100, ideally 1,000 natural "
-         "stimuli the model never trained on) and --null-pairs 1000000";
-}
-
-}  // namespace
 
 std::optional<BundledNull> load_bundled_null(const ModelInfo& info) {
   const std::string path = bundled_null_path(info);
@@ -384,9 +386,58 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
           << (fmt(e.rec.spearman_max) + " / " + fmt(e.rec.spearman_mean)) << std::setw(22)
           << (fmt(e.rec.pearson_max) + " / " + fmt(e.rec.pearson_mean)) << std::setw(22)
           << (fmt(e.rec.snr_max, 2) + " / " + fmt(e.rec.snr_mean, 2)) << (e.cached ? "cache" : "computed") << "\n";
-    if (!warning.empty()) out << warning << "\n";
   }
+  // The warning is a diagnostic: one line on the error stream (and a field of the JSON).
+  if (!warning.empty() && !job.json) err << warning << "\n";
   return res;
+}
+
+// [SECTION] one metamer -------------------------------------------------------------------
+data::MetamerRecord tested_metamer(const ModelInfo& info, const SynthOutcome& o, const Similarity& s,
+                                   const std::string& pred_metamer, const std::string& pred_reference,
+                                   const NullEntry& null, const std::string& file_base) {
+  data::MetamerRecord r;
+  r.iterations = o.iterations;
+  r.final_loss = o.final_loss;
+  r.converged = o.converged ? 1 : 0;
+  json curve = json::array();
+  for (const auto& [step, loss] : o.loss_curve) curve.push_back({step, std::isfinite(loss) ? json(loss) : json(nullptr)});
+  r.loss_curve_json = curve.dump();
+  r.spearman = s.spearman;
+  r.pearson = s.pearson;
+  r.snr_db = s.snr_db;
+  r.null_spearman_max = null.rec.spearman_max;
+  r.null_pearson_max = null.rec.pearson_max;
+  r.null_snr_max = null.rec.snr_max;
+  r.null_id = null.id;
+  r.pred_metamer = pred_metamer;
+  r.pred_reference = pred_reference;
+  r.passed = !o.nonfinite && s.spearman > null.rec.spearman_max && s.pearson > null.rec.pearson_max &&
+             s.snr_db > null.rec.snr_max && r.pred_metamer == r.pred_reference;
+  r.status = o.nonfinite ? "nan" : (r.passed ? "ok" : "failed");
+  if (o.nonfinite) {
+    r.message = o.message;
+  } else if (!r.passed) {
+    std::vector<std::string> why;
+    if (!(s.spearman > null.rec.spearman_max)) why.push_back("spearman not above null max");
+    if (!(s.pearson > null.rec.pearson_max)) why.push_back("pearson not above null max");
+    if (!(s.snr_db > null.rec.snr_max)) why.push_back("snr not above null max");
+    if (r.pred_metamer != r.pred_reference) why.push_back("predicted class differs");
+    r.message = join(why, "; ");
+  }
+  if (info.modality == "image") {
+    r.png_path = file_base + ".png";
+    stimuli::save_png(r.png_path, o.metamer, info.lo, info.hi);
+    r.png_sha256 = data::sha256_file(r.png_path);
+  } else {
+    r.wav_path = file_base + ".wav";
+    stimuli::save_wav_float(r.wav_path, o.metamer, info.sample_rate);
+    r.wav_sha256 = data::sha256_file(r.wav_path);
+  }
+  r.float_path = file_base + ".npy";
+  stimuli::save_npy(r.float_path, o.metamer);
+  r.float_sha256 = data::sha256_file(r.float_path);
+  return r;
 }
 
 // [SECTION] synth -------------------------------------------------------------------------
@@ -448,7 +499,7 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
     bool warned = false;
     for (const auto& layer : job.layers) {
       const bool bundled = bundle && bundle->layers.count(layer);
-      NullEntry null = bundled ? bundled_entry(*bundle, m, store, model_id, layer)
+      NullEntry null = bundled ? bundled_null_entry(*bundle, m, store, model_id, layer)
                                : null_for_layer(m, store, model_id, layer, null_items, naturals,
                                                 join(job.null_inputs.empty() ? job.inputs : job.null_inputs, ","),
                                                 job.null_pairs, job.null_seed, 16);
@@ -459,7 +510,7 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
           << (bundled ? ", bundled with the model (" + bundle->description + ")" : "") << "\n";
       if (!warned) {
         const std::string w = small_null_warning("the null distribution of layer " + layer, null_stimuli, null.rec.pairs);
-        if (!w.empty()) out << w << "\n";
+        if (!w.empty()) err << w << "\n";
         warned = true;
       }
       // What is already done (resume).
@@ -525,59 +576,16 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
           size_t i = idx[k];
           if (made[i]) continue;  // recorded by an earlier run
           const auto& o = outcomes[k];
-          Similarity s = similarity(acts[n + k], acts[k]);
-          data::MetamerRecord r;
+          const Similarity s = similarity(acts[n + k], acts[k]);
+          std::string base = out_abs + "/" + safe_name(layer) + "/" + safe_name(items[i].category);
+          stimuli::ensure_writable_dir(base);
+          data::MetamerRecord r = tested_metamer(info, o, s, preds[k].label, preds[n + k].label, null, base + "/" + names[i]);
           r.run_id = res.run_id;
           r.reference_path = fs::absolute(items[i].path).string();
           r.reference_sha256 = ref_sha[i];
           r.category = items[i].category;
           r.layer = layer;
           r.seed = static_cast<int64_t>(job.opt.seed);
-          r.iterations = o.iterations;
-          r.final_loss = o.final_loss;
-          r.converged = o.converged ? 1 : 0;
-          {
-            json curve = json::array();
-            for (const auto& [step, loss] : o.loss_curve) curve.push_back({step, std::isfinite(loss) ? json(loss) : json(nullptr)});
-            r.loss_curve_json = curve.dump();
-          }
-          r.spearman = s.spearman;
-          r.pearson = s.pearson;
-          r.snr_db = s.snr_db;
-          r.null_spearman_max = null.rec.spearman_max;
-          r.null_pearson_max = null.rec.pearson_max;
-          r.null_snr_max = null.rec.snr_max;
-          r.null_id = null.id;
-          r.pred_metamer = preds[k].label;
-          r.pred_reference = preds[n + k].label;
-          r.passed = !o.nonfinite && s.spearman > null.rec.spearman_max && s.pearson > null.rec.pearson_max &&
-                     s.snr_db > null.rec.snr_max && r.pred_metamer == r.pred_reference;
-          r.status = o.nonfinite ? "nan" : (r.passed ? "ok" : "failed");
-          if (o.nonfinite) {
-            r.message = o.message;
-          } else if (!r.passed) {
-            std::vector<std::string> why;
-            if (!(s.spearman > null.rec.spearman_max)) why.push_back("spearman not above null max");
-            if (!(s.pearson > null.rec.pearson_max)) why.push_back("pearson not above null max");
-            if (!(s.snr_db > null.rec.snr_max)) why.push_back("snr not above null max");
-            if (r.pred_metamer != r.pred_reference) why.push_back("predicted class differs");
-            r.message = join(why, "; ");
-          }
-          std::string base = out_abs + "/" + safe_name(layer) + "/" + safe_name(items[i].category);
-          stimuli::ensure_writable_dir(base);
-          base += "/" + names[i];
-          if (info.modality == "image") {
-            r.png_path = base + ".png";
-            stimuli::save_png(r.png_path, o.metamer, info.lo, info.hi);
-            r.png_sha256 = data::sha256_file(r.png_path);
-          } else {
-            r.wav_path = base + ".wav";
-            stimuli::save_wav_float(r.wav_path, o.metamer, info.sample_rate);
-            r.wav_sha256 = data::sha256_file(r.wav_path);
-          }
-          r.float_path = base + ".npy";
-          stimuli::save_npy(r.float_path, o.metamer);
-          r.float_sha256 = data::sha256_file(r.float_path);
           r.wall_s = wall;
           store.add_metamer(r);
           ++res.total;
@@ -610,8 +618,8 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
   fs::remove(ckpt_dir, ec);  // only if empty
   out << "done: " << res.total << " metamer(s), " << res.passed << " passed, " << res.failed << " failed the test, "
       << res.nonfinite << " stopped on NaN/Inf, " << res.resumed << " resumed; " << res.converged << " of "
-      << res.total - res.resumed << " made now converged (loss change under " << fmt(100 * job.opt.converge_tol, 0)
-      << "% over the last round); outputs in " << out_abs
+      << res.total - res.resumed << " made now converged (the last round lowered the loss by less than " << fmt(100 * job.opt.converge_tol, 0)
+      << "% of its start); outputs in " << out_abs
       << "; recorded in " << job.db << " (run " << res.run_id << ")\n";
   return res;
 }
@@ -747,6 +755,10 @@ int run_trace_job(const std::string& file, const std::string& db, bool as_json, 
   j["message"] = m->message;
   j["files"] = {{"png", m->png_path}, {"wav", m->wav_path}, {"float", m->float_path}};
   j["wall_s"] = m->wall_s;
+  j["converged"] = m->converged < 0 ? json(nullptr) : json(m->converged == 1);
+  j["loss_curve"] = json::parse(m->loss_curve_json, nullptr, false);
+  if (const auto live = store.live_metamer_by_file_sha(sha))  // made during a session (live generation)
+    j["live"] = {{"session", live->session_id}, {"trial_index", live->trial_index}, {"attempt", live->attempt}};
   if (run) {
     j["run"] = {{"id", run->id},
                 {"command", run->run.command},

@@ -7,6 +7,7 @@
 // Sections
 //   [SECTION] synth      metamer synthesis with success tests, resume
 //   [SECTION] null       null distributions (cached in the store)
+//   [SECTION] one metamer  the success test and record of one outcome
 //   [SECTION] classify   model judgments
 //   [SECTION] demo       the bundled demo (main job)
 //   [SECTION] trace      provenance of a metamer file
@@ -105,6 +106,18 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
 NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model_id, const std::string& layer,
                          const std::vector<stimuli::Item>& items, const std::vector<stimuli::Array>& naturals,
                          const std::string& set_description, int64_t pairs, uint64_t seed, int batch);
+
+// [SECTION] one metamer -------------------------------------------------------------------
+// The bundled null of one layer as the store records nulls (metamers point at its row).
+NullEntry bundled_null_entry(const BundledNull& b, const ModelHandle& m, data::Store& store, int64_t model_id,
+                             const std::string& layer);
+// The success test of one synthesized metamer (Spearman, Pearson and SNR above the null's
+// maxima, and the same predicted class as its reference), its files written as
+// FILE_BASE.png or .wav and FILE_BASE.npy, and its record filled (not yet stored; the caller
+// sets run, reference, category, layer, seed and wall time).
+data::MetamerRecord tested_metamer(const ModelInfo& info, const SynthOutcome& o, const Similarity& s,
+                                   const std::string& pred_metamer, const std::string& pred_reference,
+                                   const NullEntry& null, const std::string& file_base);
 
 // [SECTION] classify ----------------------------------------------------------------------
 struct ClassifyJob {

@@ -188,6 +188,7 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
       if (!checkpoint_path.empty()) save_state(checkpoint_path, key, st);
       return {};
     }
+    if (opt.cancel && opt.cancel->load(std::memory_order_relaxed)) return {};
     const int round = static_cast<int>(s / opt.iterations);
     const double lr = opt.step_for_round(round);
     auto xg = st.x.detach().clone().requires_grad_(true);
@@ -286,15 +287,17 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
 bool loss_converged(const std::vector<std::pair<int64_t, double>>& curve, int64_t iterations, int rounds, double tol) {
   if (curve.size() < 2) return false;
   const int64_t total = iterations * rounds;
-  // The loss at the last round's start (one round: half-way), against the final loss.
+  // The loss at the last round's start (one round: half-way), against the final loss, on
+  // the scale of the starting loss: the curve is flat as it is plotted (a loss that keeps
+  // halving near zero has converged; one still falling by tenths of its start has not).
   const int64_t ref_step = rounds > 1 ? total - iterations : total / 2;
   double ref = std::nan("");
   for (const auto& [step, loss] : curve)
     if (step <= ref_step) ref = loss;
-  const double last = curve.back().second;
-  if (!std::isfinite(ref) || !std::isfinite(last)) return false;
-  if (ref <= 0) return last <= 0;
-  return std::abs(ref - last) / ref < tol;
+  const double start = curve.front().second, last = curve.back().second;
+  if (!std::isfinite(ref) || !std::isfinite(last) || !std::isfinite(start)) return false;
+  if (start <= 0) return last <= 0;
+  return std::abs(ref - last) < tol * start;
 }
 
 }  // namespace mm::synth

@@ -6,7 +6,8 @@
 # Builds metamerlab (tools/setup.sh), then the emoji16 and words16 data sets into
 # out/emoji16 and out/words16 (the reference sets `metamerlab report zoo` and the demo
 # experiments use), then trains zoo:emoji16-standard, zoo:emoji16-robust,
-# zoo:words16-standard and zoo:words16-robust with the recipes below into out/zoo/. Every
+# zoo:words16-standard and zoo:words16-robust with the recipes below into out/zoo/, and
+# computes each one's bundled null distributions (NAME.pt.null.json). Every
 # step is seeded: the same machine gives the same data, and the models' recipes, data
 # versions, metrics and SHA-256 are in each out/zoo/NAME.pt.json. With --install the
 # weights and sidecars are copied to models/ (what the app loads; commit them) and
@@ -42,9 +43,10 @@ T_DATA=$(( $(date +%s) - T0 ))
 # Robust image: PGD L2 eps 1.0 (per pixel about the paper's L2 3.0 at 224x224), 3 steps of
 # eps/2 with a random start, fine-tuned from the standard network on 16000 of its images.
 # Audio: cochleagram + CNN, width 40, on-line cochleagram shifts and masks.
-# Robust audio: PGD L2 on the waveform, eps 0.3 (about 32 dB below a 1 s clip at RMS 0.1),
-# 3 steps of eps/2 with a random start, fine-tuned from the standard network on 4000 clips
-# (every PGD step runs the cochleagram forward and backward: the budget's limit).
+# Robust audio: trained adversarially from scratch with the paper's audio recipe (PGD, 5
+# steps of eps/2, random start) in cochleagram space (L2 eps 0.5, about 31 dB below a 1 s
+# clip's cochleagram): the front end is computed once per clip, so the 5 PGD steps cost
+# only the CNN.
 IMG=(--data out/emoji16 --modality image --stem-stride 2 --width 40 --augment)
 AUD=(--data out/words16 --modality audio --width 40)
 train() {  # NAME ARGS...: skips a model whose weights exist (a finished earlier build)
@@ -59,10 +61,29 @@ train emoji16-standard "${IMG[@]}" --epochs 24 --eps 1.0 --eval-norm l2 --pgd-st
 train emoji16-robust   "${IMG[@]}" --epochs 4 --max-train 16000 --lr 0.02 --init "$OUT/emoji16-standard.pt" \
                        --adversarial l2 --eps 1.0 --pgd-steps 3
 train words16-standard "${AUD[@]}" --augment --epochs 12 --eps 0.3 --eval-norm l2 --pgd-steps 3
-train words16-robust   "${AUD[@]}" --epochs 1 --max-train 4000 --lr 0.02 --init "$OUT/words16-standard.pt" \
-                       --adversarial l2 --eps 0.3 --pgd-steps 3
+train words16-robust   "${AUD[@]}" --augment --epochs 8 --adversarial l2 --eps 0.5 --pgd-steps 5 \
+                       --attack-space cochleagram
+T_MODELS=$(( $(date +%s) - T0 ))
+
+# --- null distributions ----------------------------------------------------------------
+# Each model's null distributions at every layer, from its modality's held-out test split
+# (never trained on), 10^6 pairs, written beside the weights (NAME.pt.null.json), with the
+# null of the small check set kept in stimuli/samples/SET/null-check (tests recompute it).
+bundle() {  # NAME SET DESCRIPTION
+  local name="$1" set="$2" desc="$3"
+  if [ -f "$OUT/$name.pt.null.json" ] && [ "$OUT/$name.pt.null.json" -nt "$OUT/$name.pt" ]; then stamp "$name null: kept"; return; fi
+  stamp "$name null"
+  $BIN null --model "$OUT/$name.pt" --layers all --input "out/$set/test" --write-bundled --description "$desc" \
+       --check-input "stimuli/samples/$set/null-check" --db "$OUT/nulls.db" > "$OUT/$name.null.txt"
+}
+EMOJI_NULL="emoji16 test split: 1600 renders (100 per category) of the held-out Twemoji style, never trained on"
+WORDS_NULL="words16 test split: 1600 clips (100 per word) of the held-out voices, never trained on"
+bundle emoji16-standard emoji16 "$EMOJI_NULL"
+bundle emoji16-robust emoji16 "$EMOJI_NULL"
+bundle words16-standard words16 "$WORDS_NULL"
+bundle words16-robust words16 "$WORDS_NULL"
 T_ALL=$(( $(date +%s) - T0 ))
-stamp "done: data $T_DATA s, all $T_ALL s"
+stamp "done: data $T_DATA s, models $(( T_MODELS - T_DATA )) s, nulls $(( T_ALL - T_MODELS )) s, all $T_ALL s"
 
 # --- summary and install ---------------------------------------------------------------
 /usr/bin/python3 - "$OUT" "$T_DATA" "$T_ALL" "$(nproc)" <<'EOF'
@@ -77,6 +98,11 @@ for name in ["emoji16-standard", "emoji16-robust", "words16-standard", "words16-
     models[name] = {"sha256": sha, "bytes": os.path.getsize(f"{out}/{name}.pt"), "metrics": side["metrics"],
                     "recipe": side["recipe"], "data": side["data"], "seconds": int(sec) if sec else None}
 summary = {"build_seconds_total": t_all, "build_seconds_data": t_data, "cores": cores, "models": models}
+for name in models:
+    nj = f"{out}/{name}.pt.null.json"
+    if os.path.exists(nj):
+        n = json.load(open(nj))
+        models[name]["null"] = {"set": n["set"], "pairs": n["pairs"], "seconds": round(n["wall_s"], 1)}
 json.dump(summary, open(f"{out}/zoo.json", "w"), indent=2)
 for n, m in models.items():
     x = m["metrics"]
@@ -85,8 +111,8 @@ for n, m in models.items():
 EOF
 if [ "$INSTALL" = 1 ]; then
   for name in emoji16-standard emoji16-robust words16-standard words16-robust; do
-    cp "$OUT/$name.pt" "$OUT/$name.pt.json" models/
+    cp "$OUT/$name.pt" "$OUT/$name.pt.json" "$OUT/$name.pt.null.json" models/
   done
   cp "$OUT/zoo.json" models/zoo.json
-  stamp "installed into models/ (commit models/*.pt, *.pt.json and zoo.json)"
+  stamp "installed into models/ (commit models/*.pt, *.pt.json, *.pt.null.json and zoo.json)"
 fi

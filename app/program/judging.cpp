@@ -315,6 +315,11 @@ int run_observer_session(const ObserverOptions& o, std::ostream& out) {
   experiments::LoadOptions lo;
   lo.default_database = o.db;
   const experiments::Experiment e = experiments::load_experiment(o.experiment, lo);
+  for (const auto& src : e.sources)
+    if (src.live)
+      throw std::runtime_error(e.file + ":" + std::to_string(src.where.line) + ": [[metamers]] " + src.label +
+                               " makes its metamers live, for people's sessions; a model observer answers "
+                               "pre-generated metamers: make them with metamerlab synth and name their database");
   experiments::ValidateOptions vo;  // no display: frame timing is not this observer's concern,
   vo.presentation = false;          // nor the size on a screen or the sound level
   const experiments::Validation v = experiments::validate_experiment(e, vo);

@@ -50,6 +50,7 @@ std::string flags(const PlannedTrial& t) {
   std::string f;
   auto add = [&](const char* s) { f += (f.empty() ? "" : ",") + std::string(s); };
   if (t.fell_back) add("fell_back");
+  if (t.live) add("live");
   if (t.feedback) add("feedback");
   if (t.break_before) add("break_before");
   return f.empty() ? "-" : f;
@@ -161,7 +162,8 @@ void print_text(const Experiment& e, const Plan& p, const PlanSummary& s, const 
   for (const auto& t : p.trials) {
     out << "  " << std::left << std::setw(7) << t.index << std::setw(7) << t.block + 1 << std::setw(10) << t.phase
         << std::setw(22) << (t.fell_back ? t.planned_condition + "*" : t.condition) << std::setw(14) << t.category
-        << rel(t.stimulus, p.experiment_dir) << "  " << flags(t) << std::right << "\n";
+        << (t.live ? "(made live from " + rel(t.reference, p.experiment_dir) + ")" : rel(t.stimulus, p.experiment_dir))
+        << "  " << flags(t) << std::right << "\n";
   }
   bool any_fallback = false;
   for (const auto& t : p.trials) any_fallback |= t.fell_back;

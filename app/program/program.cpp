@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "synth/engine.h"
 
@@ -22,6 +23,8 @@ long long positive(const Args& a, const std::string& name, long long min) {
 namespace {
 
 const Option kThreads{"threads", "N", "torch threads (0: one per core)", "0"};
+const Option kLiveThreads{"live-threads", "N",
+                          "torch threads of live generation's worker (0: one fewer than the cores, at least 1)", "0"};
 const Option kDevice{"device", "", "where torch computes (cuda needs a CUDA build of LibTorch)", "cpu", false, false,
                      {"cpu", "cuda"}};
 
@@ -47,8 +50,9 @@ const std::vector<CommandEntry>& command_table() {
     for (auto& e : compare_commands()) t.push_back(std::move(e));
     t.push_back(reproduce_command());
     for (auto& e : t) {
-      if (e.engine == EngineUse::device) e.command.options.push_back(kDevice);
-      if (e.engine != EngineUse::none) e.command.options.push_back(kThreads);
+      if (e.engine == EngineUse::device || e.engine == EngineUse::live) e.command.options.push_back(kDevice);
+      if (e.engine == EngineUse::live) e.command.options.push_back(kLiveThreads);
+      else if (e.engine != EngineUse::none) e.command.options.push_back(kThreads);
     }
     return t;
   }();
@@ -85,11 +89,15 @@ int run_program(const std::vector<std::string>& argv) {
   a.command_line = "metamerlab";
   for (const auto& s : argv) a.command_line += " " + s;
   if (entry.engine != EngineUse::none) {
-    const long long threads = a.get_int("threads");
-    if (threads < 0) throw UsageError(entry.command.name + ": --threads must be 0 (one per core) or more");
+    const bool live = entry.engine == EngineUse::live;
+    const std::string opt = live ? "live-threads" : "threads";
+    long long threads = a.get_int(opt);
+    if (threads < 0) throw UsageError(entry.command.name + ": --" + opt + " must be 0 (automatic) or more");
+    if (live && threads == 0) threads = std::max(1u, std::thread::hardware_concurrency()) > 1
+                                            ? std::max(1u, std::thread::hardware_concurrency()) - 1 : 1;
     synth::Runtime r;
     r.threads = static_cast<int>(std::min<long long>(threads, 1 << 20));
-    if (entry.engine == EngineUse::device) r.device = a.get("device") == "cuda" ? synth::Device::cuda : synth::Device::cpu;
+    if (entry.engine != EngineUse::threads) r.device = a.get("device") == "cuda" ? synth::Device::cuda : synth::Device::cpu;
     try {
       synth::init_runtime(r);
     } catch (const std::runtime_error& e) {

@@ -23,6 +23,8 @@ enum class EngineUse {
   none,     // no torch at all
   threads,  // torch on the CPU: --threads (set once, before the handler)
   device,   // torch on a device: --threads and --device cpu|cuda (checked before the handler)
+  live,     // sessions that may generate live: --device and --live-threads (default: one core fewer than
+            // the machine has, at least one, so the presentation loop keeps a core)
 };
 
 struct CommandEntry {

@@ -1,7 +1,8 @@
 // app/program/session_commands.cpp: the commands around people's sessions: plan, run,
 // launch, sessions, calibrate and timing-test. Loading, validating, planning and resuming are the
 // session module's (experiments/session.h); showing trials is the presentation library's
-// (app/runner.h, app/launch.h). Torch only for run --observer (app/program/judging.h).
+// (app/runner.h, app/launch.h). Torch for run --observer (app/program/judging.h) and for live
+// generation (app/program/live_worker.h).
 //
 // Sections
 //   [SECTION] Options     what run and launch share
@@ -18,6 +19,7 @@
 #include "app/calibrate.h"
 #include "app/launch.h"
 #include "app/program/judging.h"
+#include "app/program/live_worker.h"
 #include "app/program/plan_print.h"
 #include "app/program/program.h"
 #include "app/runner.h"
@@ -80,6 +82,18 @@ void session_options(const Args& a, RunOptions& o) {
   o.store = session_store_options();
 }
 
+// Live generation for run and launch: the worker (started only when a session plans live
+// trials) and validation's check of live sources, on the --device the command was given.
+synth::Device device_of(const Args& a) { return a.get("device") == "cuda" ? synth::Device::cuda : synth::Device::cpu; }
+
+std::unique_ptr<LiveWorker> live_generation(const Args& a, RunOptions& o) {
+  const synth::Device device = device_of(a);
+  auto worker = std::make_unique<LiveWorker>(o.db, device, a.command_line);
+  o.live = worker.get();
+  o.live_check = [device](const experiments::Experiment& e, double hz) { return check_live_sources(e, hz, device); };
+  return worker;
+}
+
 std::string session_line(const RunResult& r) {
   std::ostringstream s;
   s << "session " << r.session_id << " " << data::session_status_name(r.status) << ": " << r.answered_now
@@ -91,6 +105,9 @@ std::string session_line(const RunResult& r) {
       << percentile(r.commit_ms, 99) << " ms, max " << mx << " ms";
   }
   s << ", first trial after " << r.first_trial_s << " s";
+  if (r.live.trials > 0)
+    s << "; live: " << r.live.trials << " trials, " << r.live.waited << " waited, " << r.live.reordered << " reordered, "
+      << r.live.fell_back << " fell back, smallest lead " << r.live.min_lead_s << " s";
   return s.str();
 }
 
@@ -107,6 +124,8 @@ int cmd_plan(const Args& a) {
   const experiments::StationChoice station = experiments::choose_station(a.get("station"));
   experiments::ValidateOptions vo;
   if (station.profile) vo.station = &*station.profile;
+  const synth::Device device = device_of(a);
+  vo.live_check = [device](const experiments::Experiment& e, double r) { return check_live_sources(e, r, device); };
   const experiments::CheckedExperiment x = experiments::check_experiment(po.experiment, po.db, hz, vo);
   if (!x.experiment) throw std::runtime_error(x.errors.at(0));  // FILE:LINE: what; fix
   experiments::SessionRequest r;
@@ -148,6 +167,7 @@ int cmd_run(const Args& a) {
   o.db = a.get("db");
   if (a.has("seed")) o.request.seed = static_cast<uint64_t>(positive(a, "seed", 0));
   session_options(a, o);
+  const auto live = live_generation(a, o);
   try {
     const RunResult r = run_session(o, std::cout);
     if (r.finished()) std::cout << session_line(r) << "\n";
@@ -169,6 +189,7 @@ int cmd_launch(const Args& a) {
   for (const auto& f : a.list("folder")) o.folders.push_back(f);
   o.run.db = a.get("db");
   session_options(a, o.run);
+  const auto live = live_generation(a, o.run);
   o.screenshot = a.get("screenshot");
   if (a.has("auto-start")) {
     const std::string v = a.get("auto-start");
@@ -273,7 +294,9 @@ std::vector<CommandEntry> session_commands() {
         "fit whole frames at --refresh), then prints the blocks, counts, estimated duration and the\n"
         "trial list: each reference once in one condition, rotated over participants (Latin square).\n"
         "With --db, a participant who already has a session is shown with its stored plan (what run\n"
-        "would resume). Exit 1 when validation finds errors. See experiments/README.md for the format.",
+        "would resume). Live sources (generate = \"live\"): their models and layers are opened, one\n"
+        "synthesis step is timed per layer and the worker's lead over the trials estimated.\n"
+        "Exit 1 when validation finds errors. See experiments/README.md for the format.",
         {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
          {"seed", "S", "session seed for shuffles and draws (default: the experiment's seed)", ""},
          {"db", "FILE", "database for [[metamers]] naming none; shows this participant's session", ""},
@@ -284,15 +307,16 @@ std::vector<CommandEntry> session_commands() {
          {"json", "", "print one JSON object: plan, summary, validation, session, action"}},
         "EXPERIMENT.toml",
         true},
-       cmd_plan},
+       cmd_plan, EngineUse::live},
       {{"run",
         "run a participant's session of an experiment file (display, sound, timed trials)",
         "Plans the session (or resumes the participant's unfinished one at the first unanswered\n"
         "trial of the stored plan), then shows each trial: fixation, stimulus for whole frames, mask,\n"
         "response (click an icon or press 1-9; for words: click, or type with completion and Return).\n"
         "Each answered trial is committed at once. Ctrl+Shift+Q aborts (data kept; run the same\n"
-        "command to resume), Ctrl+Shift+P pauses. Exit 0 completed or demo failed, 1 refused,\n"
-        "3 no audio device, 4 aborted.",
+        "command to resume), Ctrl+Shift+P pauses. Live sources (generate = \"live\") are made by a\n"
+        "worker thread during the session (--live-threads; files under the database's folder,\n"
+        "live/session-ID/). Exit 0 completed or demo failed, 1 refused, 3 no audio device, 4 aborted.",
         with_session_options(
             {{"participant", "N", "participant number (1, 2, ...): picks the condition rotation", "", true},
              {"code", "CODE", "pseudonymous participant code (letters, digits, -_.; default P<N>)", ""},
@@ -302,7 +326,7 @@ std::vector<CommandEntry> session_commands() {
                                    "recorded as that model's session, kept apart from people's", ""}}),
         "EXPERIMENT.toml",
         true},
-       cmd_run},
+       cmd_run, EngineUse::live},
       {{"launch",
         "the experimenter's launch screen: pick an experiment, a participant, check, start",
         "Opens the participant display with a screen for the experimenter: an experiment file (typed,\n"
@@ -317,7 +341,7 @@ std::vector<CommandEntry> session_commands() {
              {"auto-start", "CODE,NUMBER", "scripted: enter this participant and press Start", ""},
              {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""}}),
         "EXPERIMENT.toml"},
-       cmd_launch},
+       cmd_launch, EngineUse::live},
       {{"calibrate",
         "measure the screen's luminance at grey levels with a photometer; write the station's gamma table",
         "Shows each grey level full-screen (raw drive levels, no gamma correction) with a line of text at\n"

@@ -199,6 +199,9 @@ TEST(CliNull, JsonCacheAndManyPairs) {
   expect_ok(t);
   auto tl = lines(t.out);
   ASSERT_EQ(tl.size(), 4u) << t.out;
+  // 4 stimuli and 50 pairs are far too few: one warning line on stderr naming the options.
+  EXPECT_TRUE(contains(t.err, "--null-input")) << t.err;
+  EXPECT_TRUE(contains(t.err, "--null-pairs")) << t.err;
   EXPECT_TRUE(contains(tl[0], "4 natural stimuli, 50 pairs, seed 0")) << t.out;
   for (size_t i = 2; i < 4; ++i) EXPECT_EQ(tl[i].substr(tl[i].size() - 5), "cache") << tl[i];
 

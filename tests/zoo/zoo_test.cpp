@@ -125,8 +125,13 @@ TEST(ZooReport, RunsEndToEndOnTheFixtureReferences) {
     ASSERT_EQ(row["other_correct_of_passed"].size(), 1u);
     for (auto& [k, v] : row["other_correct_of_passed"].items()) EXPECT_LE(v.get<int>(), row["passed"].get<int>());
   }
-  // conv1 metamers after 20 steps already match their references closely: most pass.
-  EXPECT_GE(j["rows"][0]["passed"].get<int>(), 8) << r.out;
+  // Against the bundled null (1,600 held-out renders, 10^6 pairs) 20 steps are far from a
+  // metamer: logits metamers (whose null maxima are near 1) all fail; conv1 ones, which match
+  // their references' pixels quickly, pass for some references (measured 7 and 5 of 16).
+  for (int m : {0, 2}) {
+    EXPECT_GE(j["rows"][m]["passed"].get<int>(), 2) << r.out;
+    EXPECT_GT(j["rows"][m]["passed"].get<int>(), j["rows"][m + 1]["passed"].get<int>()) << r.out;
+  }
   std::ifstream md(t / "report.md");
   std::string text((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(text.find("| zoo:emoji16-robust | logits |"), std::string::npos) << text;
