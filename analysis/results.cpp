@@ -583,8 +583,11 @@ std::vector<std::string> write_report_figures(const AnalysisReport& r, const std
       model.y.push_back(ms ? ms->mean : kNaN);
       model.err.push_back(ms && finite(ms->sem) ? ms->sem : 0);
     }
-    p.series = {model, humans};
-    panels.push_back(p);
+    // Only series with a value (a network-only study, e.g. reproduce without sessions, has
+    // no human and no per-participant model values here).
+    for (const Series* x : {&model, &humans})
+      if (std::any_of(x->y.begin(), x->y.end(), [](double v) { return finite(v); })) p.series.push_back(*x);
+    if (!p.series.empty()) panels.push_back(p);
   }
   if (!panels.empty()) {
     LinePanelsOptions o;
