@@ -5,6 +5,10 @@
 //   [SECTION] Dispatch   run_program, program_main
 #include "app/program/program.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+
 #include <algorithm>
 #include <iostream>
 #include <thread>
@@ -109,6 +113,13 @@ int run_program(const std::vector<std::string>& argv) {
 
 int program_main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // Shared lab machines: databases, exports, metamers and every folder the program creates
+  // are its owner's alone (umask 077 on top of the user's) unless METAMERLAB_SHARED=1 asks
+  // for the user's own umask.
+  if (const char* shared = std::getenv("METAMERLAB_SHARED"); !(shared && std::string(shared) == "1")) {
+    const mode_t old = ::umask(077);
+    ::umask(old | 077);
+  }
   try {
     return run_program(args);
   } catch (const UsageError& e) {

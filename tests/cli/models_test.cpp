@@ -291,3 +291,37 @@ TEST(CliInfo, TheProductShipsOnlyTheBundledNetworks) {
 }
 
 }  // namespace
+
+namespace {
+
+// Shared lab machines: what the program creates (database, outputs, folders) is readable by
+// its owner only, whatever the user's umask, unless METAMERLAB_SHARED=1.
+TEST(CliPrivacy, NewFilesAreTheOwnersAloneUnlessShared) {
+  TempDir tmp("cli-private");
+  const std::string set = tmp / "in";
+  mm::cli_test::make_image_folder(set, {"disc", "ring"}, 2);
+  auto mode_of = [](const std::string& p) { return static_cast<unsigned>(fs::status(p).permissions()) & 0777u; };
+  for (const bool shared : {false, true}) {
+    const std::string out = tmp / (shared ? "shared" : "private");
+    const std::string cmd = std::string("umask 022 && ") + (shared ? "METAMERLAB_SHARED=1 " : "") +
+                            mm::cli_test::q(mm::test::metamerlab_binary()) +
+                            " synth --model zoo:tiny-cnn --layers conv1 --iterations 2 --rounds 1 --threads 1 --input " +
+                            mm::cli_test::q(set) + " --out " + mm::cli_test::q(out) + " --db " +
+                            mm::cli_test::q(out + ".db");
+    auto r = mm::test::run(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto pngs = mm::cli_test::with_ext(mm::cli_test::files_under(out), ".png");
+    ASSERT_FALSE(pngs.empty());
+    if (shared) {
+      EXPECT_EQ(mode_of(out + ".db"), 0644u);
+      EXPECT_EQ(mode_of(out + "/" + pngs[0]), 0644u);
+      EXPECT_EQ(mode_of(out), 0755u);
+    } else {
+      EXPECT_EQ(mode_of(out + ".db"), 0600u);
+      EXPECT_EQ(mode_of(out + "/" + pngs[0]), 0600u);
+      EXPECT_EQ(mode_of(out), 0700u);
+    }
+  }
+}
+
+}  // namespace
