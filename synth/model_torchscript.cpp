@@ -6,10 +6,10 @@
 // traced module). To compute only what the requested layers need, the forward graph is
 // copied, inlined, given the requested dictionary values as its outputs and pruned of dead
 // code; the result is cached per layer set. The paper's fake ReLU is inserted into the
-// copy where a requested value comes straight out of a ReLU.
+// copy where a requested value comes straight out of a ReLU. metamerlab.json is parsed by
+// parse_model_info (synth/model_meta.cpp, torch-free).
 //
 // Sections
-//   [SECTION] Metadata        metamerlab.json parsing and validation
 //   [SECTION] Graph surgery   prune to requested outputs, fake ReLU
 //   [SECTION] Model           TorchScriptModel, load_torchscript (the registry's archive kind)
 #include <torch/script.h>
@@ -31,9 +31,9 @@
 
 #include "data/sha256.h"
 #include "synth/model.h"
+#include "synth/model_meta.h"
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 namespace mm::synth {
 
@@ -42,57 +42,6 @@ namespace {
 std::string first_line(const std::string& s) {
   auto p = s.find('\n');
   return p == std::string::npos ? s : s.substr(0, p);
-}
-
-// [SECTION] Metadata ----------------------------------------------------------------------
-ModelInfo parse_info(const std::string& path, const std::string& text) {
-  const std::string fix = "; re-export the model with tools/export_model.py (see tools/README.md)";
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": metamerlab.json is not valid JSON (" + first_line(e.what()) + ")" + fix);
-  }
-  ModelInfo info;
-  info.path = path;
-  info.json = text;
-  auto need = [&](const char* key) -> const json& {
-    if (!j.contains(key)) throw std::runtime_error(path + ": metamerlab.json has no \"" + key + "\"" + fix);
-    return j.at(key);
-  };
-  try {
-    info.modality = need("modality").get<std::string>();
-    const json& in = need("input");
-    if (info.modality == "image") {
-      if (!in.contains("shape")) throw std::runtime_error(path + ": metamerlab.json input has no \"shape\" [C,H,W]" + fix);
-      info.input_shape = in.at("shape").get<std::vector<int64_t>>();
-      if (info.input_shape.size() != 3 || (info.input_shape[0] != 1 && info.input_shape[0] != 3) ||
-          info.input_shape[1] < 1 || info.input_shape[2] < 1)
-        throw std::runtime_error(path + ": metamerlab.json input shape must be [1|3, H, W]" + fix);
-    } else if (info.modality == "audio") {
-      if (!in.contains("samples") || !in.contains("sample_rate"))
-        throw std::runtime_error(path + ": metamerlab.json audio input needs \"samples\" and \"sample_rate\"" + fix);
-      info.input_shape = {in.at("samples").get<int64_t>()};
-      info.sample_rate = in.at("sample_rate").get<int>();
-      if (info.input_shape[0] < 1 || info.sample_rate < 1)
-        throw std::runtime_error(path + ": metamerlab.json audio samples and sample_rate must be positive" + fix);
-    } else {
-      throw std::runtime_error(path + ": metamerlab.json modality must be \"image\" or \"audio\", not \"" + info.modality + "\"" + fix);
-    }
-    auto range = need("range").get<std::vector<double>>();
-    if (range.size() != 2 || !(range[0] < range[1]))
-      throw std::runtime_error(path + ": metamerlab.json range must be [lo, hi] with lo < hi" + fix);
-    info.lo = static_cast<float>(range[0]);
-    info.hi = static_cast<float>(range[1]);
-    info.classes = need("classes").get<std::vector<std::string>>();
-    info.layers = need("layers").get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    throw std::runtime_error(path + ": metamerlab.json has a field of the wrong type (" + first_line(e.what()) + ")" + fix);
-  }
-  if (info.classes.empty()) throw std::runtime_error(path + ": metamerlab.json lists no classes" + fix);
-  if (std::find(info.layers.begin(), info.layers.end(), "logits") == info.layers.end())
-    throw std::runtime_error(path + ": metamerlab.json layers must include \"logits\"" + fix);
-  return info;
 }
 
 // [SECTION] Graph surgery -----------------------------------------------------------------
@@ -253,7 +202,7 @@ std::unique_ptr<Model> load_torchscript(const std::string& path, torch::Device d
   if (extra["metamerlab.json"].empty())
     throw std::runtime_error(path + ": archive has no metamerlab.json extra file" + fix_export +
                              " or save it with torch.jit.save(m, f, _extra_files={\"metamerlab.json\": ...})");
-  ModelInfo info = parse_info(path, extra["metamerlab.json"]);
+  ModelInfo info = parse_model_info(path, extra["metamerlab.json"]);  // synth/model_meta.cpp
   module.eval();
   for (auto p : module.parameters()) p.set_requires_grad(false);
 

@@ -285,28 +285,9 @@ std::string save_net(TrainableNet& n, const std::string& path, const nlohmann::j
 
 std::unique_ptr<TrainableNet> load_net(const std::string& path) {
   const std::string side = path + ".json";
-  std::ifstream f(side);
-  if (!f) throw std::runtime_error(side + ": cannot read the network's sidecar; it is written next to the weights by metamerlab train");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(side + ": not valid JSON (" + e.what() + ")");
-  }
-  NetConfig c;
-  try {
-    c.modality = j.at("modality").get<std::string>();
-    c.classes = j.at("classes").get<std::vector<std::string>>();
-    const auto& a = j.at("arch");
-    c.width = a.at("width").get<int>();
-    c.image_size = a.at("image_size").get<int>();
-    c.stem_stride = a.value("stem_stride", 1);
-    c.envelope_decimation = a.value("envelope_decimation", 1);
-    c.sample_rate = a.at("sample_rate").get<int>();
-    c.samples = a.at("samples").get<int64_t>();
-  } catch (const std::exception& e) {
-    throw std::runtime_error(side + ": missing or wrong field (" + e.what() + "); rewrite it with metamerlab train");
-  }
+  const NetSidecar sc = read_net_sidecar(path);  // synth/model_meta.cpp: parsed and checked
+  const nlohmann::json& j = sc.json;
+  const NetConfig& c = sc.config;
   auto n = make_net(c);
   if (!fs::exists(path)) throw std::runtime_error(path + ": weights file not found");
   try {
@@ -318,7 +299,7 @@ std::unique_ptr<TrainableNet> load_net(const std::string& path) {
     throw std::runtime_error(path + ": cannot load the weights (" + m.substr(0, m.find('\n')) + ")");
   }
   const std::string sha = data::sha256_file(path);
-  if (j.contains("sha256") && j["sha256"].get<std::string>() != sha)
+  if (j.contains("sha256") && sc.sha256 != sha)
     throw std::runtime_error(path + ": weights do not match the sha256 in " + side + "; the file was changed or truncated");
   n->module().eval();
   n->set_record(j.dump(), path, sha);

@@ -18,21 +18,13 @@
 #include <vector>
 
 #include "synth/model.h"
+#include "synth/model_meta.h"
 #include "synth/train.h"
 
 namespace mm::synth {
 
 // [SECTION] Networks ----------------------------------------------------------------------
-struct NetConfig {
-  std::string modality = "image";     // image | audio
-  std::vector<std::string> classes;
-  int width = 16;                     // first stage's channels (then x2, x4)
-  int image_size = 64;                // image: side
-  int stem_stride = 1;                // image: conv1's stride (2: a 5x5 stride-2 stem, 4x cheaper stages)
-  int sample_rate = 16000;            // audio
-  int64_t samples = 16000;            // audio: input length
-  int envelope_decimation = 4;        // audio: the cochleagram's (cochleagram.h); sidecars without it: 1
-};
+// NetConfig (how to rebuild a network; its sidecar parser) is in synth/model_meta.h.
 
 class TrainableNet : public Model {
  public:
