@@ -1,0 +1,66 @@
+// tests/fuzz/replay_test.cpp: every kept fuzz input goes through its target again, in
+// every test run. For each target of tests/fuzz/targets.h, the minimized corpus
+// tests/fuzz/corpus/<target>/ (which must exist and hold files, so a target cannot lose
+// its corpus unnoticed) and every crash input found so far, tests/fuzz/crashes/<target>/,
+// must be handled without a crash: a clear refusal or a normal load. A crash file that
+// crashes again fails (or kills) this test; under tools/sanitize.sh it runs with
+// AddressSanitizer and UBSan as well.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/fuzz/targets.h"
+#include "tests/testutil.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string()[0] != '.') out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int replay(const mm::fuzz::NamedTarget& t, const std::string& file) {
+  const std::string bytes = mm::test::read_bytes(file);
+  return t.fn(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+class FuzzReplay : public ::testing::TestWithParam<mm::fuzz::NamedTarget> {};
+
+TEST_P(FuzzReplay, Corpus) {
+  const fs::path dir = fs::path(mm::test::source_dir()) / "tests/fuzz/corpus" / GetParam().name;
+  const auto files = files_in(dir);
+  ASSERT_FALSE(files.empty()) << dir << " is missing or empty: seed it and run tools/fuzz.sh " << GetParam().name;
+  for (const auto& f : files) EXPECT_EQ(replay(GetParam(), f), 0) << f;
+}
+
+TEST_P(FuzzReplay, Crashes) {
+  const fs::path dir = fs::path(mm::test::source_dir()) / "tests/fuzz/crashes" / GetParam().name;
+  // Every crash found is kept here and must now load or be refused with a message.
+  for (const auto& f : files_in(dir)) {
+    SCOPED_TRACE(f);
+    EXPECT_EQ(replay(GetParam(), f), 0) << f;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay, ::testing::ValuesIn(mm::fuzz::fuzz_targets()),
+                         [](const ::testing::TestParamInfo<mm::fuzz::NamedTarget>& i) { return std::string(i.param.name); });
+
+// The six targets of the issue, each with its corpus folder.
+TEST(FuzzReplay, EveryTargetHasACorpus) {
+  std::vector<std::string> names;
+  for (const auto& t : mm::fuzz::fuzz_targets()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"experiment", "image", "audio", "npy", "model_meta", "net_sidecar"}));
+  for (const auto& n : names)
+    EXPECT_TRUE(fs::is_directory(fs::path(mm::test::source_dir()) / "tests/fuzz/corpus" / n)) << n;
+}
+
+}  // namespace
