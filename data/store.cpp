@@ -410,20 +410,15 @@ Store::Store(const std::string& path, const StoreOptions& options)
       exec(d, kMigrations[v], "migrating the schema to version " + std::to_string(v + 1));
       exec(d, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str(),
            "migrating the schema");
-      const char* now = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
       if (v == 0) {
         Stmt s(d,
-               (std::string("INSERT OR IGNORE INTO meta(key, value) VALUES "
-                            "('created_by', ?1), ('created_at', ") +
-                now + ")")
-                   .c_str(),
+               "INSERT OR IGNORE INTO meta(key, value) VALUES "
+               "('created_by', ?1), ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
                "migrating the schema");
         s.bind(1, by).run();
       }
       Stmt s(d,
-             (std::string("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2 || ' ' || ") +
-              now + ")")
-                 .c_str(),
+             "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2 || ' ' || strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
              "migrating the schema");
       s.bind(1, "schema_v" + std::to_string(v + 1) + "_applied_by").bind(2, by).run();
       t.commit();

@@ -510,7 +510,8 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
           << (bundled ? ", bundled with the model (" + bundle->description + ")" : "") << "\n";
       if (!warned) {
         const std::string w = small_null_warning("the null distribution of layer " + layer, null_stimuli, null.rec.pairs);
-        if (!w.empty()) err << w << "\n";
+        // A line of the run's report, beside the null it is about (stderr stays for errors).
+        if (!w.empty()) out << w << "\n";
         warned = true;
       }
       // What is already done (resume).

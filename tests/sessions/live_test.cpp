@@ -218,11 +218,17 @@ TEST(Live, KilledSessionResumesWithoutMakingItsMetamersAgain) {
   int st = 0;
   ::waitpid(pid, &st, 0);
   ASSERT_TRUE(WIFSIGNALED(st)) << mm::test::read_bytes(tmp / "out1.txt");
-  std::map<int64_t, int64_t> before;  // trial -> metamer id, as made before the kill
+  std::map<int64_t, int64_t> before;  // trial -> metamer id of its last attempt, as made before the kill
+  std::map<int64_t, bool> before_passed;  // trial -> whether that attempt passed
+  std::map<std::pair<int64_t, int>, int64_t> before_attempts;  // (trial, attempt) -> metamer id
   {
     mm::data::Store s(db);
     ASSERT_EQ(s.list_sessions().size(), 1u);
-    for (const auto& lm : s.live_metamers(s.list_sessions()[0].id)) before[lm.trial_index] = lm.metamer_id;
+    for (const auto& lm : s.live_metamers(s.list_sessions()[0].id)) {
+      before[lm.trial_index] = lm.metamer_id;
+      before_passed[lm.trial_index] = lm.metamer.passed;
+      before_attempts[{lm.trial_index, lm.attempt}] = lm.metamer_id;
+    }
     ASSERT_GE(before.size(), 3u);
     EXPECT_LT(s.trials_of_session(s.list_sessions()[0].id).size(), 12u);
   }
@@ -237,21 +243,31 @@ TEST(Live, KilledSessionResumesWithoutMakingItsMetamersAgain) {
   EXPECT_EQ(x.answered, x.planned);
   std::map<std::string, std::string> resumed_shown;
   check_live_trials(s, x.id, 3, db, resumed_shown);
-  // Every metamer made before the kill is still the trial's, and was reused (not made again).
+  // Every attempt made before the kill is still recorded as it was; a passing one is still the
+  // trial's metamer and was reused (not made again); a failed one with retries left was
+  // followed by the next attempt, not redone.
   int reused = 0;
   std::map<int64_t, int64_t> after;
-  for (const auto& lm : s.live_metamers(x.id)) after[lm.trial_index] = lm.metamer_id;
-  for (const auto& [trial, id] : before) EXPECT_EQ(after.at(trial), id) << "trial " << trial;
+  std::map<std::pair<int64_t, int>, int64_t> after_attempts;
+  for (const auto& lm : s.live_metamers(x.id)) {
+    after[lm.trial_index] = lm.metamer_id;
+    after_attempts[{lm.trial_index, lm.attempt}] = lm.metamer_id;
+  }
+  for (const auto& [key, id] : before_attempts) {
+    ASSERT_TRUE(after_attempts.count(key)) << "trial " << key.first << " attempt " << key.second;
+    EXPECT_EQ(after_attempts.at(key), id) << "trial " << key.first << " attempt " << key.second;
+  }
+  for (const auto& [trial, id] : before)
+    if (before_passed.at(trial)) EXPECT_EQ(after.at(trial), id) << "trial " << trial;
   for (const auto& t : s.trials_of_session(x.id)) {
     if (!t.is_metamer) continue;
     const json live = json::parse(t.timing_json).at("live");
     if (before.count(t.trial_index) && live.at("reused").get<bool>()) ++reused;
   }
   EXPECT_GT(reused, 0);
-  // New metamer rows only for trials that had none.
-  int64_t made_after = 0;
-  for (const auto& [trial, id] : after) made_after += !before.count(trial);
-  EXPECT_LE(count_rows(db, "metamers") - metamers_before, made_after * 4);  // at most retries + 1 each
+  // New metamer rows only for attempts not made before the kill, each recorded for its trial.
+  EXPECT_EQ(count_rows(db, "metamers") - metamers_before,
+            static_cast<int64_t>(after_attempts.size() - before_attempts.size()));
   EXPECT_EQ(s.integrity_check(), "ok");
 }
 
