@@ -32,6 +32,13 @@ namespace {
 // Images larger than this many pixels are refused rather than risking an enormous
 // allocation from a corrupt or hostile header (16384 x 16384).
 constexpr int64_t kMaxPixels = int64_t{1} << 28;
+// Above 16 Mpixel (4096 x 4096) an image must also come from a file of at least one byte
+// per kMaxPixelsPerByte pixels. stb_image decodes a truncated TGA, PNM or BMP without
+// complaint (the missing pixels read as zero), so without this a 19-byte TGA header
+// claiming 60404 x 3597 pixels made us allocate 3 GB (found by tools/fuzz.sh image). No
+// real image compresses that well: deflate (PNG) stops near 1032:1 bytes, JPEG far below.
+constexpr int64_t kFreePixels = int64_t{1} << 24;
+constexpr int64_t kMaxPixelsPerByte = 1024;
 
 // Planes of equal size, channel-major: plane c, row y, column x at (c*h + y)*w + x.
 struct Planes {
@@ -80,29 +87,24 @@ Planes decode(const std::string& path, const std::string& bytes) {
     fail(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
          " pixels, more than this program accepts (268 Mpixel); downscale it first");
 
+  if (static_cast<int64_t>(w) * h > kFreePixels && static_cast<int64_t>(w) * h / kMaxPixelsPerByte > len)
+    fail(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) + " pixels but the file has only " +
+         std::to_string(len) + " bytes; it is truncated or corrupt" + fix);
+
+  // Decoded straight into planes (no interleaved float copy of the whole image).
   const bool sixteen = stbi_is_16_bit_from_memory(buf, len) != 0;
-  std::vector<float> px;
   int lw = 0, lh = 0, ln = 0;
-  if (sixteen) {
-    std::unique_ptr<stbi_us, StbFree> p(stbi_load_16_from_memory(buf, len, &lw, &lh, &ln, 0));
-    if (!p) {
-      const char* why = stbi_failure_reason();
-      fail(path + ": cannot decode 16-bit image (" + (why ? why : "unknown error") + "; truncated?)" + fix);
-    }
-    size_t count = static_cast<size_t>(lw) * lh * ln;
-    px.resize(count);
-    for (size_t i = 0; i < count; ++i) px[i] = static_cast<float>(p.get()[i]) / 65535.0f;
-  } else {
-    std::unique_ptr<stbi_uc, StbFree> p(stbi_load_from_memory(buf, len, &lw, &lh, &ln, 0));
-    if (!p) {
-      const char* why = stbi_failure_reason();
-      fail(path + ": cannot decode image (" + (why ? why : "unknown error") + "; truncated?)" + fix);
-    }
-    size_t count = static_cast<size_t>(lw) * lh * ln;
-    px.resize(count);
-    for (size_t i = 0; i < count; ++i) px[i] = static_cast<float>(p.get()[i]) / 255.0f;
+  std::unique_ptr<void, StbFree> pixels(
+      sixteen ? static_cast<void*>(stbi_load_16_from_memory(buf, len, &lw, &lh, &ln, 0))
+              : static_cast<void*>(stbi_load_from_memory(buf, len, &lw, &lh, &ln, 0)));
+  if (!pixels) {
+    const char* why = stbi_failure_reason();
+    fail(path + ": cannot decode " + (sixteen ? "16-bit " : "") + "image (" + (why ? why : "unknown error") + "; truncated?)" + fix);
   }
   if (ln < 1 || ln > 4) fail(path + ": image has " + std::to_string(ln) + " channels; expected 1 to 4" + fix);
+  const auto* p8 = static_cast<const stbi_uc*>(pixels.get());
+  const auto* p16 = static_cast<const stbi_us*>(pixels.get());
+  auto value = [&](size_t i) { return sixteen ? static_cast<float>(p16[i]) / 65535.0f : static_cast<float>(p8[i]) / 255.0f; };
 
   const bool alpha = (ln == 2 || ln == 4);
   const int colour = (ln <= 2) ? 1 : 3;
@@ -113,9 +115,9 @@ Planes decode(const std::string& path, const std::string& bytes) {
   out.v.resize(static_cast<size_t>(colour) * lh * lw);
   for (int y = 0; y < lh; ++y)
     for (int x = 0; x < lw; ++x) {
-      const float* p = &px[(static_cast<size_t>(y) * lw + x) * ln];
-      float a = alpha ? p[ln - 1] : 1.0f;
-      for (int c = 0; c < colour; ++c) out.at(c, y, x) = p[c] * a + (1.0f - a);  // over white
+      const size_t i = (static_cast<size_t>(y) * lw + x) * ln;
+      const float a = alpha ? value(i + ln - 1) : 1.0f;
+      for (int c = 0; c < colour; ++c) out.at(c, y, x) = value(i + c) * a + (1.0f - a);  // over white
     }
   return out;
 }

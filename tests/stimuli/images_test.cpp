@@ -447,6 +447,28 @@ TEST(ImageErrors, BadFilesThrowNamingThePath) {
   EXPECT_NE(msg.find("not an image"), std::string::npos) << msg;
 }
 
+// A header claiming far more pixels than the file could hold is refused before decoding:
+// stb_image reads a truncated TGA's missing pixels as zeros, so a 19-byte header claiming
+// 60404 x 3597 pixels made the loader allocate 3 GB (tools/fuzz.sh image found it; the
+// input is kept in tests/fuzz/crashes/image/).
+TEST(ImageErrors, TinyFileWithAHugeHeaderIsRefused) {
+  TempDir t("img-huge");
+  // TGA: no id, no colour map, type 2 (uncompressed RGB), 12000 x 12000, 24 bits, no pixels.
+  std::string tga(18, '\0');
+  tga[2] = 2;
+  tga[12] = static_cast<char>(12000 & 0xff), tga[13] = static_cast<char>(12000 >> 8);
+  tga[14] = static_cast<char>(12000 & 0xff), tga[15] = static_cast<char>(12000 >> 8);
+  tga[16] = 24;
+  const std::string p = t / "huge.tga";
+  mm::test::write_bytes(p, tga);
+  const std::string msg = error_of([&] { load_image(p, spec(3, 8, 8)); });
+  EXPECT_NE(msg.find(p + ": image header says 12000x12000 pixels but the file has only 18 bytes"), std::string::npos) << msg;
+  // The same header with its pixels, at a size below the check, still loads.
+  tga[12] = 64, tga[13] = 0, tga[14] = 32, tga[15] = 0;
+  mm::test::write_bytes(p, tga + std::string(64 * 32 * 3, '\x40'));
+  EXPECT_EQ(load_image(p, spec(3, 32, 64)).shape, (std::vector<int64_t>{3, 32, 64}));
+}
+
 TEST(ImageErrors, BadSpecThrows) {
   TempDir t("img-spec");
   mm::test::write_test_png(t / "s.png", 8, 8, 3, 1);
