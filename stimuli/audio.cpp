@@ -32,6 +32,10 @@ namespace {
 // Below this RMS (after mean removal) a clip counts as silent: far under one LSB of
 // 24-bit audio, so only true silence or a constant (DC) signal hits it.
 constexpr double kSilentRms = 1e-9;
+// The longest sound decoded (2^26 frames: 23 minutes at 48 kHz, 256 MB of samples).
+// Compressed formats can hold far more than their size suggests: a 363 kB FLAC of a
+// constant signal decodes to 4 hours (550 MB here at 8 kHz, 24 times that at 192 kHz).
+constexpr int64_t kMaxFrames = int64_t{1} << 26;
 
 // A library's error text on one line, without a trailing full stop.
 std::string one_line(const char* text) {
@@ -79,11 +83,15 @@ Decoded decode(const std::string& path) {
   const int ch = info.channels;
   const sf_count_t chunk = std::max<sf_count_t>(1, 65536 / ch);
   std::vector<float> buf(static_cast<size_t>(chunk) * ch);
-  if (info.frames > 0 && info.frames < (sf_count_t{1} << 31)) d.mono.reserve(static_cast<size_t>(info.frames));
+  if (info.frames > 0 && info.frames <= kMaxFrames) d.mono.reserve(static_cast<size_t>(info.frames));
   const float inv = 1.0f / static_cast<float>(ch);
   while (true) {
     sf_count_t got = sf_readf_float(f.get(), buf.data(), chunk);
     if (got <= 0) break;
+    if (static_cast<int64_t>(d.mono.size()) + got > kMaxFrames)
+      fail(path + ": sound is longer than " + std::to_string(kMaxFrames) + " frames (" +
+           std::to_string(kMaxFrames / info.samplerate / 60) + " minutes at " + std::to_string(info.samplerate) +
+           " Hz); cut it to the clip you need" + fix);
     for (sf_count_t i = 0; i < got; ++i) {
       const float* fr = &buf[static_cast<size_t>(i) * ch];
       float s = 0;

@@ -427,6 +427,26 @@ TEST(AudioErrors, TruncatedDataLoadsWhatIsThere) {
   EXPECT_NE(rep.note.find("zero-padded"), std::string::npos) << rep.note;
 }
 
+TEST(AudioErrors, DecompressionBombIsRefused) {
+  // A FLAC of a constant signal compresses about 2500:1: ~200 kB holding 2^26 + 2^16
+  // frames, past the 2^26 the loader decodes. Refused with the file named, its memory
+  // bounded (before: the whole length was decoded, 24 times more at 192 kHz).
+  TempDir t("aud-bomb");
+  const std::string p = t / "bomb.flac";
+  SF_INFO info;
+  std::memset(&info, 0, sizeof info);
+  info.samplerate = 8000;
+  info.channels = 1;
+  info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+  SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+  std::vector<short> block(65536, 1000);
+  for (int i = 0; i < 1025; ++i) sf_writef_short(f, block.data(), 65536);
+  sf_close(f);
+  const std::string msg = error_of([&] { load_audio(p, aspec(8000, 4000)); });
+  EXPECT_NE(msg.find(p + ": sound is longer than 67108864 frames (139 minutes at 8000 Hz)"), std::string::npos) << msg;
+}
+
 TEST(AudioErrors, BadSpecThrows) {
   TempDir t("aud-spec");
   std::string p = t / "s.wav";
