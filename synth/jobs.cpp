@@ -25,6 +25,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <new>
 #include <sstream>
 
 #include "analysis/accuracy.h"
@@ -228,6 +229,47 @@ NullStats stats_of(const json& j) {
   st.pairs = j.at("pairs").get<int64_t>();
   st.stimuli = j.at("stimuli").get<int64_t>();
   return st;
+}
+
+// A batch that does not fit in memory (torch's allocator, or operator new) becomes one line
+// naming --batch; an error raised inside a TorchScript model becomes its own message (the
+// interpreter's first line says only that an operation failed).
+template <class F>
+auto within_memory(const std::string& layer, size_t refs, int batch, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    const std::string w = e.what();
+    const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr ||
+                     w.find("can't allocate memory") != std::string::npos ||
+                     w.find("Cannot allocate memory") != std::string::npos;
+    if (oom) {
+      std::string tried;
+      if (const auto at = w.find("you tried to allocate "); at != std::string::npos) {
+        const auto end = w.find(" bytes", at);
+        if (end != std::string::npos) {
+          const std::string n = w.substr(at + 22, end - at - 22);
+          try {
+            tried = " (it asked for " + std::to_string(std::stoll(n) / (1 << 20)) + " MB more)";
+          } catch (const std::exception&) {
+          }
+        }
+      }
+      throw std::runtime_error("layer " + layer + ": a batch of " + std::to_string(refs) +
+                               " reference(s) does not fit in this machine's memory" + tried +
+                               "; pass a smaller --batch (this run: --batch " + std::to_string(batch) +
+                               "); started again, the run resumes where it stopped");
+    }
+    if (w.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+      const auto at = w.rfind("RuntimeError: ");
+      if (at != std::string::npos) {
+        std::string msg = w.substr(at + 14);
+        msg = msg.substr(0, msg.find('\n'));
+        throw std::runtime_error("layer " + layer + ": the model failed: " + msg);
+      }
+    }
+    throw;
+  }
 }
 
 // One line (a line of the command's output, or "" when the null is large enough) when a
@@ -558,7 +600,9 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
         stimuli::ensure_writable_dir(ckpt_dir);
         auto t0 = Clock::now();
         std::string what = "[" + std::to_string(pending_done) + "/" + std::to_string(pending.size()) + "]";
-        auto outcomes = synthesize(m, layer, batch_refs, job.opt, ckpt, [&](const SynthProgress& p) { pl.update(what, p); });
+        auto outcomes = within_memory(layer, idx.size(), job.batch, [&] {
+          return synthesize(m, layer, batch_refs, job.opt, ckpt, [&](const SynthProgress& p) { pl.update(what, p); });
+        });
         pl.done();
         if (outcomes.empty()) {
           interrupted = true;
@@ -570,8 +614,8 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
         std::vector<stimuli::Array> both;
         for (auto& o : outcomes) both.push_back(o.metamer);
         for (auto& r : batch_refs) both.push_back(r);
-        auto acts = m.activations(both, layer);
-        auto preds = m.classify(both, job.categories);
+        auto acts = within_memory(layer, idx.size(), job.batch, [&] { return m.activations(both, layer); });
+        auto preds = within_memory(layer, idx.size(), job.batch, [&] { return m.classify(both, job.categories); });
         const size_t n = idx.size();
         for (size_t k = 0; k < n; ++k) {
           size_t i = idx[k];
