@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <random>
@@ -183,25 +184,28 @@ void compare_trees(const std::string& want_dir, const std::string& got_dir, cons
 // [SECTION] Modes -------------------------------------------------------------------------
 const std::vector<std::string> kCats = {"boat", "cat", "dog"};
 
+// A random RGB image of size x size in [0, 1].
+mm::stimuli::Array noise_image(std::mt19937& rng, int64_t size) {
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  mm::stimuli::Array a;
+  for (const int64_t d : {int64_t{3}, size, size}) a.shape.push_back(d);
+  a.data.resize(static_cast<size_t>(3 * size * size));
+  for (auto& v : a.data) v = u(rng);
+  return a;
+}
+
 // A small image experiment (3 categories x 3 references, one metamer folder), quick timing.
 std::string write_lab(const std::string& root) {
   std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
   for (const auto& folder : {"refs", "syn/l1"})
     for (const auto& c : kCats)
       for (int k = 0; k < 3; ++k) {
-        mm::stimuli::Array a;
-        a.shape = {3, 32, 32};
-        a.data.resize(3 * 32 * 32);
-        for (auto& v : a.data) v = u(rng);
+        const mm::stimuli::Array a = noise_image(rng, 32);
         fs::create_directories(root + "/" + folder + "/" + c);
         mm::stimuli::save_png(root + "/" + folder + "/" + c + "/" + c + "_" + std::to_string(k) + ".png", a, 0.f, 1.f);
       }
   for (const auto& c : kCats) {
-    mm::stimuli::Array a;
-    a.shape = {3, 16, 16};
-    a.data.resize(3 * 16 * 16);
-    for (auto& v : a.data) v = u(rng);
+    const mm::stimuli::Array a = noise_image(rng, 16);
     fs::create_directories(root + "/icons");
     mm::stimuli::save_png(root + "/icons/" + c + ".png", a, 0.f, 1.f);
   }
@@ -296,6 +300,45 @@ void mode_session(const Options& o, std::mt19937_64& rng, const std::string& db,
             << " sessions completed, " << snapshot(db).size() << " trials\n";
 }
 
+// Kills `args(dir)` at random moments and restarts it with the same command until it
+// finishes; when it finishes before all kills are spent, a new round starts in a fresh folder.
+// After each round `check(dir)` compares the finished work with the uninterrupted run's.
+// Returns the rounds; `after_kill(dir, k)` checks the state after each kill.
+struct KillRounds {
+  int rounds = 0, kills = 0, ended_first = 0;
+};
+KillRounds kill_in_rounds(const Options& o, std::mt19937_64& rng, const std::string& name, double full_s,
+                          const std::function<std::vector<std::string>(const std::string&)>& args,
+                          const std::function<void(const std::string&, int)>& after_kill,
+                          const std::function<void(const std::string&)>& check, const std::string& log) {
+  std::uniform_real_distribution<double> delay(0.3, std::max(0.6, full_s));
+  KillRounds r;
+  while (r.kills < o.kills || r.rounds == 0) {
+    const std::string dir = o.work + "/round" + std::to_string(++r.rounds);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (int code = 137; code != 0;) {
+      const bool kill = r.kills < o.kills;
+      const double d = delay(rng);
+      code = kill ? kill_after(o.program, args(dir), log, d) : run_to_end(o.program, args(dir), log);
+      if (code != 0 && code != 137) {
+        fail(name + " exited " + std::to_string(code) + "\n" + tail_of(log));
+        return r;
+      }
+      if (kill) {
+        ++r.kills;
+        r.ended_first += code == 0;
+        std::cout << "kill " << r.kills << " (round " << r.rounds << ") after " << d << " s: "
+                  << (code == 137 ? "killed" : "ended first") << "\n";
+        after_kill(dir, r.kills);
+      }
+    }
+    check(dir);
+    if (!g_failures) fs::remove_all(dir);
+  }
+  return r;
+}
+
 void mode_synth(const Options& o, std::mt19937_64& rng) {
   const std::string input = std::string(METAMERLAB_SOURCE_DIR) + "/stimuli/samples/emoji16/reference";
   const auto args = [&](const std::string& dir) {
@@ -304,30 +347,22 @@ void mode_synth(const Options& o, std::mt19937_64& rng) {
                                     "--rounds", "2", "--batch", "4", "--checkpoint-every", "10", "--threads", "1",
                                     "--null-pairs", "1000", "--quiet"};
   };
-  const std::string ref = o.work + "/reference", got = o.work + "/killed", log = o.work + "/synth.log";
+  const std::string ref = o.work + "/reference", log = o.work + "/synth.log";
   fs::create_directories(ref);
-  fs::create_directories(got);
   const auto t0 = std::chrono::steady_clock::now();
   if (run_to_end(o.program, args(ref), log) != 0) throw std::runtime_error("the uninterrupted synth failed\n" + tail_of(log));
   const double full_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::uniform_real_distribution<double> delay(0.5, std::max(1.0, full_s));
-  int k = 0, code = 137;
-  while (code != 0) {
-    const bool kill = k < o.kills;
-    const double d = delay(rng);
-    code = kill ? kill_after(o.program, args(got), log, d) : run_to_end(o.program, args(got), log);
-    if (code != 0 && code != 137) {
-      fail("synth exited " + std::to_string(code) + "\n" + tail_of(log));
-      break;
-    }
-    if (kill) std::cout << "kill " << ++k << " after " << d << " s: " << (code == 137 ? "killed" : "ended first") << "\n";
-    mm::data::Store s(got + "/m.db");
-    if (s.integrity_check() != "ok") fail("synth: integrity_check after kill " + std::to_string(k));
-  }
-  compare_trees(ref + "/out", got + "/out", "synth outputs", {".ckpt"});
-  std::cout << "synth: uninterrupted " << full_s << " s; " << k << " kills, " << count_in(log, "; resuming")
-            << " lines about resuming; outputs "
-            << (g_failures ? "differ" : "bit-identical") << "\n";
+  const KillRounds r = kill_in_rounds(
+      o, rng, "synth", full_s, args,
+      [&](const std::string& dir, int k) {
+        if (!fs::exists(dir + "/m.db")) return;
+        mm::data::Store s(dir + "/m.db");
+        if (s.integrity_check() != "ok") fail("synth: integrity_check after kill " + std::to_string(k));
+      },
+      [&](const std::string& dir) { compare_trees(ref + "/out", dir + "/out", "synth outputs", {".ckpt"}); }, log);
+  std::cout << "synth: uninterrupted " << full_s << " s; " << r.kills << " kills (" << r.ended_first
+            << " after the run had ended) over " << r.rounds << " runs to the end, " << count_in(log, "; resuming")
+            << " restarts resumed recorded metamers; outputs " << (g_failures ? "differ" : "bit-identical") << "\n";
 }
 
 void mode_train(const Options& o, std::mt19937_64& rng) {
@@ -342,33 +377,28 @@ void mode_train(const Options& o, std::mt19937_64& rng) {
                                     "--epochs", "100", "--batch", "4", "--width", "8", "--size", "32", "--checkpoint-every", "20",
                                     "--threads", "1", "--seed", "3"};
   };
-  const std::string ref = o.work + "/reference", got = o.work + "/killed", log = o.work + "/train.log";
+  const std::string ref = o.work + "/reference", log = o.work + "/train.log";
   fs::create_directories(ref);
-  fs::create_directories(got);
   const auto t0 = std::chrono::steady_clock::now();
   if (run_to_end(o.program, args(ref), log) != 0) throw std::runtime_error("the uninterrupted train failed\n" + tail_of(log));
   const double full_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::uniform_real_distribution<double> delay(0.3, std::max(0.6, full_s));
-  int k = 0, code = 137;
-  while (code != 0) {
-    const bool kill = k < o.kills;
-    const double d = delay(rng);
-    code = kill ? kill_after(o.program, args(got), log, d) : run_to_end(o.program, args(got), log);
-    if (code != 0 && code != 137) {
-      fail("train exited " + std::to_string(code) + "\n" + tail_of(log));
-      break;
-    }
-    if (kill) std::cout << "kill " << ++k << " after " << d << " s: " << (code == 137 ? "killed" : "ended first") << "\n";
-    // The weights are complete or absent: never a half-written file.
-    if (fs::exists(got + "/net.pt") && code == 137 && !fs::exists(got + "/net.pt.json"))
-      fail("train: weights written without their sidecar after kill " + std::to_string(k));
-  }
-  if (!fs::exists(got + "/net.pt")) fail("train: no weights after the runs");
-  else if (mm::data::sha256_file(got + "/net.pt") != mm::data::sha256_file(ref + "/net.pt"))
-    fail("train: resumed weights differ from the uninterrupted run's");
-  std::cout << "train: uninterrupted " << full_s << " s; " << k << " kills, " << count_in(log, "resuming from")
-            << " runs resumed from a checkpoint; weights "
-            << (g_failures ? "differ" : "bit-identical") << "\n";
+  const std::string want = mm::data::sha256_file(ref + "/net.pt");
+  const KillRounds r = kill_in_rounds(
+      o, rng, "train", full_s, args,
+      [&](const std::string& dir, int k) {
+        // The weights are complete or absent: never without their sidecar, never different.
+        if (fs::exists(dir + "/net.pt") && mm::data::sha256_file(dir + "/net.pt") != want)
+          fail("train: after kill " + std::to_string(k) + " the weights file exists and differs (half-written?)");
+      },
+      [&](const std::string& dir) {
+        if (!fs::exists(dir + "/net.pt")) fail("train: no weights after the runs");
+        else if (mm::data::sha256_file(dir + "/net.pt") != want)
+          fail("train: resumed weights differ from the uninterrupted run's");
+      },
+      log);
+  std::cout << "train: uninterrupted " << full_s << " s; " << r.kills << " kills (" << r.ended_first
+            << " after the run had ended) over " << r.rounds << " runs to the end, " << count_in(log, "resuming from")
+            << " restarts resumed from a checkpoint; weights " << (g_failures ? "differ" : "bit-identical") << "\n";
 }
 
 void mode_export(const Options& o, std::mt19937_64& rng) {

@@ -3,8 +3,9 @@
 // every N a run makes. A scripted session: each failure is one clear line and a non-zero
 // exit, never a crash; no committed trial is lost or changed; PRAGMA integrity_check is ok;
 // the same command afterwards resumes and completes the session with each planned trial
-// once. A synthesis run and an export likewise: a clear line, the database intact, and the
-// same command afterwards finishes the work.
+// once. A synthesis run and an export likewise: a clear line, the database intact, no
+// half-written output, and the same command afterwards finishes the work (a synthesis run
+// bit-identical to an uninterrupted one).
 //
 // METAMERLAB_FAULT_STRIDE=K tries every K-th N (1: every N, the full run); by default about
 // 10 points per kind spread over the run (CI).
@@ -15,11 +16,13 @@
 #include <iostream>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "data/sha256.h"
 #include "data/store.h"
 #include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
@@ -79,14 +82,15 @@ std::string fault_vfs() { return MM_FAULT_VFS; }
 
 // Every N with METAMERLAB_FAULT_STRIDE=1 (the full run, minutes per kind); by default about
 // 10 points per kind, spread over the whole run, so CI stays short.
-long long stride(long long total) {
+long long stride(long long total, long long points = 10) {
   const char* s = std::getenv("METAMERLAB_FAULT_STRIDE");
   if (s && std::atoi(s) > 0) return std::atoi(s);
-  return std::max(1LL, (total + 9) / 10);
+  return std::max(1LL, (total + points - 1) / points);
 }
 
 // Calls of each kind one clean run makes ("write", "sync", "lock").
 std::map<std::string, long long> count_calls(const std::vector<std::string>& args, const std::string& dir) {
+  fs::create_directories(dir);
   const std::string counts = dir + "/counts.txt";
   const Cli c = mm::test::run_metamerlab(args, dir + "/count-out.txt",
                                          {{"LD_PRELOAD", fault_vfs()}, {"MM_FAULT_COUNT", counts}}, 120);
@@ -190,6 +194,107 @@ TEST(Faults, EveryWriteSyncAndLockOfAScriptedSessionFailsCleanlyThenResumes) {
   EXPECT_GT(failed_runs, points / 2) << failed_runs << " of " << points;
   std::cout << "fault points tried: " << points << " (write " << calls.at("write") << ", sync " << calls.at("sync")
             << ", lock " << calls.at("lock") << "), runs stopped by the fault: " << failed_runs << "\n";
+}
+
+// SHA-256 of every file under dir by relative path (checkpoints left out).
+std::map<std::string, std::string> tree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() != ".ckpt")
+      out[fs::relative(e.path(), dir).string()] = mm::data::sha256_file(e.path().string());
+  return out;
+}
+
+// A fault at every point (by default `points` per kind) of a run of args_for(DIR); after each:
+// a clean failure or success, `after_fault(DIR)`, then the same command on a healthy disk
+// succeeds and `finished(DIR)` checks the result.
+void every_point(const std::string& root, const std::function<std::vector<std::string>(const std::string&)>& args_for,
+                 long long points, const std::function<void(const std::string&)>& after_fault,
+                 const std::function<void(const std::string&)>& finished) {
+  const auto calls = count_calls(args_for(root + "/count"), root + "/count");
+  int tried = 0, stopped = 0;
+  for (const auto& [kind, total] : calls) {
+    for (long long n = 1; n <= total; n += stride(total, points)) {
+      const std::string where = kind + " " + std::to_string(n) + " of " + std::to_string(total);
+      SCOPED_TRACE(where);
+      const std::string dir = root + "/" + kind + std::to_string(n);
+      fs::create_directories(dir);
+      const Cli c = mm::test::run_metamerlab(
+          args_for(dir), dir + "/out.txt",
+          {{"LD_PRELOAD", fault_vfs()}, {"MM_FAULT_OP", kind}, {"MM_FAULT_AT", std::to_string(n)}}, 300);
+      ++tried;
+      if (c.code != 0) {
+        ++stopped;
+        expect_clean_failure(c, where);
+      }
+      after_fault(dir);
+      const Cli r = mm::test::run_metamerlab(args_for(dir), dir + "/out2.txt", {}, 300);
+      ASSERT_EQ(r.code, 0) << r.out;
+      finished(dir);
+      if (::testing::Test::HasFatalFailure()) return;
+      fs::remove_all(dir);
+    }
+  }
+  EXPECT_GT(stopped, 0);
+  std::cout << "fault points tried: " << tried << " (write " << calls.at("write") << ", sync " << calls.at("sync")
+            << ", lock " << calls.at("lock") << "), runs stopped by the fault: " << stopped << "\n";
+}
+
+void expect_intact(const std::string& db) {
+  if (!fs::exists(db)) return;
+  mm::data::Store s(db);
+  EXPECT_EQ(s.integrity_check(), "ok");
+}
+
+TEST(Faults, ASynthesisRunFailsCleanlyAtEachPointThenResumesBitIdentical) {
+  mm::test::TempDir tmp("faults_synth");
+  const std::string input = mm::test::source_dir() + "/stimuli/samples/emoji16/reference";
+  const auto args_for = [&](const std::string& dir) {
+    return std::vector<std::string>{"synth", "--model", "zoo:emoji16-standard", "--layers", "stage2", "--input", input,
+                                    "--out", dir + "/out", "--db", dir + "/m.db", "--iterations", "10", "--rounds", "1",
+                                    "--batch", "8", "--threads", "1", "--null-pairs", "1000", "--quiet"};
+  };
+  const std::string ref = tmp / "reference";
+  fs::create_directories(ref);
+  ASSERT_EQ(mm::test::run_metamerlab(args_for(ref), ref + "/out.txt", {}, 300).code, 0);
+  const auto want = tree(ref + "/out");
+  ASSERT_EQ(want.size(), 32u);  // 16 references: a PNG and an exact .npy each
+  every_point(
+      tmp.path, args_for, 6, [&](const std::string& dir) { expect_intact(dir + "/m.db"); },
+      [&](const std::string& dir) {
+        EXPECT_EQ(tree(dir + "/out"), want) << "the resumed run's outputs differ from an uninterrupted run's";
+        mm::data::Store s(dir + "/m.db");
+        EXPECT_EQ(s.integrity_check(), "ok");
+      });
+}
+
+TEST(Faults, AnExportFailsCleanlyAtEachPointAndLeavesNoHalfExport) {
+  mm::test::TempDir tmp("faults_export");
+  const std::string exp = make_lab(tmp.path);
+  const std::string db = tmp / "sessions.db";
+  for (const char* p : {"1", "2"}) {
+    const Cli c = mm::test::run_metamerlab({"run", exp, "--participant", p, "--db", db, "--windowed", "--auto", "correct"},
+                                           tmp / "run.txt");
+    ASSERT_EQ(c.code, 0) << c.out;
+  }
+  const auto args_for = [&](const std::string& dir) {
+    return std::vector<std::string>{"export", "--db", db, "--format", "bids", "--out", dir + "/x"};
+  };
+  const std::string ref = tmp / "reference";
+  fs::create_directories(ref);
+  ASSERT_EQ(mm::test::run_metamerlab(args_for(ref), ref + "/out.txt").code, 0);
+  const auto want = tree(ref + "/x");
+  ASSERT_GT(want.size(), 3u);
+  every_point(
+      tmp.path, args_for, 10,
+      [&](const std::string& dir) {
+        expect_intact(db);
+        // Absent, or complete: never a half-written export.
+        if (fs::exists(dir + "/x")) EXPECT_EQ(tree(dir + "/x"), want);
+        if (fs::exists(dir + "/x") && tree(dir + "/x") == want) fs::remove_all(dir + "/x");  // the rerun needs it new
+      },
+      [&](const std::string& dir) { EXPECT_EQ(tree(dir + "/x"), want); });
 }
 
 }  // namespace
