@@ -7,6 +7,13 @@
 //   [SECTION] Check      models, layers, nulls, one timed step, the lead simulation
 #include "app/program/live_worker.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -101,6 +108,11 @@ void LiveWorker::start(int64_t session_id, const experiments::Experiment& e, con
   if (jobs_.empty()) return;
   finished_ = false;
   thread_ = std::thread([this] {
+    // The worker yields the CPU to the presentation loop (and the display server): nice 10 for
+    // this thread and the engine threads it starts (Linux threads inherit it).
+    errno = 0;
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10) != 0)
+      note(std::string("live: could not lower the worker's priority (") + std::strerror(errno) + ")");
     work();
     finished_ = true;
   });
