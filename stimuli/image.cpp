@@ -70,12 +70,37 @@ struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
 };
 
+// stb_image reads a binary PNM header's numbers (width, height, maxval) into an int without
+// an overflow check: "P5 3000080000000 ..." is undefined behaviour inside the library (found
+// by tools/fuzz.sh image). So the three numbers are read here first, skipping whitespace
+// and # comments as stb does, and a number beyond any valid one (2^24) is refused.
+void check_pnm_header(const std::string& path, const std::string& bytes, const std::string& fix) {
+  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return;
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  size_t i = 2;
+  for (int k = 0; k < 3; ++k) {
+    for (;;) {
+      while (i < bytes.size() && space(bytes[i])) ++i;
+      if (i >= bytes.size() || bytes[i] != '#') break;
+      while (i < bytes.size() && bytes[i] != '\n' && bytes[i] != '\r') ++i;
+    }
+    int64_t v = 0;
+    for (; i < bytes.size() && bytes[i] >= '0' && bytes[i] <= '9'; ++i) {
+      v = v * 10 + (bytes[i] - '0');
+      if (v > (int64_t{1} << 24))
+        fail(path + ": PNM header holds a number beyond " + std::to_string(int64_t{1} << 24) +
+             " (width, height or maximum value); the file is corrupt" + fix);
+    }
+  }
+}
+
 // Decodes to `n` interleaved channels (1..4) as floats in [0,1], then composites any alpha
 // on white and returns colour planes: 1 (grey) or 3 (RGB).
 Planes decode(const std::string& path, const std::string& bytes) {
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   const std::string fix = "; replace or remove the file";
+  check_pnm_header(path, bytes, fix);
   int w = 0, h = 0, n = 0;
   if (!stbi_info_from_memory(buf, len, &w, &h, &n)) {
     const char* why = stbi_failure_reason();

@@ -469,6 +469,19 @@ TEST(ImageErrors, TinyFileWithAHugeHeaderIsRefused) {
   EXPECT_EQ(load_image(p, spec(3, 32, 64)).shape, (std::vector<int64_t>{3, 32, 64}));
 }
 
+// stb_image parses a binary PNM header's numbers into an int without an overflow check
+// (undefined behaviour; tools/fuzz.sh image found it): such a header is refused first,
+// while ordinary PGM/PPM files, comments in the header included, still load.
+TEST(ImageErrors, PnmHeaderNumbersBeyondAnyImageAreRefused) {
+  TempDir t("img-pnm");
+  const std::string p = t / "big.pgm";
+  mm::test::write_bytes(p, std::string("P5\n3000080000000 2\n255\n") + std::string(8, '\x10'));
+  const std::string msg = error_of([&] { load_image(p, spec(1, 2, 2)); });
+  EXPECT_NE(msg.find(p + ": PNM header holds a number beyond 16777216"), std::string::npos) << msg;
+  mm::test::write_bytes(p, std::string("P5\n# a comment\n3 2\n255\n") + std::string(6, '\x40'));
+  EXPECT_NEAR(load_image(p, spec(1, 2, 3)).data.at(0), 64.0f / 255.0f, 1e-6);
+}
+
 TEST(ImageErrors, BadSpecThrows) {
   TempDir t("img-spec");
   mm::test::write_test_png(t / "s.png", 8, 8, 3, 1);
