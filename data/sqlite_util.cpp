@@ -111,6 +111,12 @@ Stmt& Stmt::bind_id_or_null(int i, int64_t id) {
   return id == 0 ? bind_null(i) : bind(i, id);
 }
 
+Stmt& Stmt::bind_value(int i, const sqlite3_value* v) {
+  int rc = sqlite3_bind_value(s_, i, v);
+  if (rc != SQLITE_OK) fail(d_, rc, what_);
+  return *this;
+}
+
 bool Stmt::step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
@@ -131,6 +137,7 @@ void Stmt::reset() {
 int64_t Stmt::i64(int col) const { return sqlite3_column_int64(s_, col); }
 double Stmt::f64(int col) const { return sqlite3_column_double(s_, col); }
 bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+sqlite3_value* Stmt::value(int col) const { return sqlite3_column_value(s_, col); }
 
 std::string Stmt::text(int col) const {
   const unsigned char* p = sqlite3_column_text(s_, col);

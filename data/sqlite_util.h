@@ -18,6 +18,9 @@
 
 namespace mm::data::detail {
 
+// PRAGMA application_id of metamerlab's databases ('MMLB').
+constexpr int kApplicationId = 0x4D4D4C42;
+
 struct Db {
   sqlite3* db;
   const std::string& path;  // as the user gave it; named in every message
@@ -55,6 +58,8 @@ class Stmt {
   Stmt& bind_null(int i);
   // Binds NULL for 0, else the id (for optional foreign keys).
   Stmt& bind_id_or_null(int i, int64_t id);
+  // Binds a column value of another statement (any connection), type and bytes kept.
+  Stmt& bind_value(int i, const sqlite3_value* v);
 
   // Steps once: true if a row is ready, false when done. Throws on error.
   bool step();
@@ -67,6 +72,9 @@ class Stmt {
   double f64(int col) const;
   std::string text(int col) const;
   bool is_null(int col) const;
+  // The column as SQLite holds it (type and bytes), valid until the next step or reset;
+  // for copying rows between databases (store_merge.cpp).
+  sqlite3_value* value(int col) const;
 
  private:
   const Db& d_;

@@ -28,7 +28,7 @@ using detail::Txn;
 
 // [SECTION] Schema ------------------------------------------------------------------------
 // PRAGMA application_id marks the file as metamerlab's ('MMLB').
-constexpr int kApplicationId = 0x4D4D4C42;
+using detail::kApplicationId;
 
 // Each script moves the schema from version N-1 to N. Scripts are append-only: a released
 // script is never edited; a change is a new script. Times are UTC ISO-8601 text.

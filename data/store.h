@@ -333,7 +333,7 @@ class Store {
   // PRAGMA integrity_check's answer: "ok" for a healthy file.
   std::string integrity_check() const;
 
-  sqlite3* handle() { return db_; }  // for the store's own tests (tests/data) only
+  sqlite3* handle() { return db_; }  // for the store's own code (data/) and tests (tests/data) only
 
  private:
   std::string path_;
