@@ -15,7 +15,10 @@ using mm::test::TempDir;
 // `metamerlab ARGS` with a shell limit set first (e.g. "ulimit -v 1300000"), SIGXFSZ ignored
 // so an oversized write fails with EFBIG as on a full disk, and a timeout.
 RunResult run_limited(const std::string& limit, const std::string& args) {
-  return mm::test::run("trap '' XFSZ; " + limit + "; exec timeout 300 " + q(mm::test::metamerlab_binary()) + " " + args);
+  // One BLAS and OpenMP thread: the address space the program starts with does not grow with
+  // the machine's core count (OpenBLAS reserves buffers per thread).
+  return mm::test::run("trap '' XFSZ; " + limit + "; OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 exec timeout 300 " +
+                       q(mm::test::metamerlab_binary()) + " " + args);
 }
 
 std::string synth_args(const std::string& dir, const std::string& layer, int batch) {
