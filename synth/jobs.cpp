@@ -534,12 +534,30 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
     }
   }
 
+  // Work units (--shard): a batch of references at one layer, numbered in loop order.
+  if (job.shards < 1 || job.shard < 0 || job.shard >= job.shards)
+    throw std::runtime_error("--shard must be K/N with 0 <= K < N");
+  const size_t batches = (items.size() + job.batch - 1) / job.batch;
+  auto owned = [&](size_t layer_index, size_t b) { return shard_owns(layer_index * batches + b / job.batch, job.shard, job.shards); };
+  if (job.shards > 1) {
+    size_t mine = 0, refs_mine = 0;
+    for (size_t li = 0; li < job.layers.size(); ++li)
+      for (size_t b = 0; b < items.size(); b += job.batch)
+        if (owned(li, b)) ++mine, refs_mine += std::min(items.size(), b + job.batch) - b;
+    out << "shard " << job.shard << "/" << job.shards << ": " << mine << " of " << job.layers.size() * batches
+        << " work unit(s) (a batch of " << job.batch << " reference(s) at one layer), " << refs_mine << " metamer(s)\n";
+  }
+
   ProgressLine pl(err, job.progress);
   const std::string ckpt_dir = out_abs + "/.checkpoints";
   bool interrupted = false;  // by --stop-after: the run is recorded as interrupted, not failed
   try {
     bool warned = false;
-    for (const auto& layer : job.layers) {
+    for (size_t li = 0; li < job.layers.size(); ++li) {
+      const std::string& layer = job.layers[li];
+      bool any = false;  // this shard has work at this layer
+      for (size_t b = 0; b < items.size() && !any; b += job.batch) any = owned(li, b);
+      if (!any) continue;
       const bool bundled = bundle && bundle->layers.count(layer);
       NullEntry null = bundled ? bundled_null_entry(*bundle, m, store, model_id, layer)
                                : null_for_layer(m, store, model_id, layer, null_items, naturals,
@@ -559,7 +577,10 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
       // What is already done (resume).
       std::vector<size_t> pending;
       std::vector<bool> made(items.size(), false);
+      size_t mine_at_layer = 0;
       for (size_t i = 0; i < items.size(); ++i) {
+        if (!owned(li, i - i % job.batch)) continue;  // another shard's
+        ++mine_at_layer;
         auto done = store.find_metamer(opts, out_abs, ref_sha[i], layer);
         bool files_ok = done && !done->float_path.empty() && fs::exists(done->float_path) &&
                         data::sha256_file(done->float_path) == done->float_sha256;
@@ -575,13 +596,14 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
           pending.push_back(i);
         }
       }
-      if (pending.size() < items.size())
-        out << "layer " << layer << ": " << items.size() - pending.size() << " metamer(s) already made by an earlier run; resuming\n";
+      if (pending.size() < mine_at_layer)
+        out << "layer " << layer << ": " << mine_at_layer - pending.size() << " metamer(s) already made by an earlier run; resuming\n";
       // The batches of an uninterrupted run, always: a metamer's bits depend on the batch it
       // was optimized in, so a batch that is partly recorded (killed while saving) is made
       // again whole (from its checkpoint) and only its missing metamers are recorded.
       size_t pending_done = 0;
       for (size_t b = 0; b < items.size(); b += job.batch) {
+        if (!owned(li, b)) continue;  // another shard's unit
         std::vector<size_t> idx;
         size_t missing = 0;
         for (size_t i = b; i < std::min(items.size(), b + job.batch); ++i) {

@@ -41,7 +41,17 @@ struct SynthJob {
   std::string command_line;
   bool progress = true;                  // progress line on stderr
   Device device = Device::cpu;
+  // --shard K/N: the job's work units (a batch of references at one layer, in the order an
+  // unsharded run makes them) are dealt round-robin to N shards; this run makes shard K's
+  // (0 <= K < N) into its own --out and --db. The N shards together hold exactly the
+  // metamers of one unsharded run, bit for bit at the same thread count; `metamerlab merge`
+  // combines their databases (data/merge.h).
+  int shard = 0, shards = 1;
 };
+// Whether work unit `unit` (layer index x batches per layer + batch index) is shard K's of N.
+inline bool shard_owns(size_t unit, int shard, int shards) {
+  return static_cast<int>(unit % static_cast<size_t>(shards)) == shard;
+}
 struct SynthJobResult {
   int64_t run_id = 0;
   int total = 0, passed = 0, failed = 0, nonfinite = 0, resumed = 0;

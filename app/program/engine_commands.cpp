@@ -1,5 +1,6 @@
 // app/program/engine_commands.cpp: the commands that run the engine or build data sets:
-// synth, null, classify, info, trace, demo, report, resave, train, dataset. Each entry of
+// synth, null, classify, info, trace, merge (the databases of synth shards; no engine),
+// demo, report, resave, train, dataset. Each entry of
 // the table carries its options (parsing and --help), its handler and what it needs of
 // the engine (program.h); the handlers turn options into the engine's jobs (synth/jobs.h,
 // synth/report.h, synth/train.h) and the data-set builders' (stimuli/datasets.h).
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/program/program.h"
+#include "data/merge.h"
 #include "stimuli/datasets.h"
 #include "synth/engine.h"
 #include "synth/jobs.h"
@@ -29,6 +31,22 @@ const Option kDb{"db", "FILE", "SQLite database for provenance", "metamerlab.db"
 synth::Device device_of(const Args& a) { return a.get("device") == "cuda" ? synth::Device::cuda : synth::Device::cpu; }
 
 // [SECTION] Handlers ----------------------------------------------------------------------
+
+// --shard K/N: two decimal integers, 0 <= K < N.
+void parse_shard(const std::string& v, int* k, int* n) {
+  const auto slash = v.find('/');
+  auto number = [](const std::string& t, long long* x) {
+    if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+    *x = std::stoll(t);
+    return true;
+  };
+  long long kk = 0, nn = 0;
+  if (slash == std::string::npos || !number(v.substr(0, slash), &kk) || !number(v.substr(slash + 1), &nn) || nn < 1 ||
+      kk >= nn)
+    throw UsageError("synth: --shard must be K/N with 0 <= K < N (for instance 0/4 to 3/4); got '" + v + "'");
+  *k = static_cast<int>(kk);
+  *n = static_cast<int>(nn);
+}
 
 int cmd_synth(const Args& a) {
   synth::SynthJob j;
@@ -65,6 +83,7 @@ int cmd_synth(const Args& a) {
   j.progress = !a.flag("quiet");
   j.command_line = a.command_line;
   j.device = device_of(a);
+  if (a.has("shard")) parse_shard(a.get("shard"), &j.shard, &j.shards);
   synth::run_synth_job(j, std::cout, std::cerr);
   return 0;
 }
@@ -133,6 +152,21 @@ int cmd_info(const Args& a) {
 int cmd_trace(const Args& a) {
   if (a.positionals().size() != 1) throw UsageError("trace: give exactly one FILE");
   return synth::run_trace_job(a.positionals()[0], a.get("db"), a.flag("json"), std::cout);
+}
+
+int cmd_merge(const Args& a) {
+  const auto& p = a.positionals();
+  if (p.size() < 2) throw UsageError("merge: give OUT.db and at least one SHARD.db");
+  const std::vector<std::string> shards(p.begin() + 1, p.end());
+  const data::MergeReport r = data::merge_stores(p[0], shards);
+  auto pair = [](int64_t added, int64_t present) {
+    return std::to_string(added) + " added, " + std::to_string(present) + " already there";
+  };
+  std::cout << "merged " << r.inputs << " database(s) into " << p[0] << ": metamers " << pair(r.metamers_added, r.metamers_present)
+            << "; synthesis runs " << pair(r.runs_added, r.runs_present) << "; null distributions "
+            << pair(r.nulls_added, r.nulls_present) << "; models " << pair(r.models_added, r.models_present) << "; "
+            << r.files_checked << " metamer file(s) checked by SHA-256\n";
+  return 0;
 }
 
 int cmd_dataset(const Args& a) {
@@ -337,6 +371,9 @@ std::vector<CommandEntry> engine_commands() {
         {"null-seed", "S", "seed for drawing null pairs", "0"},
         {"checkpoint-every", "N", "steps between checkpoints (0: none)", "100"},
         {"stop-after", "N", "testing: stop after N steps as if killed (resume later)", ""},
+        {"shard", "K/N", "make only shard K of N (0 <= K < N): the work units (a batch of references at one\n"
+                         "layer) dealt round-robin; give each shard its own --out and --db, then\n"
+                         "`metamerlab merge OUT.db SHARD.db...`", ""},
         {"quiet", "", "no progress line"}}},
        cmd_synth, EngineUse::device},
       {{"null",
@@ -380,6 +417,19 @@ std::vector<CommandEntry> engine_commands() {
        "FILE",
        true},
        cmd_trace, EngineUse::none},
+      {{"merge",
+       "combine the databases of synth shards (--shard K/N) into one",
+       "Adds each SHARD.db's models, synthesis runs (with new ids), null distributions and metamers to\n"
+       "OUT.db (created when missing). Checked first: each input is a metamerlab database that passes\n"
+       "PRAGMA integrity_check and holds synthesis records only, and every file its metamers name is\n"
+       "present with the SHA-256 recorded. A metamer is keyed by its run's options (model SHA-256,\n"
+       "schedule, seed, ...), its reference's SHA-256 and its layer: the same key with the same content\n"
+       "is recorded once, with other content it is refused, naming both databases. All in one\n"
+       "transaction: on any error OUT.db is left as it was. Merging again changes nothing.",
+       {},
+       "OUT.db SHARD.db...",
+       true},
+       cmd_merge, EngineUse::none},
       {{"dataset",
        "build a bundled demo data set: emoji16 (images) or words16 (spoken words)",
        "emoji16: icons of ten npm emoji sets (npm ci), rasterized by rsvg-convert, drawn with seeded\n"

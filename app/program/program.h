@@ -3,7 +3,7 @@
 // and dispatch. The engine (synth/), the presentation library (app/), the session module
 // (experiments/), the store (data/) and the analysis (analysis/) know nothing of it.
 //
-//   engine_commands.cpp    synth null classify info trace demo report resave train dataset
+//   engine_commands.cpp    synth null classify info trace merge demo report resave train dataset
 //   session_commands.cpp   plan run launch calibrate sessions timing-test
 //   compare_commands.cpp   judge analyze export
 //   reproduce.cpp          reproduce (the paper's pipeline on the bundled world)
