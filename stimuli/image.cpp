@@ -32,13 +32,14 @@ namespace {
 // Images larger than this many pixels are refused rather than risking an enormous
 // allocation from a corrupt or hostile header (16384 x 16384).
 constexpr int64_t kMaxPixels = int64_t{1} << 28;
-// Above 16 Mpixel (4096 x 4096) an image must also come from a file of at least one byte
-// per kMaxPixelsPerByte pixels. stb_image decodes a truncated TGA, PNM or BMP without
-// complaint (the missing pixels read as zero), so without this a 19-byte TGA header
-// claiming 60404 x 3597 pixels made us allocate 3 GB (found by tools/fuzz.sh image). No
-// real image compresses that well: deflate (PNG) stops near 1032:1 bytes, JPEG far below.
-constexpr int64_t kFreePixels = int64_t{1} << 24;
-constexpr int64_t kMaxPixelsPerByte = 1024;
+// An image must come from a file of at least one byte per kMaxPixelsPerByte pixels.
+// stb_image decodes a truncated TGA, PNM or BMP without complaint (the missing pixels read
+// as zero), so without this a 19-byte TGA header claiming 60404 x 3597 pixels made us
+// allocate 3 GB, and an 18-byte one decoded to a 3722 x 3854 black image (both found by
+// tools/fuzz.sh image). No real image compresses that well: a blank 1-bit PNG reaches about
+// 8300 pixels a byte (deflate stops near 1032:1), GIF about 2700, JPEG, BMP, TGA, PSD and
+// HDR run-lengths far fewer.
+constexpr int64_t kMaxPixelsPerByte = 16384;
 
 // Planes of equal size, channel-major: plane c, row y, column x at (c*h + y)*w + x.
 struct Planes {
@@ -112,7 +113,7 @@ Planes decode(const std::string& path, const std::string& bytes) {
     fail(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
          " pixels, more than this program accepts (268 Mpixel); downscale it first");
 
-  if (static_cast<int64_t>(w) * h > kFreePixels && static_cast<int64_t>(w) * h / kMaxPixelsPerByte > len)
+  if (static_cast<int64_t>(w) * h / kMaxPixelsPerByte > len)
     fail(path + ": image header says " + std::to_string(w) + "x" + std::to_string(h) + " pixels but the file has only " +
          std::to_string(len) + " bytes; it is truncated or corrupt" + fix);
 

@@ -447,10 +447,10 @@ TEST(ImageErrors, BadFilesThrowNamingThePath) {
   EXPECT_NE(msg.find("not an image"), std::string::npos) << msg;
 }
 
-// A header claiming far more pixels than the file could hold is refused before decoding:
-// stb_image reads a truncated TGA's missing pixels as zeros, so a 19-byte header claiming
-// 60404 x 3597 pixels made the loader allocate 3 GB (tools/fuzz.sh image found it; the
-// input is kept in tests/fuzz/crashes/image/).
+// A header claiming far more pixels than the file could hold (over 16384 a byte) is refused
+// before decoding: stb_image reads a truncated TGA's missing pixels as zeros, so a 19-byte
+// header claiming 60404 x 3597 pixels made the loader allocate 3 GB (tools/fuzz.sh image
+// found it; the inputs are kept in tests/fuzz/crashes/image/).
 TEST(ImageErrors, TinyFileWithAHugeHeaderIsRefused) {
   TempDir t("img-huge");
   // TGA: no id, no colour map, type 2 (uncompressed RGB), 12000 x 12000, 24 bits, no pixels.
@@ -463,7 +463,13 @@ TEST(ImageErrors, TinyFileWithAHugeHeaderIsRefused) {
   mm::test::write_bytes(p, tga);
   const std::string msg = error_of([&] { load_image(p, spec(3, 8, 8)); });
   EXPECT_NE(msg.find(p + ": image header says 12000x12000 pixels but the file has only 18 bytes"), std::string::npos) << msg;
-  // The same header with its pixels, at a size below the check, still loads.
+  // A smaller header without its pixels was decoded as a black image: refused too.
+  tga[12] = static_cast<char>(1000 & 0xff), tga[13] = static_cast<char>(1000 >> 8);
+  tga[14] = static_cast<char>(1000 & 0xff), tga[15] = static_cast<char>(1000 >> 8);
+  mm::test::write_bytes(p, tga);
+  const std::string small = error_of([&] { load_image(p, spec(3, 8, 8)); });
+  EXPECT_NE(small.find("1000x1000 pixels but the file has only 18 bytes"), std::string::npos) << small;
+  // The same header with its pixels still loads.
   tga[12] = 64, tga[13] = 0, tga[14] = 32, tga[15] = 0;
   mm::test::write_bytes(p, tga + std::string(64 * 32 * 3, '\x40'));
   EXPECT_EQ(load_image(p, spec(3, 32, 64)).shape, (std::vector<int64_t>{3, 32, 64}));
