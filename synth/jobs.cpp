@@ -491,6 +491,8 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
   if (job.layers.size() == 1 && job.layers[0] == "all") job.layers = info.layers;  // every layer of the model
   m.check_layers(job.layers);
   if (job.batch < 1) throw std::runtime_error("--batch must be at least 1");
+  if (job.shards < 1 || job.shard < 0 || job.shard >= job.shards)
+    throw std::runtime_error("--shard must be K/N with 0 <= K < N");
   if (!job.categories.empty()) m.classify({}, job.categories);  // validates the names
   auto items = stimuli::list_stimuli(job.inputs, modality_of(info));
   auto refs = load_all(m, items, err);
@@ -535,8 +537,6 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
   }
 
   // Work units (--shard): a batch of references at one layer, numbered in loop order.
-  if (job.shards < 1 || job.shard < 0 || job.shard >= job.shards)
-    throw std::runtime_error("--shard must be K/N with 0 <= K < N");
   const size_t batches = (items.size() + job.batch - 1) / job.batch;
   auto owned = [&](size_t layer_index, size_t b) { return shard_owns(layer_index * batches + b / job.batch, job.shard, job.shards); };
   if (job.shards > 1) {
