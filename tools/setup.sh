@@ -25,6 +25,8 @@ PACKAGES=(
   xvfb xauth
   # the bundled data sets (stimuli/DATASETS.md): emoji16 rasterizes SVG icons, words16 speaks
   librsvg2-bin espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+  # a private single-node Slurm for the cluster test (tests/support/slurm-single-node.sh; installing starts no service)
+  slurmctld slurmd slurm-client munge
 )
 # npm fetches the emoji icon sets and bids-validator (the export tests). A Node.js that is already installed (e.g. one that
 # bundles npm) is kept: Debian's npm package would conflict with it.

@@ -58,6 +58,14 @@ const std::vector<CommandEntry>& command_table() {
       if (e.engine == EngineUse::live) e.command.options.push_back(kLiveThreads);
       else if (e.engine != EngineUse::none) e.command.options.push_back(kThreads);
     }
+    // cluster takes synth's options (with its engine options) and passes them to each shard.
+    for (const auto& e : engine_commands())
+      if (e.command.name == "synth") {
+        Command synth = e.command;
+        synth.options.push_back(kDevice);
+        synth.options.push_back(kThreads);
+        t.push_back(cluster_command(synth));
+      }
     return t;
   }();
   return table;

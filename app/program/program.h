@@ -7,6 +7,7 @@
 //   session_commands.cpp   plan run launch calibrate sessions timing-test
 //   compare_commands.cpp   judge analyze export
 //   reproduce.cpp          reproduce (the paper's pipeline on the bundled world)
+//   cluster_commands.cpp   cluster submit|status|resubmit (synth as Slurm array shards)
 //   program.cpp            the table, help, version, dispatch (run_program)
 //   main.cpp               the executable's entry: errors become one line and an exit code
 #pragma once
@@ -38,6 +39,8 @@ std::vector<CommandEntry> engine_commands();
 std::vector<CommandEntry> session_commands();
 std::vector<CommandEntry> compare_commands();
 CommandEntry reproduce_command();  // reproduce.cpp
+// cluster submit|status|resubmit (cluster_commands.cpp): synth's options (given as `synth`) run as Slurm array shards.
+CommandEntry cluster_command(const Command& synth);
 // Every command, with the engine options added; in the order `metamerlab --help` lists them.
 const std::vector<CommandEntry>& command_table();
 

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -210,6 +211,21 @@ struct Sql {
   }
   int exec(const std::string& sql) { return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr); }
 };
+
+// Each metamer's record as the measures and files that define it, keyed by layer and reference.
+inline std::map<std::string, std::string> metamer_records(const std::string& db) {
+  Sql s(db);
+  std::map<std::string, std::string> m;
+  for (const auto& r :
+       s.rows("SELECT layer || ' ' || reference_sha256, final_loss, spearman, pearson, snr_db, null_spearman_max, "
+              "null_pearson_max, null_snr_max, passed, status, pred_metamer, pred_reference, iterations, converged, "
+              "loss_curve, png_sha256, float_sha256, category FROM metamers")) {
+    std::string v;
+    for (size_t i = 1; i < r.size(); ++i) v += r[i] + "|";
+    EXPECT_TRUE(m.emplace(r[0], v).second) << "recorded twice: " << r[0] << " in " << db;
+  }
+  return m;
+}
 
 // Row counts of the tables a run writes, plus the integrity check, as one comparable string.
 inline std::string db_summary(const std::string& path) {

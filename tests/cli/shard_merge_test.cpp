@@ -32,21 +32,6 @@ std::string synth_args(const std::string& dir) {
          " --db " + q(dir + "/m.db") + " --batch 3 --iterations 5 --rounds 2 --null-pairs 50 --threads 1 --quiet";
 }
 
-// Each metamer's record as the measures and files that define it, keyed by layer and reference.
-std::map<std::string, std::string> records(const std::string& db) {
-  Sql s(db);
-  std::map<std::string, std::string> m;
-  for (const auto& r :
-       s.rows("SELECT layer || ' ' || reference_sha256, final_loss, spearman, pearson, snr_db, null_spearman_max, "
-              "null_pearson_max, null_snr_max, passed, status, pred_metamer, pred_reference, iterations, converged, "
-              "loss_curve, png_sha256, float_sha256, category FROM metamers")) {
-    std::string v;
-    for (size_t i = 1; i < r.size(); ++i) v += r[i] + "|";
-    EXPECT_TRUE(m.emplace(r[0], v).second) << "recorded twice: " << r[0] << " in " << db;
-  }
-  return m;
-}
-
 // Every row of the tables a merge writes, as text (ids included).
 std::string dump(const std::string& db) {
   Sql s(db);
@@ -100,11 +85,11 @@ TEST(CliShards, ThreeShardsHoldExactlyTheFilesAndRecordsOfOneRun) {
   for (const auto& [f, k] : owner) union_files.push_back(f);
   EXPECT_EQ(union_files, all) << "the shards' files together are not the unsharded run's";
 
-  const auto whole = records(r.base + "/m.db");
+  const auto whole = metamer_records(r.base + "/m.db");
   ASSERT_EQ(whole.size(), 32u);
   std::map<std::string, std::string> together;
   for (int k = 0; k < 3; ++k)
-    for (const auto& [key, v] : records(r.shard[k] + "/m.db")) EXPECT_TRUE(together.emplace(key, v).second) << key;
+    for (const auto& [key, v] : metamer_records(r.shard[k] + "/m.db")) EXPECT_TRUE(together.emplace(key, v).second) << key;
   EXPECT_EQ(together, whole);
 }
 
@@ -118,7 +103,7 @@ TEST(CliMerge, MergedShardsAreTheUnshardedRunIdempotentAndTraceable) {
   expect_ok(m);
   EXPECT_TRUE(contains(m.out, "metamers 32 added, 0 already there")) << m.out;
   EXPECT_TRUE(contains(m.out, "synthesis runs 3 added")) << m.out;
-  EXPECT_EQ(records(out), records(r.base + "/m.db"));
+  EXPECT_EQ(metamer_records(out), metamer_records(r.base + "/m.db"));
   EXPECT_EQ(Sql(out).num("SELECT count(DISTINCT model_id) FROM synth_runs"), 1);
 
   // Merging again, and merging the unsharded run's database: no metamer added (the
