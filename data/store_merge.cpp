@@ -55,7 +55,14 @@ class Input {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 5000);
     d_.db = db_;
-    check();
+    try {
+      check();
+    } catch (...) {
+      // A constructor that throws runs no destructor: close the connection here.
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      throw;
+    }
   }
   ~Input() { sqlite3_close_v2(db_); }
   Input(const Input&) = delete;
