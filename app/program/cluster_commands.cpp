@@ -35,6 +35,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stimuli/stimuli.h"
+
 namespace mm::app {
 
 namespace {
@@ -123,16 +125,6 @@ std::string sbatch(const std::string& args, const std::string& script) {
   if (o.code != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
     throw std::runtime_error("cluster: sbatch failed (exit " + std::to_string(o.code) + "): " + first_line(o.text));
   return id;
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  const fs::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw std::runtime_error("cluster: cannot write " + tmp.string());
-  }
-  fs::rename(tmp, p);
 }
 
 std::string read_file(const fs::path& p) {
@@ -280,8 +272,8 @@ int cmd_submit(const Args& a, const std::vector<Option>& synth_options) {
   fs::create_directories(j.work / "logs");
   fs::create_directories(j.work / "state");
   fs::create_directories(j.out);
-  write_file(j.work / "synth.sh", synth_sh);
-  write_file(j.work / "merge.sh", merge_sh);
+  stimuli::write_file_atomic((j.work / "synth.sh").string(), synth_sh);
+  stimuli::write_file_atomic((j.work / "merge.sh").string(), merge_sh);
   const std::string array_id = sbatch("", (j.work / "synth.sh").string());
   const std::string merge_id = sbatch("--dependency=afterok:" + array_id, (j.work / "merge.sh").string());
   std::vector<int> all;
@@ -294,7 +286,7 @@ int cmd_submit(const Args& a, const std::vector<Option>& synth_options) {
             {"command", a.command_line},
             {"synth_args", j.synth_args},
             {"submissions", json::array({{{"array_job", array_id}, {"shards", all}, {"merge_job", merge_id}}})}};
-  write_file(j.work / "manifest.json", m.dump(2) + "\n");
+  stimuli::write_file_atomic((j.work / "manifest.json").string(), m.dump(2) + "\n");
   std::cout << "submitted array job " << array_id << " (" << j.shards << " shard(s), at most " << j.parallel
             << " at once) and merge job " << merge_id << " into " << j.db << "; work folder " << j.work.string() << "\n";
   return 0;
@@ -440,7 +432,7 @@ int cmd_resubmit(const Args& a) {
   }
   const std::string merge_id = sbatch("--dependency=afterok:" + deps, (w / "merge.sh").string());
   m["submissions"].push_back({{"array_job", array_id}, {"shards", todo}, {"merge_job", merge_id}});
-  write_file(w / "manifest.json", m.dump(2) + "\n");
+  stimuli::write_file_atomic((w / "manifest.json").string(), m.dump(2) + "\n");
   std::cout << "resubmitted shard(s) " << index_list(todo) << " as array job " << array_id << " and merge job " << merge_id
             << "\n";
   return 0;

@@ -38,14 +38,9 @@ const std::vector<std::string> kCats = {"boat", "cat", "dog"};
 // Six main trials (3 categories x 2 references; natural and one metamer layer), short
 // timing: a whole session takes a second or two.
 std::string make_lab(const std::string& root) {
-  for (size_t c = 0; c < kCats.size(); ++c) {
-    for (int k = 0; k < 2; ++k) {
-      const std::string stem = kCats[c] + "_" + std::to_string(k) + ".png";
-      mm::test::write_test_png(root + "/refs/" + kCats[c] + "/" + stem, 32, 32, 3, 100 * c + k);
-      mm::test::write_test_png(root + "/syn/l1/" + kCats[c] + "/" + stem, 32, 32, 3, 700 + 100 * c + k);
-    }
-    mm::test::write_test_png(root + "/icons/" + kCats[c] + ".png", 16, 16, 3, 900 + c);
-  }
+  mm::test::write_image_set(root + "/refs", kCats, 2, 32, "{cat}/{cat}_{k}.png", 0, 100);
+  mm::test::write_image_set(root + "/syn/l1", kCats, 2, 32, "{cat}/{cat}_{k}.png", 700, 100);
+  mm::test::write_image_set(root + "/icons", kCats, 1, 16, "{cat}.png", 900, 1);
   mm::test::write_bytes(root + "/exp.toml", R"([experiment]
 name = "faults"
 modality = "image"

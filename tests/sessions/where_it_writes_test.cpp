@@ -37,14 +37,9 @@ TEST(WhereItWrites, ASessionWritesOnlyItsDatabaseAndAnExportOnlyItsFolder) {
   mm::test::TempDir tmp("where_it_writes");
   const std::string root = tmp.path;
   const std::vector<std::string> cats = {"boat", "cat", "dog"};
-  for (size_t c = 0; c < cats.size(); ++c) {
-    for (int k = 0; k < 2; ++k) {
-      const std::string stem = cats[c] + "_" + std::to_string(k) + ".png";
-      mm::test::write_test_png(root + "/shared/refs/" + cats[c] + "/" + stem, 32, 32, 3, 10 * c + k);
-      mm::test::write_test_png(root + "/shared/syn/l1/" + cats[c] + "/" + stem, 32, 32, 3, 50 + 10 * c + k);
-    }
-    mm::test::write_test_png(root + "/icons/" + cats[c] + ".png", 16, 16, 3, 90 + c);
-  }
+  mm::test::write_image_set(root + "/shared/refs", cats, 2, 32, "{cat}/{cat}_{k}.png", 0, 10);
+  mm::test::write_image_set(root + "/shared/syn/l1", cats, 2, 32, "{cat}/{cat}_{k}.png", 50, 10);
+  mm::test::write_image_set(root + "/icons", cats, 1, 16, "{cat}.png", 90, 1);
   mm::test::write_bytes(root + "/lab/hello.txt", "Hello from a file.\n");
   mm::test::write_bytes(root + "/lab/exp.toml", R"([experiment]
 name = "where-it-writes"
