@@ -12,6 +12,9 @@
 //     its reference's SHA-256 and its layer: the same key with the same content (files'
 //     SHA-256, measures, predictions, loss curve) is recorded once; the same key with other
 //     content is refused, naming both databases;
+//   - parts of null distributions (null --shard K/N) are matched by key, block count and unit
+//     like null distributions; once every input is in, each distribution whose parts are all
+//     present is recorded whole (combine_null_parts), so synth and null find it in the cache;
 //   - everything is one transaction on OUT: an error (or a kill) leaves OUT as it was, and
 //     an OUT that did not exist before is removed again. Merging again changes nothing.
 // No torch, no UI. Errors throw std::runtime_error, one line naming the file.
@@ -26,6 +29,8 @@ struct MergeReport {
   int inputs = 0;
   int64_t models_added = 0, models_present = 0;
   int64_t nulls_added = 0, nulls_present = 0;
+  int64_t null_parts_added = 0, null_parts_present = 0;  // null --shard K/N
+  int64_t nulls_completed = 0;                           // null distributions made whole from their parts
   int64_t runs_added = 0, runs_present = 0;
   int64_t metamers_added = 0, metamers_present = 0;  // present: already in OUT (or in an earlier input)
   int64_t files_checked = 0;                         // distinct files hashed

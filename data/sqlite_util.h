@@ -98,4 +98,9 @@ class Txn {
   bool open_ = false;
 };
 
+// Inside the caller's transaction: every null distribution whose parts (table null_parts)
+// are all present and that is not yet recorded is added (Store::complete_nulls; merge).
+// Returns how many.
+int64_t complete_null_parts(const Db& d);
+
 }  // namespace mm::data::detail

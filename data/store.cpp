@@ -277,6 +277,33 @@ CREATE TABLE live_metamers (
   PRIMARY KEY (session_id, trial_index, attempt)
 );
 )sql",
+    // ---- version 6: null distributions computed in parts (null --shard K/N) ----
+    R"sql(
+CREATE TABLE null_parts (
+  id              INTEGER PRIMARY KEY,
+  model_id        INTEGER NOT NULL REFERENCES models(id),
+  model_sha256    TEXT NOT NULL,
+  layer           TEXT NOT NULL,
+  stimulus_set    TEXT NOT NULL,
+  set_sha256      TEXT NOT NULL,
+  pairs           INTEGER NOT NULL,
+  seed            INTEGER NOT NULL,
+  stimuli         INTEGER NOT NULL,
+  blocks          INTEGER NOT NULL CHECK (blocks >= 1),
+  unit            INTEGER NOT NULL CHECK (unit >= 0),
+  unit_pairs      INTEGER NOT NULL,
+  spearman_max    REAL NOT NULL,
+  pearson_max     REAL NOT NULL,
+  snr_max         REAL NOT NULL,
+  spearman_sum    REAL NOT NULL,
+  pearson_sum     REAL NOT NULL,
+  snr_sum         REAL NOT NULL,
+  program_version TEXT NOT NULL,
+  wall_s          REAL NOT NULL,
+  created_at      TEXT NOT NULL,
+  UNIQUE (model_sha256, layer, set_sha256, pairs, seed, blocks, unit)
+);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -85,6 +85,26 @@ struct NullRecord {
   double wall_s = 0;
 };
 
+// One part of a null distribution computed in shards (metamerlab null --shard K/N; schema
+// v6): the natural set cut into `blocks` blocks, part `unit` the drawn pairs between two of
+// them (synth/engine.h, NullPart). Keyed by the whole distribution's key plus blocks and unit.
+struct NullPartRecord {
+  int64_t model_id = 0;
+  std::string model_sha256, layer, stimulus_set, set_sha256;
+  int64_t pairs = 0, seed = 0;  // of the whole distribution
+  int64_t stimuli = 0, blocks = 1, unit = 0, unit_pairs = 0;
+  double spearman_max = 0, pearson_max = 0, snr_max = 0;  // 0 when unit_pairs is 0
+  double spearman_sum = 0, pearson_sum = 0, snr_sum = 0;
+  std::string program_version;
+  double wall_s = 0;
+};
+
+// The whole distribution from the parts of every unit (any order): the maxima the largest
+// of the units' maxima, the means the units' sums added in unit order over the pair count,
+// wall_s the parts' total. Throws when a unit is missing or repeated, or the parts disagree
+// on the key or the pair count.
+NullRecord combine_null_parts(std::vector<NullPartRecord> parts);
+
 struct JudgmentRunRecord {
   int64_t model_id = 0;
   std::string stimulus_set;
@@ -277,6 +297,15 @@ class Store {
                                                          const std::string& layer,
                                                          const std::string& set_sha256,
                                                          int64_t pairs, int64_t seed) const;
+
+  // Null distributions in parts. add_null_part keeps the part already recorded under the same
+  // key (returns false then). complete_nulls turns every key whose parts are all present into
+  // a null distribution (combine_null_parts) unless one is recorded; returns how many it added.
+  bool add_null_part(const NullPartRecord& p);
+  std::vector<NullPartRecord> null_parts(const std::string& model_sha256, const std::string& layer,
+                                         const std::string& set_sha256, int64_t pairs, int64_t seed,
+                                         int64_t blocks) const;  // by unit
+  int64_t complete_nulls();
 
   int64_t begin_judgment_run(const JudgmentRunRecord& r);
   void add_judgments(const std::vector<JudgmentRecord>& js);  // one transaction

@@ -283,6 +283,12 @@ std::string select_list(const TableCopy& t, const std::vector<std::string>& want
   return s;
 }
 
+bool has_table(const Db& d, const char* table) {
+  Stmt s(d, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", "reading the schema");
+  s.bind(1, table);
+  return s.step();
+}
+
 void merge_input(const Input& in, Merge& mg) {
   const Db& id = in.db();
   const Db& od = mg.out;
@@ -358,6 +364,40 @@ void merge_input(const Input& in, Merge& mg) {
         mg.from[{"null_distributions", nid}] = in.path();
         ++rep.nulls_added;
       }
+    }
+  }
+
+  // Null distributions in parts (null --shard K/N; schema v6): by their key, block count and
+  // unit; the same key must hold the same values. Completed after every input is in.
+  if (has_table(id, "null_parts")) {
+    TableCopy t(id, od, "null_parts");
+    const std::vector<std::string> values = {"stimuli", "unit_pairs", "spearman_max", "pearson_max", "snr_max",
+                                             "spearman_sum", "pearson_sum", "snr_sum"};
+    Stmt src(id, t.select_sql().c_str(), "reading the parts of null distributions");
+    Stmt find(od,
+              "SELECT m.id, m.stimuli, m.unit_pairs, m.spearman_max, m.pearson_max, m.snr_max, m.spearman_sum, "
+              "m.pearson_sum, m.snr_sum FROM null_parts AS m WHERE m.model_sha256 = ?1 AND m.layer = ?2 AND "
+              "m.set_sha256 = ?3 AND m.pairs = ?4 AND m.seed = ?5 AND m.blocks = ?6 AND m.unit = ?7",
+              "matching the parts of null distributions");
+    while (src.step()) {
+      find.reset();
+      find.bind(1, src.text(t.at("model_sha256"))).bind(2, src.text(t.at("layer")));
+      find.bind(3, src.text(t.at("set_sha256"))).bind(4, src.i64(t.at("pairs"))).bind(5, src.i64(t.at("seed")));
+      find.bind(6, src.i64(t.at("blocks"))).bind(7, src.i64(t.at("unit")));
+      if (find.step()) {
+        std::string v;
+        const std::string c = first_difference(src, t, find, 1, values, &v);
+        if (!c.empty())
+          throw std::runtime_error("part " + std::to_string(src.i64(t.at("unit"))) + " of the null distribution of layer " +
+                                   src.text(t.at("layer")) + " differs between " +
+                                   mg.origin("null_parts", find.i64(0)) + " and " + in.path() + " (" + c + " " + v +
+                                   "): the same key must hold the same values" + kNothing);
+        ++rep.null_parts_present;
+        continue;
+      }
+      const int64_t pid = t.insert(src, {{t.at("model_id"), model_of(src.i64(t.at("model_id")))}});
+      mg.from[{"null_parts", pid}] = in.path();
+      ++rep.null_parts_added;
     }
   }
 
@@ -496,6 +536,7 @@ MergeReport merge_stores(const std::string& out, const std::vector<std::string>&
     Merge mg{od, {}, {}, {}};
     Txn t(od, "merging shard databases");
     for (const auto& in : ins) merge_input(*in, mg);
+    mg.report.nulls_completed = detail::complete_null_parts(od);
     t.commit();
     report = mg.report;
   } catch (...) {

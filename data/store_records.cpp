@@ -8,12 +8,14 @@
 //   [SECTION] Models        upsert_model, models
 //   [SECTION] Synth runs    begin_synth_run, finish_synth_run
 //   [SECTION] Metamers      add_metamer and its queries
-//   [SECTION] Nulls         add_null, find_null
+//   [SECTION] Nulls         add_null, find_null; null parts (schema v6)
 //   [SECTION] Judgments     begin_judgment_run, add_judgments
 //   [SECTION] Live metamers add_live_metamer, live_metamers (schema v5)
 #include "data/sqlite_util.h"
 #include "data/store.h"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace mm::data {
@@ -347,21 +349,15 @@ std::optional<SynthRunInfo> Store::synth_run(int64_t run_id) const {
 }
 
 // [SECTION] Nulls -------------------------------------------------------------------------
+namespace {
+int64_t insert_null(const Db& d, const NullRecord& n, const std::string& what);  // below
+}  // namespace
+
 int64_t Store::add_null(const NullRecord& n) {
   const Db d{db_, path_, busy_timeout_ms_};
   const std::string what = "recording the null distribution of layer " + n.layer;
   Txn t(d, what);
-  Stmt s(d,
-         "INSERT INTO null_distributions (" MM_NULL_COLUMNS ", created_at) VALUES (?1, ?2, "
-         "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, " MM_NOW ")",
-         what);
-  s.bind(1, n.model_id).bind(2, n.model_sha256).bind(3, n.layer);
-  s.bind(4, n.stimulus_set).bind(5, n.set_sha256).bind(6, n.pairs).bind(7, n.seed);
-  s.bind(8, n.spearman_max).bind(9, n.pearson_max).bind(10, n.snr_max);
-  s.bind(11, n.spearman_mean).bind(12, n.pearson_mean).bind(13, n.snr_mean);
-  s.bind(14, n.program_version).bind(15, n.wall_s);
-  s.run();
-  int64_t id = sqlite3_last_insert_rowid(db_);
+  const int64_t id = insert_null(d, n, what);
   t.commit();
   return id;
 }
@@ -380,6 +376,176 @@ std::optional<std::pair<int64_t, NullRecord>> Store::find_null(const std::string
   s.bind(1, model_sha256).bind(2, layer).bind(3, set_sha256).bind(4, pairs).bind(5, seed);
   if (!s.step()) return std::nullopt;
   return std::make_pair(s.i64(0), read_null(s, 1));
+}
+
+#define MM_NULL_PART_COLUMNS                                                               \
+  "model_id, model_sha256, layer, stimulus_set, set_sha256, pairs, seed, stimuli, blocks, "  \
+  "unit, unit_pairs, spearman_max, pearson_max, snr_max, spearman_sum, pearson_sum, "        \
+  "snr_sum, program_version, wall_s"
+
+namespace {
+NullPartRecord read_null_part(const Stmt& s, int c) {
+  NullPartRecord p;
+  p.model_id = s.i64(c++);
+  p.model_sha256 = s.text(c++);
+  p.layer = s.text(c++);
+  p.stimulus_set = s.text(c++);
+  p.set_sha256 = s.text(c++);
+  p.pairs = s.i64(c++);
+  p.seed = s.i64(c++);
+  p.stimuli = s.i64(c++);
+  p.blocks = s.i64(c++);
+  p.unit = s.i64(c++);
+  p.unit_pairs = s.i64(c++);
+  p.spearman_max = s.f64(c++);
+  p.pearson_max = s.f64(c++);
+  p.snr_max = s.f64(c++);
+  p.spearman_sum = s.f64(c++);
+  p.pearson_sum = s.f64(c++);
+  p.snr_sum = s.f64(c++);
+  p.program_version = s.text(c++);
+  p.wall_s = s.f64(c++);
+  return p;
+}
+
+int64_t insert_null(const Db& d, const NullRecord& n, const std::string& what) {
+  Stmt s(d,
+         "INSERT INTO null_distributions (" MM_NULL_COLUMNS ", created_at) VALUES (?1, ?2, "
+         "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, " MM_NOW ")",
+         what);
+  s.bind(1, n.model_id).bind(2, n.model_sha256).bind(3, n.layer);
+  s.bind(4, n.stimulus_set).bind(5, n.set_sha256).bind(6, n.pairs).bind(7, n.seed);
+  s.bind(8, n.spearman_max).bind(9, n.pearson_max).bind(10, n.snr_max);
+  s.bind(11, n.spearman_mean).bind(12, n.pearson_mean).bind(13, n.snr_mean);
+  s.bind(14, n.program_version).bind(15, n.wall_s);
+  s.run();
+  return sqlite3_last_insert_rowid(d.db);
+}
+
+std::vector<NullPartRecord> parts_of(const Db& d, const std::string& model_sha256, const std::string& layer,
+                                     const std::string& set_sha256, int64_t pairs, int64_t seed, int64_t blocks) {
+  Stmt s(d,
+         "SELECT " MM_NULL_PART_COLUMNS " FROM null_parts WHERE model_sha256 = ?1 AND layer = ?2 AND "
+         "set_sha256 = ?3 AND pairs = ?4 AND seed = ?5 AND blocks = ?6 ORDER BY unit",
+         "reading the parts of a null distribution");
+  s.bind(1, model_sha256).bind(2, layer).bind(3, set_sha256).bind(4, pairs).bind(5, seed).bind(6, blocks);
+  std::vector<NullPartRecord> out;
+  while (s.step()) out.push_back(read_null_part(s, 0));
+  return out;
+}
+}  // namespace
+
+NullRecord combine_null_parts(std::vector<NullPartRecord> parts) {
+  if (parts.empty()) throw std::runtime_error("a null distribution needs at least one part");
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.unit < b.unit; });
+  const NullPartRecord& f = parts.front();
+  const int64_t units = f.blocks * (f.blocks + 1) / 2;
+  const std::string what = "the null distribution of layer " + f.layer + " (" + std::to_string(f.pairs) + " pairs, " +
+                           std::to_string(f.blocks) + " blocks)";
+  if (static_cast<int64_t>(parts.size()) != units)
+    throw std::runtime_error(what + " has " + std::to_string(parts.size()) + " of its " + std::to_string(units) +
+                             " parts; compute the missing shards (null --shard K/N) and merge them");
+  NullRecord n;
+  n.model_id = f.model_id;
+  n.model_sha256 = f.model_sha256;
+  n.layer = f.layer;
+  n.stimulus_set = f.stimulus_set;
+  n.set_sha256 = f.set_sha256;
+  n.pairs = f.pairs;
+  n.seed = f.seed;
+  n.program_version = f.program_version;
+  const double lo = -std::numeric_limits<double>::infinity();
+  n.spearman_max = n.pearson_max = n.snr_max = lo;
+  double sp = 0, pe = 0, snr = 0;
+  int64_t counted = 0;
+  for (size_t u = 0; u < parts.size(); ++u) {
+    const auto& p = parts[u];
+    if (p.unit != static_cast<int64_t>(u) || p.blocks != f.blocks || p.model_sha256 != f.model_sha256 ||
+        p.layer != f.layer || p.set_sha256 != f.set_sha256 || p.pairs != f.pairs || p.seed != f.seed ||
+        p.stimuli != f.stimuli)
+      throw std::runtime_error(what + ": its parts do not fit together (unit " + std::to_string(p.unit) +
+                               "); compute them again with the same options");
+    counted += p.unit_pairs;
+    sp += p.spearman_sum, pe += p.pearson_sum, snr += p.snr_sum;
+    n.wall_s += p.wall_s;
+    if (p.unit_pairs == 0) continue;
+    n.spearman_max = std::max(n.spearman_max, p.spearman_max);
+    n.pearson_max = std::max(n.pearson_max, p.pearson_max);
+    n.snr_max = std::max(n.snr_max, p.snr_max);
+  }
+  if (counted != f.pairs || f.pairs <= 0)
+    throw std::runtime_error(what + ": its parts hold " + std::to_string(counted) + " pairs, not " +
+                             std::to_string(f.pairs) + "; compute them again with the same options");
+  n.spearman_mean = sp / static_cast<double>(f.pairs);
+  n.pearson_mean = pe / static_cast<double>(f.pairs);
+  n.snr_mean = snr / static_cast<double>(f.pairs);
+  return n;
+}
+
+bool Store::add_null_part(const NullPartRecord& p) {
+  const Db d{db_, path_, busy_timeout_ms_};
+  const std::string what = "recording part " + std::to_string(p.unit) + " of the null distribution of layer " + p.layer;
+  Txn t(d, what);
+  Stmt s(d,
+         "INSERT OR IGNORE INTO null_parts (" MM_NULL_PART_COLUMNS ", created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+         "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, " MM_NOW ")",
+         what);
+  s.bind(1, p.model_id).bind(2, p.model_sha256).bind(3, p.layer).bind(4, p.stimulus_set).bind(5, p.set_sha256);
+  s.bind(6, p.pairs).bind(7, p.seed).bind(8, p.stimuli).bind(9, p.blocks).bind(10, p.unit).bind(11, p.unit_pairs);
+  s.bind(12, p.spearman_max).bind(13, p.pearson_max).bind(14, p.snr_max);
+  s.bind(15, p.spearman_sum).bind(16, p.pearson_sum).bind(17, p.snr_sum);
+  s.bind(18, p.program_version).bind(19, p.wall_s);
+  s.run();
+  const bool added = sqlite3_changes(db_) > 0;
+  t.commit();
+  return added;
+}
+
+std::vector<NullPartRecord> Store::null_parts(const std::string& model_sha256, const std::string& layer,
+                                              const std::string& set_sha256, int64_t pairs, int64_t seed,
+                                              int64_t blocks) const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  return parts_of(d, model_sha256, layer, set_sha256, pairs, seed, blocks);
+}
+
+int64_t Store::complete_nulls() {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Txn t(d, "completing null distributions from their parts");
+  const int64_t n = detail::complete_null_parts(d);
+  t.commit();
+  return n;
+}
+
+int64_t detail::complete_null_parts(const Db& d) {
+  struct Key {
+    std::string model_sha256, layer, set_sha256;
+    int64_t pairs, seed, blocks;
+  };
+  std::vector<Key> keys;
+  {
+    Stmt s(d,
+           "SELECT p.model_sha256, p.layer, p.set_sha256, p.pairs, p.seed, p.blocks FROM null_parts AS p "
+           "GROUP BY p.model_sha256, p.layer, p.set_sha256, p.pairs, p.seed, p.blocks "
+           "HAVING count(*) = p.blocks * (p.blocks + 1) / 2 AND NOT EXISTS (SELECT 1 FROM null_distributions AS n "
+           "WHERE n.model_sha256 = p.model_sha256 AND n.layer = p.layer AND n.set_sha256 = p.set_sha256 AND "
+           "n.pairs = p.pairs AND n.seed = p.seed) ORDER BY min(p.id)",
+           "finding null distributions whose parts are all present");
+    while (s.step()) keys.push_back({s.text(0), s.text(1), s.text(2), s.i64(3), s.i64(4), s.i64(5)});
+  }
+  int64_t added = 0;
+  for (const auto& k : keys) {
+    // Two block counts may both be complete: the first completed wins (the key holds one).
+    Stmt check(d,
+               "SELECT 1 FROM null_distributions WHERE model_sha256 = ?1 AND layer = ?2 AND set_sha256 = ?3 AND "
+               "pairs = ?4 AND seed = ?5",
+               "finding null distributions whose parts are all present");
+    check.bind(1, k.model_sha256).bind(2, k.layer).bind(3, k.set_sha256).bind(4, k.pairs).bind(5, k.seed);
+    if (check.step()) continue;
+    insert_null(d, combine_null_parts(parts_of(d, k.model_sha256, k.layer, k.set_sha256, k.pairs, k.seed, k.blocks)),
+                "recording the null distribution of layer " + k.layer + " from its parts");
+    ++added;
+  }
+  return added;
 }
 
 // [SECTION] Judgments ---------------------------------------------------------------------

@@ -1,12 +1,11 @@
 // synth/engine.cpp: the engine's public face: model handles, classification, similarity
-// measures and null distributions, runtime set-up.
+// measures, runtime set-up (null distributions: synth/null.cpp).
 //
 // Sections
 //   [SECTION] Conversions     stimuli::Array <-> torch::Tensor
 //   [SECTION] ModelInfo       image/audio specs
 //   [SECTION] ModelHandle     open, check_layers, load_stimulus, classify, activations
 //   [SECTION] Similarity      Spearman (average ranks for ties), Pearson, SNR
-//   [SECTION] Null            Gram-matrix null distributions
 //   [SECTION] Runtime
 #include <cmath>
 #include <random>
@@ -207,76 +206,6 @@ Similarity similarity(const std::vector<float>& reference, const std::vector<flo
   auto r = torch::from_blob(const_cast<float*>(reference.data()), {static_cast<int64_t>(reference.size())}, torch::kFloat32);
   auto x = torch::from_blob(const_cast<float*>(other.data()), {static_cast<int64_t>(other.size())}, torch::kFloat32);
   return similarity_t(r, x);
-}
-
-// [SECTION] Null --------------------------------------------------------------------------
-NullStats null_distribution(const ModelHandle& m, const std::string& layer, const std::vector<stimuli::Array>& naturals,
-                            int64_t pairs, uint64_t seed, int batch) {
-  m.check_layers({layer});
-  if (naturals.size() < 2) throw std::runtime_error("null distribution needs at least 2 natural stimuli; give a larger --input set");
-  if (pairs < 0) throw std::runtime_error("--pairs must be at least 1");
-  torch::NoGradGuard ng;
-  auto A = layer_matrix(m, naturals, layer, batch).to(torch::kFloat64);  // [N, D]
-  const int64_t N = A.size(0);
-  // Raw Gram for SNR; centred-normalized Grams for Pearson and Spearman.
-  auto G = A.matmul(A.t());
-  auto sq = G.diagonal().clone();
-  auto normalize = [](torch::Tensor X) {
-    X = X - X.mean(1, true);
-    auto n = X.norm(2, 1, true);
-    return X / n.clamp_min(1e-300) * (n > 0);  // all-constant rows become zeros -> r = 0
-  };
-  auto Zp = normalize(A);
-  auto P = Zp.matmul(Zp.t());
-  torch::Tensor R = torch::empty_like(A);
-  for (int64_t i = 0; i < N; ++i) R[i] = average_ranks(A[i]);
-  auto Zs = normalize(R);
-  auto S = Zs.matmul(Zs.t());
-  auto zero = (sq == 0);  // all-zero activations count as 0 on every measure
-
-  auto Ga = G.accessor<double, 2>();
-  auto Pa = P.accessor<double, 2>();
-  auto Sa = S.accessor<double, 2>();
-  auto sqa = sq.accessor<double, 1>();
-  auto za = zero.accessor<bool, 1>();
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> di(0, N - 1), dj(0, N - 2);
-  NullStats st;
-  // pairs 0 (kAutoPairs): the paper's 10^6 random pairs, or every ordered pair exactly once
-  // when the set has fewer.
-  const bool exhaustive = pairs == kAutoPairs && N * (N - 1) <= kPaperPairs;
-  if (pairs == kAutoPairs) pairs = exhaustive ? N * (N - 1) : kPaperPairs;
-  st.pairs = pairs;
-  st.stimuli = N;
-  st.spearman_max = st.pearson_max = st.snr_max = -std::numeric_limits<double>::infinity();
-  for (int64_t k = 0; k < pairs; ++k) {
-    int64_t i, j;
-    if (exhaustive) {
-      i = k / (N - 1);
-      j = k % (N - 1);
-    } else {
-      i = di(rng);
-      j = dj(rng);
-    }
-    if (j >= i) ++j;
-    double sp = 0, pe = 0, snr = 0;
-    if (!za[i] && !za[j]) {
-      sp = Sa[i][j];
-      pe = Pa[i][j];
-      double d2 = std::max(0.0, sqa[i] + sqa[j] - 2 * Ga[i][j]);
-      snr = d2 == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(std::sqrt(sqa[i]) / std::sqrt(d2));
-    }
-    st.spearman_max = std::max(st.spearman_max, sp);
-    st.pearson_max = std::max(st.pearson_max, pe);
-    st.snr_max = std::max(st.snr_max, snr);
-    st.spearman_mean += sp;
-    st.pearson_mean += pe;
-    st.snr_mean += snr;
-  }
-  st.spearman_mean /= pairs;
-  st.pearson_mean /= pairs;
-  st.snr_mean /= pairs;
-  return st;
 }
 
 // [SECTION] Runtime -----------------------------------------------------------------------

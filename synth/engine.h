@@ -91,17 +91,66 @@ struct NullStats {
   int64_t stimuli = 0;
   double spearman_max = 0, pearson_max = 0, snr_max = 0;
   double spearman_mean = 0, pearson_mean = 0, snr_mean = 0;
+  // Where the time went (streaming implementation; for benchmarks, not recorded): the
+  // network's forward passes, ranking each row (the sort), writing and reading rows, the
+  // Gram products; whether the rows were spilled to a temporary file.
+  double load_s = 0, forward_s = 0, ranks_s = 0, store_s = 0, gram_s = 0;
+  bool spilled = false;
 };
 // The paper's count of null pairs, and the "choose for me" value of `pairs` below.
 constexpr int64_t kPaperPairs = 1000000;
 constexpr int64_t kAutoPairs = 0;
 // Random ordered pairs (i != j, drawn with replacement) of the natural stimuli, measured at
 // `layer`. pairs = kAutoPairs: 10^6 random pairs, or every ordered pair exactly once when
-// the set has fewer than 10^6 (NullStats::pairs says how many were used). Activations are computed once per stimulus and the pairs read off Gram
-// matrices, so 10^6 pairs cost little more than 10^3.
+// the set has fewer than 10^6 (NullStats::pairs says how many were used). Each stimulus's
+// activations and their ranks are computed once and the pairs read off Gram matrices, so
+// 10^6 pairs cost little more than 10^3.
+//
+// Streaming: memory is bounded by NullMemory::budget_bytes, not by stimuli x activation
+// size. Stimuli are loaded `batch` at a time; each one's activation row and centred ranks
+// (float32, exact: ranks are half-integers) are kept in memory when the whole set fits in
+// the budget, else written to an unlinked temporary file in `spill_dir`; the Gram terms
+// (raw, for SNR and Pearson; ranks, for Spearman) are accumulated in float64 over column
+// chunks that fit in the budget. Same pairs and, within float rounding, the same values as
+// null_distribution_dense.
+struct NullMemory {
+  int64_t budget_bytes = int64_t{512} << 20;  // activations + ranks in memory below this, else spilled
+  std::string spill_dir;                      // "" : $TMPDIR, else /tmp
+};
+// Where natural stimulus i (0 <= i < count) comes from; called once per stimulus, in order.
+using StimulusAt = std::function<stimuli::Array(int64_t i)>;
+NullStats null_distribution(const ModelHandle& m, const std::string& layer, int64_t count, const StimulusAt& at,
+                            int64_t pairs, uint64_t seed, int batch = 16, const NullMemory& memory = {});
 NullStats null_distribution(const ModelHandle& m, const std::string& layer,
                             const std::vector<stimuli::Array>& naturals, int64_t pairs,
-                            uint64_t seed, int batch = 16);
+                            uint64_t seed, int batch = 16, const NullMemory& memory = {});
+// Shards of one null distribution. The stimuli are cut into `blocks` contiguous blocks
+// (block a starts at a*count/blocks); unit u is one pair of blocks (a <= b, numbered row by
+// row: (0,0), (0,1), ..., (1,1), ...), and holds the drawn pairs (i, j) whose blocks are
+// {a, b}. A unit needs only its two blocks' activations. Every drawn pair is in exactly one
+// unit, so the parts of all blocks*(blocks+1)/2 units together give the whole distribution:
+// the maxima are the largest of the units' maxima, the means the units' sums (added in unit
+// order) over the pair count (data::combine_null_parts). metamerlab null --shard K/N
+// computes units K, K+N, ...
+struct NullPart {
+  int64_t blocks = 1, unit = 0;
+  int64_t pairs = 0;       // of the whole distribution (kAutoPairs resolved)
+  int64_t stimuli = 0;     // of the whole set
+  int64_t unit_pairs = 0;  // drawn pairs in this unit
+  double spearman_max = 0, pearson_max = 0, snr_max = 0;  // 0 when unit_pairs is 0
+  double spearman_sum = 0, pearson_sum = 0, snr_sum = 0;
+};
+int64_t null_units(int64_t blocks);                 // blocks * (blocks + 1) / 2
+int64_t null_blocks_for_shards(int64_t shards);     // the fewest blocks giving at least `shards` units
+NullPart null_distribution_part(const ModelHandle& m, const std::string& layer, int64_t count, const StimulusAt& at,
+                                int64_t pairs, uint64_t seed, int64_t blocks, int64_t unit, int batch = 16,
+                                const NullMemory& memory = {});
+// The first implementation, every activation and rank of the set in memory at once (about
+// 5 x stimuli x activation size x 8 bytes). Kept as the reference the streaming one is
+// tested and benchmarked against; not used by the program.
+NullStats null_distribution_dense(const ModelHandle& m, const std::string& layer,
+                                  const std::vector<stimuli::Array>& naturals, int64_t pairs, uint64_t seed,
+                                  int batch = 16);
 
 // [SECTION] Synthesis ---------------------------------------------------------------------
 enum class Optimizer { gd, adam };

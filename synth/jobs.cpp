@@ -59,6 +59,24 @@ std::vector<stimuli::Array> load_all(const ModelHandle& m, const std::vector<sti
   return xs;
 }
 
+// Loads every item once and keeps none (a large null set is streamed later): the first bad
+// file stops everything before anything is written. Notes go to `err` here, once.
+void check_all(const ModelHandle& m, const std::vector<stimuli::Item>& items, std::ostream& err) {
+  for (const auto& it : items) {
+    std::string note;
+    m.load_stimulus(it.path, &note);
+    if (!note.empty()) err << "note: " << it.path << ": " << note << "\n";
+  }
+}
+
+// Stimulus i of `items`, loaded through the model when the null asks for it.
+StimulusAt load_each(const ModelHandle& m, const std::vector<stimuli::Item>& items) {
+  return [&m, &items](int64_t i) { return m.load_stimulus(items[static_cast<size_t>(i)].path); };
+}
+StimulusAt from_memory(const std::vector<stimuli::Array>& xs) {
+  return [&xs](int64_t i) { return xs[static_cast<size_t>(i)]; };
+}
+
 std::string set_hash(const std::vector<stimuli::Item>& items, std::vector<std::string>* file_hashes = nullptr) {
   std::string all;
   for (const auto& it : items) {
@@ -159,13 +177,14 @@ data::ModelRecord model_record(const ModelInfo& info) {
 
 // [SECTION] null --------------------------------------------------------------------------
 NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model_id, const std::string& layer,
-                         const std::vector<stimuli::Item>& items, const std::vector<stimuli::Array>& naturals,
-                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch) {
+                         const std::vector<stimuli::Item>& items, const StimulusAt& naturals,
+                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch,
+                         const NullMemory& memory) {
   NullEntry e;
   e.layer = layer;
   std::string sh = set_hash(items);
   if (pairs == kAutoPairs) {  // what null_distribution will use: 10^6, or every ordered pair of a smaller set
-    const int64_t n = static_cast<int64_t>(naturals.size());
+    const int64_t n = static_cast<int64_t>(items.size());
     pairs = n * (n - 1) <= kPaperPairs ? kAutoPairs : kPaperPairs;
     if (pairs == kAutoPairs) {
       if (auto found = store.find_null(m.info().sha256, layer, sh, n * (n - 1), static_cast<int64_t>(seed))) {
@@ -184,7 +203,7 @@ NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model
     return e;
   }
   auto t0 = Clock::now();
-  NullStats st = null_distribution(m, layer, naturals, pairs, seed, batch);
+  NullStats st = null_distribution(m, layer, static_cast<int64_t>(items.size()), naturals, pairs, seed, batch, memory);
   data::NullRecord& r = e.rec;
   r.model_id = model_id;
   r.model_sha256 = m.info().sha256;
@@ -354,6 +373,82 @@ std::optional<BundledNull> load_bundled_null(const ModelInfo& info) {
   return b;
 }
 
+namespace {
+// null --shard K/N: this shard's parts of each layer's distribution.
+void run_null_shard(const NullJob& job, const ModelHandle& m, data::Store& store, int64_t model_id,
+                    const std::vector<std::string>& layers, const std::vector<stimuli::Item>& items, std::ostream& out) {
+  if (job.write_bundled)
+    throw std::runtime_error("null: --shard and --write-bundled do not go together; merge the shards' databases, then "
+                             "run null --write-bundled with the merged --db");
+  const int64_t n = static_cast<int64_t>(items.size());
+  const int64_t blocks = null_blocks_for_shards(job.shards), units = null_units(blocks);
+  if (blocks > n)
+    throw std::runtime_error("null: " + std::to_string(job.shards) + " shards cut the natural set into " +
+                             std::to_string(blocks) + " blocks, more than its " + std::to_string(n) +
+                             " stimuli; give fewer shards");
+  const int64_t pairs = job.pairs != kAutoPairs ? job.pairs : (n * (n - 1) <= kPaperPairs ? n * (n - 1) : kPaperPairs);
+  const std::string sh = set_hash(items);
+  const StimulusAt naturals = load_each(m, items);
+  json jl = json::object();
+  for (const auto& layer : layers) {
+    std::set<int64_t> have;
+    for (const auto& p : store.null_parts(m.info().sha256, layer, sh, pairs, static_cast<int64_t>(job.seed), blocks))
+      have.insert(p.unit);
+    json ju = json::array();
+    int64_t computed = 0, before = 0;
+    for (int64_t u = job.shard; u < units; u += job.shards) {
+      ju.push_back(u);
+      if (have.count(u)) {
+        ++before;
+        continue;
+      }
+      const auto t0 = Clock::now();
+      const NullPart p = null_distribution_part(m, layer, n, naturals, job.pairs, job.seed, blocks, u, job.batch, job.memory);
+      data::NullPartRecord r;
+      r.model_id = model_id;
+      r.model_sha256 = m.info().sha256;
+      r.layer = layer;
+      r.stimulus_set = join(job.inputs, ",");
+      r.set_sha256 = sh;
+      r.pairs = p.pairs;
+      r.seed = static_cast<int64_t>(job.seed);
+      r.stimuli = p.stimuli;
+      r.blocks = p.blocks;
+      r.unit = p.unit;
+      r.unit_pairs = p.unit_pairs;
+      r.spearman_max = p.spearman_max, r.pearson_max = p.pearson_max, r.snr_max = p.snr_max;
+      r.spearman_sum = p.spearman_sum, r.pearson_sum = p.pearson_sum, r.snr_sum = p.snr_sum;
+      r.program_version = program_version();
+      r.wall_s = seconds_since(t0);
+      store.add_null_part(r);
+      ++computed;
+    }
+    jl[layer] = {{"units", ju}, {"computed", computed}, {"recorded_before", before}};
+  }
+  const int64_t completed = store.complete_nulls();
+  if (job.json) {
+    out << json{{"model", m.info().spec}, {"model_sha256", m.info().sha256}, {"stimuli", n}, {"pairs", pairs},
+                {"seed", job.seed}, {"shard", job.shard}, {"shards", job.shards}, {"blocks", blocks},
+                {"units", units}, {"layers", jl}, {"completed", completed}}
+               .dump()
+        << "\n";
+    return;
+  }
+  out << "null distribution shard " << job.shard << "/" << job.shards << ": " << m.info().spec << ", " << n
+      << " natural stimuli in " << blocks << " blocks (" << units << " parts per layer), " << pairs << " pairs, seed "
+      << job.seed << "\n";
+  for (const auto& layer : layers) {
+    const auto& e = jl[layer];
+    out << "  " << layer << ": parts " << e["units"].dump() << ", " << e["computed"].get<int64_t>() << " computed, "
+        << e["recorded_before"].get<int64_t>() << " recorded before\n";
+  }
+  if (completed > 0)
+    out << completed << " null distribution(s) complete in " << job.db << "\n";
+  else
+    out << "merge the shards' databases (metamerlab merge OUT.db SHARD.db...) to complete the distributions\n";
+}
+}  // namespace
+
 std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::ostream& err) {
   auto m = ModelHandle::open(job.model, job.device);
   std::vector<std::string> layers = job.layers;
@@ -362,13 +457,18 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
   if (job.write_bundled && bundled_null_path(m.info()).empty())
     throw std::runtime_error(job.model + ": has no model file to bundle null distributions with");
   auto items = stimuli::list_stimuli(job.inputs, modality_of(m.info()));
-  auto xs = load_all(m, items, err);
+  check_all(m, items, err);
   data::Store store(job.db);
   int64_t model_id = store.upsert_model(model_record(m.info()));
+  if (job.shards > 0) {
+    run_null_shard(job, m, store, model_id, layers, items, out);
+    return {};
+  }
   std::vector<NullEntry> res;
   const auto t0 = Clock::now();
   for (const auto& layer : layers)
-    res.push_back(null_for_layer(m, store, model_id, layer, items, xs, join(job.inputs, ","), job.pairs, job.seed, job.batch));
+    res.push_back(null_for_layer(m, store, model_id, layer, items, load_each(m, items), join(job.inputs, ","), job.pairs,
+                                 job.seed, job.batch, job.memory));
   const std::string warning =
       res.empty() ? "" : small_null_warning("this null distribution", static_cast<int64_t>(items.size()), res[0].rec.pairs);
   if (job.write_bundled) {
@@ -390,13 +490,14 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
     }
     if (!job.check_inputs.empty()) {
       auto citems = stimuli::list_stimuli(job.check_inputs, modality_of(m.info()));
-      auto cxs = load_all(m, citems, err);
+      check_all(m, citems, err);
       json c;
       c["set"] = {{"description", join(job.check_inputs, ",")}, {"stimuli", citems.size()}, {"sha256", set_hash(citems)}};
       c["pairs"] = job.check_pairs;
       c["seed"] = job.seed;
       for (const auto& layer : layers)
-        c["layers"][layer] = stats_json(null_distribution(m, layer, cxs, job.check_pairs, job.seed, job.batch));
+        c["layers"][layer] = stats_json(null_distribution(m, layer, static_cast<int64_t>(citems.size()), load_each(m, citems),
+                                                       job.check_pairs, job.seed, job.batch, job.memory));
       j["check"] = c;
     }
     j["program_version"] = program_version();
@@ -502,10 +603,11 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
   const std::optional<BundledNull> bundle =
       job.null_inputs.empty() && job.bundled_null ? load_bundled_null(info) : std::nullopt;
   std::vector<stimuli::Item> null_items = job.null_inputs.empty() ? items : stimuli::list_stimuli(job.null_inputs, modality_of(info));
-  std::vector<stimuli::Array> naturals = job.null_inputs.empty() ? refs : load_all(m, null_items, err);
+  if (!job.null_inputs.empty()) check_all(m, null_items, err);  // streamed from disk when the null is computed
+  const StimulusAt naturals = job.null_inputs.empty() ? from_memory(refs) : load_each(m, null_items);
   bool need_computed = !bundle;
   for (const auto& l : job.layers) need_computed = need_computed || !bundle->layers.count(l);
-  if (need_computed && naturals.size() < 2)
+  if (need_computed && null_items.size() < 2)
     throw std::runtime_error("the null distribution needs at least 2 natural stimuli; add --null-input DIR with more");
 
   stimuli::ensure_writable_dir(job.out_dir);
@@ -562,7 +664,7 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
       NullEntry null = bundled ? bundled_null_entry(*bundle, m, store, model_id, layer)
                                : null_for_layer(m, store, model_id, layer, null_items, naturals,
                                                 join(job.null_inputs.empty() ? job.inputs : job.null_inputs, ","),
-                                                job.null_pairs, job.null_seed, 16);
+                                                job.null_pairs, job.null_seed, 16, job.null_memory);
       const int64_t null_stimuli = bundled ? bundle->stimuli : static_cast<int64_t>(null_items.size());
       out << "layer " << layer << ": null over " << null.rec.pairs << " pairs" << (null.cached && !bundled ? " (cached)" : "")
           << ": max spearman " << fmt(null.rec.spearman_max) << ", pearson " << fmt(null.rec.pearson_max) << ", snr "

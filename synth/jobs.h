@@ -38,6 +38,7 @@ struct SynthJob {
   uint64_t null_seed = 0;
   std::vector<std::string> null_inputs;  // natural set for the null (default: the bundled null, else inputs)
   bool bundled_null = true;              // with no null_inputs, use the model's bundled null when it has one
+  NullMemory null_memory;                // --null-memory, --null-spill
   std::string command_line;
   bool progress = true;                  // progress line on stderr
   Device device = Device::cpu;
@@ -78,6 +79,12 @@ struct NullJob {
   std::string description;
   std::vector<std::string> check_inputs;
   int64_t check_pairs = 1000;
+  NullMemory memory;                      // --null-memory, --null-spill
+  // --shard K/N (shards > 0): compute only this shard's parts of each layer's distribution
+  // (units K, K+N, ... of null_units(null_blocks_for_shards(N))), record them in db, and
+  // complete whatever distribution has all its parts there; `metamerlab merge` completes the
+  // rest. Parts already recorded are not computed again (a killed shard resumes).
+  int shard = 0, shards = 0;
 };
 
 // A model's null distributions computed when the model was built, from many natural
@@ -113,9 +120,11 @@ std::vector<NullEntry> run_null_job(const NullJob& job, std::ostream& out, std::
 
 // The null distribution for one layer: read from the store if it was computed for the
 // same model, layer, natural set, pair count and seed; otherwise computed and recorded.
+// `naturals` gives stimulus i of `items` (loaded when the null is computed, never all at once).
 NullEntry null_for_layer(const ModelHandle& m, data::Store& store, int64_t model_id, const std::string& layer,
-                         const std::vector<stimuli::Item>& items, const std::vector<stimuli::Array>& naturals,
-                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch);
+                         const std::vector<stimuli::Item>& items, const StimulusAt& naturals,
+                         const std::string& set_description, int64_t pairs, uint64_t seed, int batch,
+                         const NullMemory& memory = {});
 
 // [SECTION] one metamer -------------------------------------------------------------------
 // The bundled null of one layer as the store records nulls (metamers point at its row).

@@ -81,7 +81,8 @@ const NullEntry& LiveMaker::null_of(data::Store& store, const std::string& layer
       if (naturals_.size() < 2)
         throw std::runtime_error("the null set " + spec_.null_description + " has fewer than 2 stimuli; give it more");
     }
-    e = null_for_layer(model_, store, model_id_, layer, null_items_, naturals_, spec_.null_description,
+    e = null_for_layer(model_, store, model_id_, layer, null_items_,
+                       [this](int64_t i) { return naturals_[static_cast<size_t>(i)]; }, spec_.null_description,
                        spec_.null_pairs, spec_.null_seed, 16);
   }
   return nulls_.emplace(layer, e).first->second;

@@ -28,12 +28,16 @@ namespace {
 const Option kModel{"model", "M", "a TorchScript archive (see tools/export_model.py), a network metamerlab train wrote, or zoo:NAME", "", true};
 const Option kDb{"db", "FILE", "SQLite database for provenance", "metamerlab.db"};
 
+const Option kNullMemory{"null-memory", "MB", "memory for the null distribution's activations and ranks; a larger set\n"
+                                             "is kept in a temporary file (--null-spill) and read back in chunks", "512"};
+const Option kNullSpill{"null-spill", "DIR", "folder for that temporary file (default: $TMPDIR, else /tmp)", ""};
+
 synth::Device device_of(const Args& a) { return a.get("device") == "cuda" ? synth::Device::cuda : synth::Device::cpu; }
 
 // [SECTION] Handlers ----------------------------------------------------------------------
 
 // --shard K/N: two decimal integers, 0 <= K < N.
-void parse_shard(const std::string& v, int* k, int* n) {
+void parse_shard(const std::string& cmd, const std::string& v, int* k, int* n) {
   const auto slash = v.find('/');
   auto number = [](const std::string& t, long long* x) {
     if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos) return false;
@@ -43,9 +47,19 @@ void parse_shard(const std::string& v, int* k, int* n) {
   long long kk = 0, nn = 0;
   if (slash == std::string::npos || !number(v.substr(0, slash), &kk) || !number(v.substr(slash + 1), &nn) || nn < 1 ||
       kk >= nn)
-    throw UsageError("synth: --shard must be K/N with 0 <= K < N (for instance 0/4 to 3/4); got '" + v + "'");
+    throw UsageError(cmd + ": --shard must be K/N with 0 <= K < N (for instance 0/4 to 3/4); got '" + v + "'");
   *k = static_cast<int>(kk);
   *n = static_cast<int>(nn);
+}
+
+// --null-memory MB and --null-spill DIR: the null distribution's memory budget.
+synth::NullMemory null_memory_of(const Args& a, const char* cmd) {
+  synth::NullMemory m;
+  const int64_t mb = positive(a, "null-memory");
+  if (mb > (int64_t{1} << 30)) throw UsageError(std::string(cmd) + ": --null-memory is in MB; give at most 1073741824");
+  m.budget_bytes = mb << 20;
+  m.spill_dir = a.get("null-spill");
+  return m;
 }
 
 int cmd_synth(const Args& a) {
@@ -80,10 +94,11 @@ int cmd_synth(const Args& a) {
   j.null_inputs = a.list("null-input");
   j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs") : synth::kAutoPairs;
   j.null_seed = static_cast<uint64_t>(positive(a, "null-seed", 0));
+  j.null_memory = null_memory_of(a, "synth");
   j.progress = !a.flag("quiet");
   j.command_line = a.command_line;
   j.device = device_of(a);
-  if (a.has("shard")) parse_shard(a.get("shard"), &j.shard, &j.shards);
+  if (a.has("shard")) parse_shard("synth", a.get("shard"), &j.shard, &j.shards);
   synth::run_synth_job(j, std::cout, std::cerr);
   return 0;
 }
@@ -102,6 +117,8 @@ int cmd_null(const Args& a) {
   j.write_bundled = a.flag("write-bundled");
   j.description = a.get("description");
   j.check_inputs = a.list("check-input");
+  j.memory = null_memory_of(a, "null");
+  if (a.has("shard")) parse_shard("null", a.get("shard"), &j.shard, &j.shards);
   if (!j.write_bundled && (a.has("description") || a.has("check-input")))
     throw UsageError("null: --description and --check-input go with --write-bundled");
   synth::run_null_job(j, std::cout, std::cerr);
@@ -166,6 +183,9 @@ int cmd_merge(const Args& a) {
             << "; synthesis runs " << pair(r.runs_added, r.runs_present) << "; null distributions "
             << pair(r.nulls_added, r.nulls_present) << "; models " << pair(r.models_added, r.models_present) << "; "
             << r.files_checked << " metamer file(s) checked by SHA-256\n";
+  if (r.null_parts_added + r.null_parts_present + r.nulls_completed > 0)
+    std::cout << "null distribution parts " << pair(r.null_parts_added, r.null_parts_present) << "; "
+              << r.nulls_completed << " null distribution(s) completed from their parts\n";
   return 0;
 }
 
@@ -369,6 +389,8 @@ std::vector<CommandEntry> engine_commands() {
         {"null-pairs", "N", "pairs in the null distribution (default: the paper's 1000000, or every ordered\n"
                             "pair of a smaller set)", ""},
         {"null-seed", "S", "seed for drawing null pairs", "0"},
+        kNullMemory,
+        kNullSpill,
         {"checkpoint-every", "N", "steps between checkpoints (0: none)", "100"},
         {"stop-after", "N", "testing: stop after N steps as if killed (resume later)", ""},
         {"shard", "K/N", "make only shard K of N (0 <= K < N): the work units (a batch of references at one\n"
@@ -392,6 +414,11 @@ std::vector<CommandEntry> engine_commands() {
         {"seed", "S", "seed for drawing pairs", "0"},
         {"batch", "B", "stimuli per forward pass", "16"},
         {"json", "", "print one JSON object"},
+        {"shard", "K/N", "compute only shard K of N (0 <= K < N) of each distribution: the set cut into B blocks,\n"
+                         "the pairs between two blocks one part, parts dealt round-robin; give each shard its own\n"
+                         "--db, then `metamerlab merge OUT.db SHARD.db...` completes the distributions", ""},
+        kNullMemory,
+        kNullSpill,
         kDb}},
        cmd_null, EngineUse::device},
       {{"classify",
@@ -418,9 +445,10 @@ std::vector<CommandEntry> engine_commands() {
        true},
        cmd_trace, EngineUse::none},
       {{"merge",
-       "combine the databases of synth shards (--shard K/N) into one",
+       "combine the databases of synth or null shards (--shard K/N) into one",
        "Adds each SHARD.db's models, synthesis runs (with new ids), null distributions and metamers to\n"
-       "OUT.db (created when missing). Checked first: each input is a metamerlab database that passes\n"
+       "OUT.db (created when missing), and the parts of null distributions (null --shard K/N): a\n"
+       "distribution whose parts are then all present is recorded whole. Checked first: each input is a metamerlab database that passes\n"
        "PRAGMA integrity_check and holds synthesis records only, and every file its metamers name is\n"
        "present with the SHA-256 recorded. A metamer is keyed by its run's options (model SHA-256,\n"
        "schedule, seed, ...), its reference's SHA-256 and its layer: the same key with the same content\n"

@@ -203,6 +203,60 @@ TEST(CliMerge, SigkillDuringALargeMergeLeavesOUTAsItWasOrMerged) {
             << " had committed\n";
 }
 
+// [SECTION] Null shards -------------------------------------------------------------------
+// null --shard K/N: each shard records its parts; merged, the distributions are complete,
+// equal the unsharded command's within rounding, and the next null (or synth) reads them
+// from the cache. A shard run again computes nothing; spilling (--null-memory) changes nothing.
+TEST(CliNullShards, ThreeShardsMergedEqualOneRunAndAreCached) {
+  TempDir tmp("cli-null-shards");
+  const std::string common = "null --model zoo:tiny-cnn --layers conv1,logits --input " + q(sample()) +
+                             " --pairs 200 --seed 2 --threads 1 --json";
+  const RunResult one = run_mm(common + " --db " + q(tmp / "one.db"));
+  expect_ok(one);
+  const auto whole = nlohmann::json::parse(one.out);
+  std::vector<std::string> dbs;
+  for (int k = 0; k < 3; ++k) {
+    dbs.push_back(tmp / ("n" + std::to_string(k) + ".db"));
+    const RunResult r = run_mm(common + " --db " + q(dbs.back()) + " --shard " + std::to_string(k) + "/3" +
+                               (k == 1 ? " --null-memory 0 --null-spill " + q(tmp.path) : ""));
+    if (k == 1) {  // 0 MB is refused: the budget is a positive number of MB
+      expect_error(r, 2, {"--null-memory"});
+      const RunResult again = run_mm(common + " --db " + q(dbs.back()) + " --shard 1/3 --null-memory 1 --null-spill " +
+                                     q(tmp.path));
+      expect_ok(again);
+      continue;
+    }
+    expect_ok(r);
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["blocks"], 2);  // 3 shards: 2 blocks, 3 parts per layer
+    EXPECT_EQ(j["layers"]["conv1"]["units"], nlohmann::json::array({k}));
+    EXPECT_EQ(j["completed"], 0);
+  }
+  const RunResult rerun = run_mm(common + " --db " + q(dbs[0]) + " --shard 0/3");
+  expect_ok(rerun);
+  EXPECT_EQ(nlohmann::json::parse(rerun.out)["layers"]["conv1"]["computed"], 0) << rerun.out;
+  const std::string merged = tmp / "merged.db";
+  const RunResult m = run_mm("merge " + q(merged) + " " + q(dbs[0]) + " " + q(dbs[1]) + " " + q(dbs[2]));
+  expect_ok(m);
+  EXPECT_TRUE(contains(m.out, "6 added, 0 already there; 2 null distribution(s) completed")) << m.out;
+  const RunResult cached = run_mm(common + " --db " + q(merged));
+  expect_ok(cached);
+  const auto got = nlohmann::json::parse(cached.out);
+  for (const std::string layer : {"conv1", "logits"}) {
+    const auto& g = got["layers"][layer];
+    const auto& w = whole["layers"][layer];
+    EXPECT_TRUE(g["cached"].get<bool>()) << layer;
+    EXPECT_EQ(g["pairs"], w["pairs"]);
+    for (const char* k : {"spearman_max", "pearson_max", "snr_db_max", "spearman_mean", "pearson_mean", "snr_db_mean"})
+      EXPECT_NEAR(g[k].get<double>(), w[k].get<double>(), 1e-12) << layer << " " << k;
+  }
+  // An unmerged shard cannot stand in for the whole: its database has no complete distribution.
+  const RunResult lone = run_mm(common + " --db " + q(dbs[2]));
+  expect_ok(lone);
+  EXPECT_FALSE(nlohmann::json::parse(lone.out)["layers"]["conv1"]["cached"].get<bool>());
+  expect_error(run_mm(common + " --db " + q(tmp / "x.db") + " --shard 3/3"), 2, {"null", "--shard", "3/3"});
+}
+
 // [SECTION] Usage -------------------------------------------------------------------------
 TEST(CliShards, BadShardValuesAndMergeWithoutShardsAreUsageErrors) {
   TempDir tmp("cli-shard-usage");

@@ -196,3 +196,118 @@ TEST(MergeStores, InputsThatAreNotShardDatabasesAreRefused) {
 }
 
 }  // namespace
+
+// [SECTION] Null parts ---------------------------------------------------------------------
+namespace {
+
+// Part `unit` of a 2-block (3-unit) null distribution of 10 pairs: units hold 3, 3 and 4.
+NullPartRecord sample_part(int64_t model_id, int64_t unit) {
+  NullPartRecord p;
+  p.model_id = model_id;
+  p.model_sha256 = sample_model("a").sha256;
+  p.layer = "conv1";
+  p.stimulus_set = "naturals";
+  p.set_sha256 = std::string(64, 'c');
+  p.pairs = 10;
+  p.seed = 3;
+  p.stimuli = 5;
+  p.blocks = 2;
+  p.unit = unit;
+  p.unit_pairs = unit == 2 ? 4 : 3;
+  p.spearman_max = 0.1 * static_cast<double>(unit + 1);
+  p.pearson_max = 0.5 - 0.1 * static_cast<double>(unit);
+  p.snr_max = unit == 1 ? 7.0 : 2.0;
+  p.spearman_sum = 0.25 * static_cast<double>(unit);
+  p.pearson_sum = 1.0;
+  p.snr_sum = -2.0 + static_cast<double>(unit);
+  p.program_version = "test";
+  p.wall_s = 1.0;
+  return p;
+}
+
+std::string parts_shard(const TempDir& tmp, const std::string& name, const std::vector<int64_t>& units, double tweak = 0) {
+  const std::string db = tmp / (name + ".db");
+  Store s(db);
+  const int64_t model = s.upsert_model(sample_model("a"));
+  for (int64_t u : units) {
+    auto p = sample_part(model, u);
+    p.pearson_sum += tweak;
+    EXPECT_TRUE(s.add_null_part(p));
+  }
+  return db;
+}
+
+}  // namespace
+
+TEST(NullParts, CombineTakesTheLargestMaximaAndTheSumsOverThePairs) {
+  std::vector<NullPartRecord> parts = {sample_part(1, 2), sample_part(1, 0), sample_part(1, 1)};
+  const NullRecord n = combine_null_parts(parts);
+  EXPECT_EQ(n.pairs, 10);
+  EXPECT_DOUBLE_EQ(n.spearman_max, 0.3);
+  EXPECT_DOUBLE_EQ(n.pearson_max, 0.5);
+  EXPECT_DOUBLE_EQ(n.snr_max, 7.0);
+  EXPECT_DOUBLE_EQ(n.spearman_mean, (0.0 + 0.25 + 0.5) / 10);
+  EXPECT_DOUBLE_EQ(n.pearson_mean, 3.0 / 10);
+  EXPECT_DOUBLE_EQ(n.snr_mean, (-2.0 - 1.0 + 0.0) / 10);
+  EXPECT_DOUBLE_EQ(n.wall_s, 3.0);
+  // A missing part, a repeated one, or pair counts that do not add up: one line, no result.
+  parts.pop_back();
+  EXPECT_NE(mm::test::error_of([&] { combine_null_parts(parts); }).find("2 of its 3 parts"), std::string::npos);
+  parts.push_back(sample_part(1, 0));
+  EXPECT_NE(mm::test::error_of([&] { combine_null_parts(parts); }).find("do not fit together"), std::string::npos);
+  parts = {sample_part(1, 0), sample_part(1, 1), sample_part(1, 2)};
+  parts[1].unit_pairs = 2;
+  EXPECT_NE(mm::test::error_of([&] { combine_null_parts(parts); }).find("hold 9 pairs, not 10"), std::string::npos);
+}
+
+TEST(NullParts, AStoreCompletesADistributionOnceEveryPartIsThere) {
+  TempDir tmp("null-parts-store");
+  Store s(tmp / "s.db");
+  const int64_t model = s.upsert_model(sample_model("a"));
+  EXPECT_TRUE(s.add_null_part(sample_part(model, 0)));
+  EXPECT_TRUE(s.add_null_part(sample_part(model, 2)));
+  EXPECT_FALSE(s.add_null_part(sample_part(model, 2)));  // recorded already: kept as it was
+  EXPECT_EQ(s.complete_nulls(), 0);
+  EXPECT_FALSE(s.find_null(sample_part(model, 0).model_sha256, "conv1", std::string(64, 'c'), 10, 3));
+  EXPECT_TRUE(s.add_null_part(sample_part(model, 1)));
+  EXPECT_EQ(s.null_parts(sample_part(model, 0).model_sha256, "conv1", std::string(64, 'c'), 10, 3, 2).size(), 3u);
+  EXPECT_EQ(s.complete_nulls(), 1);
+  EXPECT_EQ(s.complete_nulls(), 0);  // recorded once
+  const auto found = s.find_null(sample_part(model, 0).model_sha256, "conv1", std::string(64, 'c'), 10, 3);
+  ASSERT_TRUE(found);
+  EXPECT_DOUBLE_EQ(found->second.snr_max, 7.0);
+  EXPECT_DOUBLE_EQ(found->second.pearson_mean, 0.3);
+}
+
+TEST(NullParts, MergeCompletesDistributionsFromTheShardsPartsAndRefusesConflicts) {
+  TempDir tmp("null-parts-merge");
+  const std::string a = parts_shard(tmp, "a", {0, 2}), b = parts_shard(tmp, "b", {1});
+  const std::string out = tmp / "out.db";
+  const MergeReport r = merge_stores(out, {a, b});
+  EXPECT_EQ(r.null_parts_added, 3);
+  EXPECT_EQ(r.nulls_completed, 1);
+  {
+    Store s(out);
+    const auto found = s.find_null(sample_part(1, 0).model_sha256, "conv1", std::string(64, 'c'), 10, 3);
+    ASSERT_TRUE(found);
+    EXPECT_DOUBLE_EQ(found->second.spearman_max, 0.3);
+    EXPECT_DOUBLE_EQ(found->second.spearman_mean, 0.075);
+  }
+  const std::string before = dump(out);
+  const MergeReport again = merge_stores(out, {b, a});
+  EXPECT_EQ(again.null_parts_added, 0);
+  EXPECT_EQ(again.null_parts_present, 3);
+  EXPECT_EQ(again.nulls_completed, 0);
+  EXPECT_EQ(dump(out), before);
+  EXPECT_EQ(count(out, "null_parts"), 3);
+  // One shard only: the parts are kept, no distribution is made up from half of them.
+  const std::string half = tmp / "half.db";
+  EXPECT_EQ(merge_stores(half, {a}).nulls_completed, 0);
+  EXPECT_EQ(count(half, "null_distributions"), 0);
+  // The same part with other values: refused, naming both databases; OUT unchanged.
+  const std::string c = parts_shard(tmp, "c", {1}, 1e-6);
+  const std::string w = mm::test::error_of([&] { merge_stores(out, {c}); });
+  EXPECT_NE(w.find("part 1 of the null distribution of layer conv1 differs"), std::string::npos) << w;
+  EXPECT_NE(w.find(c), std::string::npos) << w;
+  EXPECT_EQ(dump(out), before);
+}

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/store.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
 #include "tests/support/test_models.h"
@@ -260,6 +261,101 @@ TEST_F(MetamersTest, NullDistributionMatchesBruteForce) {
   auto big = null_distribution(m, "stage1", xs, 1000000, 1);
   EXPECT_EQ(big.pairs, 1000000);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+}
+
+// The streaming null (rows in memory, or spilled to a temporary file and read back in
+// column chunks) gives the first, dense implementation's numbers within float rounding:
+// the same pairs, Gram terms summed in another order.
+TEST_F(MetamersTest, StreamingNullMatchesDense) {
+  auto m = ModelHandle::open("zoo:tiny-cnn");
+  auto xs = random_refs(11, {3, 64, 64}, 21);
+  Array flat;  // a constant image: constant rows at some layers (r and rho counted as 0)
+  flat.shape = {3, 64, 64};
+  flat.data.assign(3 * 64 * 64, 0.25f);
+  xs.push_back(flat);
+  xs.push_back(xs[3]);  // a duplicate: infinite SNR, r = rho = 1
+  mm::test::TempDir tmp("null-spill");
+  const std::string spill = tmp.path;
+  auto files_in = [&] { return std::distance(fs::directory_iterator(spill), fs::directory_iterator()); };
+  for (const std::string layer : {"stage1", "stage2", "avgpool", "logits"}) {
+    const auto dense = null_distribution_dense(m, layer, xs, 5000, 3, 4);
+    NullMemory roomy;                        // everything in memory
+    NullMemory tight{65536, spill};          // spilled (stage1, stage2); chunks of a few hundred columns
+    NullMemory one_column{1, spill};         // spilled; one column at a time
+    std::vector<NullMemory> budgets = {roomy, tight};
+    if (layer == "avgpool" || layer == "logits") budgets.push_back(one_column);  // small rows: few chunks
+    for (const auto& mem : budgets) {
+      const auto st = null_distribution(m, layer, xs, 5000, 3, 4, mem);  // the same batches as dense
+      SCOPED_TRACE(layer + " budget " + std::to_string(mem.budget_bytes));
+      EXPECT_EQ(st.pairs, dense.pairs);
+      EXPECT_EQ(st.stimuli, dense.stimuli);
+      const auto D = static_cast<int64_t>(m.activations({xs[0]}, layer).at(0).size());
+      EXPECT_EQ(st.spilled, 2 * 13 * D * 4 > mem.budget_bytes) << "D " << D;  // both paths are taken
+      EXPECT_NEAR(st.spearman_max, dense.spearman_max, 1e-9);
+      EXPECT_NEAR(st.pearson_max, dense.pearson_max, 1e-9);
+      EXPECT_GT(st.snr_max, 60.0);  // the duplicate: +inf, or far up from a rounding residue
+      EXPECT_GT(dense.snr_max, 60.0);
+      EXPECT_NEAR(st.spearman_mean, dense.spearman_mean, 1e-9);
+      EXPECT_NEAR(st.pearson_mean, dense.pearson_mean, 1e-9);
+    }
+    // Without the duplicate the SNR maxima are finite and agree too.
+    std::vector<Array> distinct(xs.begin(), xs.end() - 1);
+    const auto d2 = null_distribution_dense(m, layer, distinct, 0, 0, 4);
+    const auto s2 = null_distribution(m, layer, distinct, 0, 0, 4, NullMemory{4096, spill});
+    EXPECT_EQ(s2.pairs, 12 * 11);  // every ordered pair once
+    EXPECT_NEAR(s2.snr_max, d2.snr_max, 1e-7) << layer;
+    EXPECT_NEAR(s2.snr_mean, d2.snr_mean, 1e-7) << layer;
+    EXPECT_NEAR(s2.pearson_max, d2.pearson_max, 1e-9) << layer;
+  }
+  EXPECT_EQ(files_in(), 0) << "the temporary file is unlinked as soon as it is created";
+  // A spill folder that cannot be written: one line naming the folder and --null-spill.
+  const std::string w = mm::test::error_of(
+      [&] { null_distribution(m, "stage1", xs, 100, 0, 16, NullMemory{1, spill + "/missing/folder"}); });
+  EXPECT_NE(w.find(spill + "/missing/folder"), std::string::npos) << w;
+  EXPECT_NE(w.find("--null-spill"), std::string::npos) << w;
+}
+
+// A null distribution in parts (the set in blocks, each pair of blocks one part) gives the
+// whole one: every drawn pair in exactly one part, each stimulus run through the network in
+// the set's own batches (the same bits); maxima and means within float rounding.
+TEST_F(MetamersTest, NullPartsCombineToTheWholeDistribution) {
+  EXPECT_EQ(null_blocks_for_shards(1), 1);
+  EXPECT_EQ(null_blocks_for_shards(2), 2);
+  EXPECT_EQ(null_blocks_for_shards(3), 2);
+  EXPECT_EQ(null_blocks_for_shards(4), 3);
+  EXPECT_EQ(null_blocks_for_shards(7), 4);
+  EXPECT_EQ(null_units(4), 10);
+  auto m = ModelHandle::open("zoo:tiny-cnn");
+  const auto xs = random_refs(13, {3, 64, 64}, 33);
+  const auto at = [&](int64_t i) { return xs[static_cast<size_t>(i)]; };
+  for (const auto& [layer, pairs] : std::vector<std::pair<std::string, int64_t>>{{"stage2", 4000}, {"logits", kAutoPairs}}) {
+      const auto whole = null_distribution(m, layer, xs, pairs, 5);
+      for (const int64_t blocks : {2, 5}) {
+        SCOPED_TRACE(layer + ", " + std::to_string(pairs) + " pairs, " + std::to_string(blocks) + " blocks");
+        std::vector<mm::data::NullPartRecord> parts;
+        for (int64_t u = null_units(blocks) - 1; u >= 0; --u) {  // any order
+          const NullPart p = null_distribution_part(m, layer, 13, at, pairs, 5, blocks, u, 16, NullMemory{2048, ""});
+          mm::data::NullPartRecord r;
+          r.model_sha256 = "m", r.layer = layer, r.set_sha256 = "s", r.pairs = p.pairs, r.stimuli = p.stimuli;
+          r.blocks = p.blocks, r.unit = p.unit, r.unit_pairs = p.unit_pairs;
+          r.spearman_max = p.spearman_max, r.pearson_max = p.pearson_max, r.snr_max = p.snr_max;
+          r.spearman_sum = p.spearman_sum, r.pearson_sum = p.pearson_sum, r.snr_sum = p.snr_sum;
+          parts.push_back(r);
+        }
+        const auto n = mm::data::combine_null_parts(parts);
+        EXPECT_EQ(n.pairs, whole.pairs);
+        EXPECT_NEAR(n.spearman_max, whole.spearman_max, 1e-12);
+        EXPECT_NEAR(n.pearson_max, whole.pearson_max, 1e-12);
+        EXPECT_NEAR(n.snr_max, whole.snr_max, 1e-10);
+        EXPECT_NEAR(n.spearman_mean, whole.spearman_mean, 1e-12);
+        EXPECT_NEAR(n.pearson_mean, whole.pearson_mean, 1e-12);
+        EXPECT_NEAR(n.snr_mean, whole.snr_mean, 1e-10);
+      }
+    }
+  EXPECT_NE(mm::test::error_of([&] { null_distribution_part(m, "logits", 13, at, 0, 0, 14, 0); }).find("give fewer shards"),
+            std::string::npos);
+  EXPECT_NE(mm::test::error_of([&] { null_distribution_part(m, "logits", 13, at, 0, 0, 2, 3); }).find("does not exist"),
+            std::string::npos);
 }
 
 TEST_F(MetamersTest, AudioArchiveSynthesizes) {
