@@ -75,8 +75,9 @@ void StimulusLibrary::refresh(const std::string& db) {
 }
 
 // [SECTION] Thumbnails --------------------------------------------------------------------
-const StimulusLibrary::Thumb* StimulusLibrary::thumb(const std::string& path, int px, bool& pending) {
-  const std::string key = std::to_string(px) + "|" + path;
+const StimulusLibrary::Thumb* StimulusLibrary::thumb(const std::string& path, int px, bool& pending,
+                                                     const std::string& sha256) {
+  const std::string key = std::to_string(px) + "|" + sha256 + "|" + path;
   auto it = thumbs_.find(key);
   if (it == thumbs_.end()) {
     if (loads_ >= kLoadsPerFrame) {
@@ -194,7 +195,7 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
         bool wait = false;
         if (m.metamer.png_path.empty()) {
           dl->AddText(pos, ImGui::GetColorU32(kDim), "audio");
-        } else if (const Thumb* th = thumb(m.metamer.png_path, kThumbPx, wait)) {
+        } else if (const Thumb* th = thumb(m.metamer.png_path, kThumbPx, wait, m.metamer.png_sha256)) {
           dl->AddImage(tex_id(th->tex), pos, ImVec2(pos.x + t, pos.y + t));
           c.thumbnail = true;
         } else {
@@ -224,20 +225,20 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
 void StimulusLibrary::draw_detail(const data::LibraryMetamer& lm, float scale, StudioProbe& p) {
   const data::MetamerRecord& m = lm.metamer;
   const float w = std::min(256 * scale, (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2);
-  const auto image = [&](const std::string& path, const char* label) {
+  const auto image = [&](const std::string& path, const std::string& sha256, const char* label) {
     ImGui::BeginGroup();
     ImGui::TextUnformatted(label);
     bool pending = false;
-    const Thumb* th = path.empty() ? nullptr : thumb(path, 256, pending);
+    const Thumb* th = path.empty() ? nullptr : thumb(path, 256, pending, sha256);
     if (th) ImGui::Image(tex_id(th->tex), ImVec2(w, w));
     else ImGui::Dummy(ImVec2(w, w));
     if (!th) ImGui::TextColored(kDim, pending ? "loading" : "no image");
     p.pending_thumbnails += pending;
     ImGui::EndGroup();
   };
-  image(m.reference_path, "reference");
+  image(m.reference_path, m.reference_sha256, "reference");
   ImGui::SameLine();
-  image(m.png_path, "metamer");
+  image(m.png_path, m.png_sha256, "metamer");
 
   std::vector<std::pair<std::string, ImVec4>> lines;
   const ImVec4 white(1, 1, 1, 1);

@@ -36,8 +36,9 @@ class StimulusLibrary {
     bool failed = false;  // the file is missing or not an image
     int64_t used = 0;     // the frame it was last drawn
   };
-  // The texture of an image at `px` (cached; nullptr while not loaded yet or failed).
-  const Thumb* thumb(const std::string& path, int px, bool& pending);
+  // The texture of an image at `px` (cached by size, path and the file's SHA-256 when known,
+  // so a file made again is shown anew; nullptr while not loaded yet or failed).
+  const Thumb* thumb(const std::string& path, int px, bool& pending, const std::string& sha256 = "");
   void evict();
   void draw_detail(const data::LibraryMetamer& m, float scale, StudioProbe& probe);
 
@@ -47,7 +48,7 @@ class StimulusLibrary {
   std::vector<std::string> categories_;   // "All" first
   int category_ = 0;
   int64_t selected_ = 0;
-  std::map<std::string, Thumb> thumbs_;   // key: size + "|" + path
+  std::map<std::string, Thumb> thumbs_;   // key: size | SHA-256 | path
   int loads_ = 0;                         // this frame
   int64_t frame_ = 0;
 };

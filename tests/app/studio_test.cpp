@@ -158,13 +158,15 @@ TEST(StudioSettings, WrittenAtomicallyAndReadBackBadFilesGiveTheDefaultsAndOneLi
     EXPECT_NE(line.find("metamerlab: studio: settings " + f + ":1: "), std::string::npos) << line;
     EXPECT_NE(line.find("using the defaults"), std::string::npos) << line;
   }
-  const std::string home = std::getenv("HOME") ? std::getenv("HOME") : "";
+  const char* had_xdg = std::getenv("XDG_CONFIG_HOME");
+  const std::string home = std::getenv("HOME") ? std::getenv("HOME") : "", xdg = had_xdg ? had_xdg : "";
   setenv("XDG_CONFIG_HOME", (tmp / "xdg").c_str(), 1);
   EXPECT_EQ(studio_settings_path(), tmp / "xdg/metamerlab/studio.toml");
   unsetenv("XDG_CONFIG_HOME");
   setenv("HOME", tmp.path.c_str(), 1);
   EXPECT_EQ(studio_settings_path(), tmp / ".config/metamerlab/studio.toml");
   setenv("HOME", home.c_str(), 1);
+  if (had_xdg) setenv("XDG_CONFIG_HOME", xdg.c_str(), 1);
 }
 
 // [SECTION] Window ------------------------------------------------------------------------
