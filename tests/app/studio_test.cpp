@@ -177,11 +177,13 @@ TEST(Studio, KeysAndClicksSwitchPanelsTheTextSizeChangesAndTheSettingsAreRemembe
   o.db = tmp / "none.db";
   std::map<int64_t, std::string> shown;  // frame -> panel
   std::vector<Rect> tabs;
-  float font = 0;
+  float font = 0, tab_w17 = 0, tab_w20 = 0;
   int code = -1;
   const std::string err = run(o, [&](StudioProbe& p) {
     shown[p.frame] = p.panel;
     tabs = p.tabs;
+    if (p.frame == 11) tab_w17 = p.tabs[0].w;  // before and after the text size changed
+    if (p.frame == 20) tab_w20 = p.tabs[0].w;
     font = p.font_px;
     Display& d = *p.display;
     if (p.frame == 3) d.push_key("Tab", true);             // Start (the default) -> Experiment
@@ -200,6 +202,7 @@ TEST(Studio, KeysAndClicksSwitchPanelsTheTextSizeChangesAndTheSettingsAreRemembe
   EXPECT_EQ(shown[11], "Synthesis");
   EXPECT_EQ(shown[20], "Stimuli");
   EXPECT_EQ(font, 20);
+  EXPECT_NEAR(tab_w20 / tab_w17, 20.0 / 17.0, 0.08) << tab_w17 << " -> " << tab_w20;  // the text did grow
   ASSERT_EQ(tabs.size(), studio_panels().size());
   for (size_t i = 1; i < tabs.size(); ++i) EXPECT_GT(tabs[i].x, tabs[i - 1].x);  // one row of tabs
   EXPECT_LE(shown.rbegin()->first, 23) << "Ctrl+Q closed it";
