@@ -172,8 +172,9 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
       ImGui::TableNextColumn();
       bool pending = false;
       const ImVec2 at = ImGui::GetCursorScreenPos();
-      if (const Thumb* th = thumb(ref, kThumbPx, pending)) ImGui::Image(tex_id(th->tex), ImVec2(t, t));
-      else ImGui::Dummy(ImVec2(t, t)), ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(kDim), pending ? "..." : "no file");
+      const bool shown = ImGui::IsRectVisible(ImVec2(t, t));  // rows scrolled out of view load nothing
+      if (const Thumb* th = shown ? thumb(ref, kThumbPx, pending) : nullptr) ImGui::Image(tex_id(th->tex), ImVec2(t, t));
+      else ImGui::Dummy(ImVec2(t, t)), ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(kDim), !shown || pending ? "..." : "no file");
       p.pending_thumbnails += pending;
       ImGui::TextUnformatted(fs::path(ref).filename().string().c_str());
       ImGui::TextColored(kDim, "%s", category.c_str());
@@ -193,7 +194,9 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
                             to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point)};
         ImDrawList* dl = ImGui::GetWindowDrawList();
         bool wait = false;
-        if (m.metamer.png_path.empty()) {
+        if (!ImGui::IsItemVisible()) {
+          // scrolled out of view: its image is loaded when it is seen
+        } else if (m.metamer.png_path.empty()) {
           dl->AddText(pos, ImGui::GetColorU32(kDim), "audio");
         } else if (const Thumb* th = thumb(m.metamer.png_path, kThumbPx, wait, m.metamer.png_sha256)) {
           dl->AddImage(tex_id(th->tex), pos, ImVec2(pos.x + t, pos.y + t));

@@ -1,8 +1,9 @@
 // app/studio_library.h (internal to the workbench, app/studio.cpp): the Stimuli panel: the
 // database's metamers (data/library.h) as a grid of references x model x layer with
 // thumbnails and pass/fail marks, a category filter, and the selected cell's reference and
-// metamer side by side with its measures. Thumbnails are loaded lazily (a few per frame,
-// through stimuli::load_image), uploaded as textures and kept in a cache of bounded size.
+// metamer side by side with its measures. Thumbnails are loaded lazily (only for cells in
+// view, a few per frame, through stimuli::load_image), uploaded as textures and kept in a
+// cache of bounded size.
 #pragma once
 #include <cstdint>
 #include <map>

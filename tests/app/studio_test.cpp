@@ -423,3 +423,42 @@ set = "refs"
   EXPECT_EQ(s.experiments[0], fs::path(tmp / "lab.toml").lexically_normal().string());
   EXPECT_FALSE(fs::exists(o.db)) << "looking is not writing";
 }
+
+TEST(Studio, ThumbnailsLoadOnlyForCellsInView) {
+  mm::test::TempDir tmp("studio_lazy");
+  mm::test::write_image_set(tmp / "refs", {"boat", "cat"}, 20, 32);
+  {
+    mm::data::Store s(tmp / "lazy.db");
+    const int64_t model = s.upsert_model({"zoo:tiny-cnn", "", std::string(64, 'b'), "image", "{}"});
+    const int64_t run_id = s.begin_synth_run({model, "metamerlab synth", "{}", tmp / "out", "test"});
+    for (const std::string cat : {"boat", "cat"})
+      for (int k = 0; k < 20; ++k) {
+        mm::data::MetamerRecord m;
+        m.run_id = run_id;
+        m.reference_path = m.png_path = tmp / "refs" + "/" + cat + "/" + cat + "_" + std::to_string(k) + ".png";
+        m.reference_sha256 = cat + std::to_string(k);
+        m.category = cat;
+        m.layer = "conv1";
+        m.passed = true;
+        m.status = "ok";
+        s.add_metamer(m);
+      }
+  }
+  StudioOptions o;
+  o.db = tmp / "lazy.db";
+  o.panel = "Stimuli";
+  size_t cells = 0, loaded = 0;
+  int pending = -1;
+  run(o, [&](StudioProbe& p) {
+    if (p.frame == 30) {
+      cells = p.cells.size();
+      for (const auto& c : p.cells) loaded += c.thumbnail;
+      pending = p.pending_thumbnails;
+      p.quit = true;
+    }
+  });
+  EXPECT_EQ(cells, 40u);
+  EXPECT_EQ(pending, 0);
+  EXPECT_GT(loaded, 3u);    // the rows in view
+  EXPECT_LT(loaded, 12u);   // and no more: 700 px hold about six rows
+}
