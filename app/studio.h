@@ -13,7 +13,8 @@
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
 // button closes it. The settings (app/studio_settings.h) are read at start and written at
-// the end. The database is only read here (a missing file is reported, not created).
+// the end. Nothing is written to the database here (a missing file is reported, not
+// created; an older one is migrated on open, as by every command).
 //
 // Tests drive it in-process through StudioOptions::probe: called every frame with what
 // the panels show and the display, so a test sends real SDL events (Display::push_key,

@@ -388,7 +388,7 @@ std::vector<CommandEntry> session_commands() {
         "and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels, Ctrl+= / Ctrl+- the\n"
         "text size, Ctrl+Q closes. The text size, the last experiment files, the database, the window\n"
         "size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml (default\n"
-        "~/.config/metamerlab/studio.toml). The database is only read (a missing one is not created).",
+        "~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is not created).",
         {{"db", "FILE", "database (default: the last one, else metamerlab.db)", ""},
          {"folder", "DIR", "another folder to list experiment files from (Start)", "", false, true},
          {"width", "W", "window width (default: the last one, else 1280)", ""},
