@@ -767,6 +767,10 @@ void Display::push_click(float x, float y, int button) {
   }
 }
 
+void Display::move_pointer(float x, float y) {
+  SDL_WarpMouseInWindow(impl_->window, static_cast<int>(std::lround(x / scale_)), static_cast<int>(std::lround(y / scale_)));
+}
+
 void Display::push_text(const std::string& utf8) {
   SDL_Event e;
   std::memset(&e, 0, sizeof e);

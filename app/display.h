@@ -193,6 +193,10 @@ class Display {
   // participant uses this, so scripted sessions go through the real event path).
   void push_key(const std::string& key_name, bool ctrl = false, bool shift = false);
   void push_click(float x, float y, int button = 1);
+  // Moves the system's pointer into the window at (x, y) drawable pixels (SDL_WarpMouseInWindow):
+  // ImGui reads the pointer's position from the system, not from pushed events, so scripted
+  // clicks on ImGui widgets (the workbench's tests) move the pointer first, then push_click.
+  void move_pointer(float x, float y);
   void push_text(const std::string& utf8);
 
  private:

@@ -132,6 +132,7 @@ struct LaunchState {
   bool reload = false;             // load `file` at the next frame
   bool start = false;              // Start pressed this frame
   bool quit = false;
+  const char* quit_hint = "Escape here quits.";
   bool focus_code = false, focus_number = false;  // scripted: keyboard focus requests
   std::string result;              // what the last session did
   bool result_error = false;
@@ -159,14 +160,9 @@ const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
 const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
 
 // [SECTION] Widgets -----------------------------------------------------------------------
-void draw_launch(LaunchState& st, const LaunchOptions& o) {
-  ImGuiIO& io = ImGui::GetIO();
-  ImGui::SetNextWindowPos(ImVec2(0, 0));
-  ImGui::SetNextWindowSize(io.DisplaySize);
-  ImGui::Begin("metamerlab launch", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
-                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
-  ImGui::SetWindowFontScale(0.62f);
+// The screen's widgets, into the current ImGui window (launch's own, or the workbench's
+// Start panel).
+void draw_launch_widgets(LaunchState& st, const LaunchOptions& o) {
   ImGui::TextUnformatted("metamerlab: start a session");
   ImGui::Separator();
 
@@ -292,12 +288,23 @@ void draw_launch(LaunchState& st, const LaunchOptions& o) {
   if (ImGui::Button("Start session", ImVec2(220, 0))) st.start = true;
   ImGui::EndDisabled();
   ImGui::SameLine();
-  ImGui::TextColored(kDim, "Ctrl+Shift+Q aborts a session, Ctrl+Shift+P pauses it; Escape here quits.");
+  ImGui::TextColored(kDim, "Ctrl+Shift+Q aborts a session, Ctrl+Shift+P pauses it; %s", st.quit_hint);
   if (!st.result.empty()) {
     ImGui::PushTextWrapPos(0);
     ImGui::TextColored(st.result_error ? kRed : kGreen, "%s", st.result.c_str());
     ImGui::PopTextWrapPos();
   }
+}
+
+void draw_launch(LaunchState& st, const LaunchOptions& o) {
+  ImGuiIO& io = ImGui::GetIO();
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(io.DisplaySize);
+  ImGui::Begin("metamerlab launch", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+  ImGui::SetWindowFontScale(0.62f);
+  draw_launch_widgets(st, o);
   ImGui::End();
 }
 
@@ -314,6 +321,13 @@ void reload(LaunchState& st, const LaunchOptions& o, double hz) {
   st.plan = LaunchPlan{};
 }
 
+// Before a frame: loads the file chosen, plans the participant typed.
+void update(LaunchState& st, const LaunchOptions& o, double hz) {
+  if (st.reload) reload(st, o, hz);
+  if (const auto n = st.participant(); st.loaded && st.x.experiment && n && *n != st.plan.participant)
+    st.plan = plan_for_launch(st.x, *n, o.run.db, o.run.store, o.run.request);
+}
+
 std::string session_line(const RunResult& r) {
   std::ostringstream s;
   s << "session " << r.session_id << " " << data::session_status_name(r.status) << ": " << r.answered_now
@@ -322,6 +336,50 @@ std::string session_line(const RunResult& r) {
     s << ", trial commit p50 " << median(r.commit_ms) << " ms, p99 " << percentile(r.commit_ms, 99) << " ms";
   s << ", first trial after " << r.first_trial_s << " s";
   return s.str();
+}
+
+// Runs the session Start asked for in d (the runner takes the window until it ends), then
+// shows its result and suggests the next participant. Scripted (o.auto_start): returns the
+// exit code the program ends with; otherwise nullopt and the screen goes on.
+std::optional<int> start_session(LaunchState& st, const LaunchOptions& o, Display& d, std::ostream& out,
+                                 std::ostream& err) {
+  RunOptions ro = o.run;
+  ro.experiment = st.file;
+  ro.request.participant = *st.participant();
+  ro.code = st.code;
+  out << "launch: starting " << ro.experiment << " for participant " << ro.request.participant << " (" << ro.code
+      << ")\n";
+  try {
+    // The runner gets the experiment checked on this display and the plan shown.
+    const experiments::SessionPlan& sp = st.plan.session;
+    const RunResult r = run_prepared_session(d, st.x, sp, ro, out);
+    if (r.finished()) out << session_line(r) << "\n";
+    st.result = r.refused ? "the session was refused: " + (sp.message.empty() ? std::string("see the errors") : sp.message)
+                          : session_line(r);
+    st.result_error = r.exit_code != 0;
+    if (o.auto_start) return r.exit_code;
+  } catch (const NoAudioDevice& e) {
+    const std::string m = std::string("this is an audio experiment and there is no usable audio output (") +
+                          e.what() + "); connect headphones or choose a device, then start again";
+    if (o.auto_start) {
+      err << "run: " << m << "\n";
+      return 3;
+    }
+    st.result = m;
+    st.result_error = true;
+  } catch (const std::exception& e) {
+    if (o.auto_start) throw;
+    std::string m = e.what();
+    if (auto nl = m.find('\n'); nl != std::string::npos) m = m.substr(0, nl);
+    st.result = "the session stopped: " + m;
+    st.result_error = true;
+  }
+  d.show_cursor(true);
+  d.reset_frame_log();
+  st.plan = LaunchPlan{};  // re-read the participant's session
+  if (st.x.experiment)     // and suggest the next participant
+    set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -347,9 +405,7 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
       if (ev.type == InputEvent::key_down && ev.key == "Escape" && !ImGui::GetIO().WantTextInput) st.quit = true;
     }
     if (st.quit) return 0;
-    if (st.reload) reload(st, o, hz);
-    if (const auto n = st.participant(); st.loaded && st.x.experiment && n && *n != st.plan.participant)
-      st.plan = plan_for_launch(st.x, *n, o.run.db, o.run.store, o.run.request);
+    update(st, o, hz);
 
     // The scripted experimenter types into the fields through SDL text events (the real
     // input path), a few frames apart so each lands in the focused field.
@@ -384,43 +440,46 @@ int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err) {
     if (!(st.start || decide)) continue;
     st.start = false;
 
-    RunOptions ro = o.run;
-    ro.experiment = st.file;
-    ro.request.participant = *st.participant();
-    ro.code = st.code;
-    out << "launch: starting " << ro.experiment << " for participant " << ro.request.participant << " (" << ro.code
-        << ")\n";
-    try {
-      // The runner gets the experiment checked on this display and the plan shown.
-      const experiments::SessionPlan& sp = st.plan.session;
-      const RunResult r = run_prepared_session(d, st.x, sp, ro, out);
-      if (r.finished()) out << session_line(r) << "\n";
-      st.result = r.refused ? "the session was refused: " + (sp.message.empty() ? std::string("see the errors") : sp.message)
-                            : session_line(r);
-      st.result_error = r.exit_code != 0;
-      if (o.auto_start) return r.exit_code;
-    } catch (const NoAudioDevice& e) {
-      const std::string m = std::string("this is an audio experiment and there is no usable audio output (") +
-                            e.what() + "); connect headphones or choose a device, then start again";
-      if (o.auto_start) {
-        err << "run: " << m << "\n";
-        return 3;
-      }
-      st.result = m;
-      st.result_error = true;
-    } catch (const std::exception& e) {
-      if (o.auto_start) throw;
-      std::string m = e.what();
-      if (auto nl = m.find('\n'); nl != std::string::npos) m = m.substr(0, nl);
-      st.result = "the session stopped: " + m;
-      st.result_error = true;
-    }
-    d.show_cursor(true);
-    d.reset_frame_log();
-    st.plan = LaunchPlan{};  // re-read the participant's session
-    if (st.x.experiment)     // and suggest the next participant
-      set_text(st.number, sizeof st.number, std::to_string(next_free_participant(*st.x.experiment, o.run.db)));
+    if (const auto code = start_session(st, o, d, out, err)) return *code;
   }
+}
+
+// [SECTION] Panel -------------------------------------------------------------------------
+struct LaunchPanel::Impl {
+  LaunchOptions o;
+  double hz = 60;
+  LaunchState st;
+};
+
+LaunchPanel::LaunchPanel(const LaunchOptions& o, double hz) : impl_(std::make_unique<Impl>()) {
+  impl_->o = o;
+  impl_->hz = hz;
+  for (const auto& f : o.recent) {  // the last files first, while they exist
+    std::error_code ec;
+    if (fs::is_regular_file(f, ec)) impl_->st.files.push_back(f);
+  }
+  for (const auto& f : find_experiment_files(o.folders))
+    if (std::find(impl_->st.files.begin(), impl_->st.files.end(), f) == impl_->st.files.end())
+      impl_->st.files.push_back(f);
+  impl_->st.quit_hint = "Ctrl+Q closes the workbench.";
+  if (!o.experiment.empty()) {
+    set_text(impl_->st.file, sizeof impl_->st.file, o.experiment);
+    impl_->st.reload = true;
+  }
+}
+LaunchPanel::~LaunchPanel() = default;
+
+void LaunchPanel::update() { mm::app::update(impl_->st, impl_->o, impl_->hz); }
+void LaunchPanel::draw() { draw_launch_widgets(impl_->st, impl_->o); }
+bool LaunchPanel::start_requested() const { return impl_->st.start; }
+std::string LaunchPanel::loaded_file() const { return impl_->st.loaded && impl_->st.x.ok() ? impl_->st.file : ""; }
+
+void LaunchPanel::run_requested(Display& d, std::ostream& out, std::ostream& err) {
+  if (!impl_->st.start) return;
+  impl_->st.start = false;
+  LaunchOptions o = impl_->o;
+  o.auto_start = false;
+  start_session(impl_->st, o, d, out, err);
 }
 
 }  // namespace mm::app

@@ -15,16 +15,22 @@
 // screen checks the file with check_experiment, previews the participant's session with
 // plan_session, and on Start hands the runner that checked experiment and plan.
 //
+// The workbench (`metamerlab studio`, app/studio.h) shows the same screen as its Start panel
+// (LaunchPanel: the state, the widgets and starting a session, without a window of its own).
+//
 // Sections
 //   [SECTION] Checks     experiment files, the participant's plan
 //   [SECTION] Screen     LaunchOptions, run_launch (options parsed by the program layer)
+//   [SECTION] Panel      LaunchPanel (the workbench's Start panel)
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "app/display.h"
 #include "app/runner.h"
 #include "experiments/experiment.h"
 #include "experiments/plan.h"
@@ -59,6 +65,7 @@ LaunchPlan plan_for_launch(const experiments::CheckedExperiment& x, int64_t part
 struct LaunchOptions {
   std::string experiment;          // preselected file ("" = none)
   std::vector<std::string> folders;  // searched for *.toml (the source tree's experiments/, ".")
+  std::vector<std::string> recent;   // files listed before those found (the workbench's last ones)
   RunOptions run;                  // db, window, and the runner's pilot/scripted options
   // Scripted mode.
   bool auto_start = false;
@@ -71,5 +78,26 @@ struct LaunchOptions {
 // button), running sessions from it. Scripted: returns the session's exit code, or 1 when
 // the experiment does not validate. Throws NoDisplay without a display.
 int run_launch(const LaunchOptions& o, std::ostream& out, std::ostream& err);
+
+// [SECTION] Panel -------------------------------------------------------------------------
+// The launch screen's state and widgets inside another window (the workbench's Start
+// panel): update() before drawing, draw() into the current ImGui window, and after the
+// frame run_requested() runs the session Start asked for in the same display.
+class LaunchPanel {
+ public:
+  LaunchPanel(const LaunchOptions& o, double refresh_hz);  // o.auto_start is ignored
+  ~LaunchPanel();
+  LaunchPanel(const LaunchPanel&) = delete;
+  LaunchPanel& operator=(const LaunchPanel&) = delete;
+  void update();                 // loads the file chosen, plans the participant typed
+  void draw();
+  bool start_requested() const;  // Start was pressed
+  void run_requested(Display& d, std::ostream& out, std::ostream& err);
+  std::string loaded_file() const;  // the experiment file loaded and valid ("" none)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace mm::app

@@ -4,7 +4,7 @@
 // (experiments/), the store (data/) and the analysis (analysis/) know nothing of it.
 //
 //   engine_commands.cpp    synth null classify info trace merge demo report resave train dataset
-//   session_commands.cpp   plan run launch calibrate sessions timing-test
+//   session_commands.cpp   plan run launch studio calibrate sessions timing-test
 //   compare_commands.cpp   judge analyze export
 //   reproduce.cpp          reproduce (the paper's pipeline on the bundled world)
 //   cluster_commands.cpp   cluster submit|status|resubmit (synth as Slurm array shards)

@@ -1,5 +1,5 @@
 // app/program/session_commands.cpp: the commands around people's sessions: plan, run,
-// launch, sessions, calibrate and timing-test. Loading, validating, planning and resuming are the
+// launch, studio (the experimenter's workbench, app/studio.h), sessions, calibrate and timing-test. Loading, validating, planning and resuming are the
 // session module's (experiments/session.h); showing trials is the presentation library's
 // (app/runner.h, app/launch.h). Torch for run --observer (app/program/judging.h) and for live
 // generation (app/program/live_worker.h).
@@ -8,11 +8,13 @@
 //   [SECTION] Options     what run and launch share
 //   [SECTION] Handlers    one function per command
 //   [SECTION] Table       session_commands
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "app/audio.h"
@@ -23,6 +25,8 @@
 #include "app/program/plan_print.h"
 #include "app/program/program.h"
 #include "app/runner.h"
+#include "app/studio.h"
+#include "app/studio_settings.h"
 #include "app/timing.h"
 #include "app/timing_test.h"
 #include "data/store.h"
@@ -208,6 +212,39 @@ int cmd_launch(const Args& a) {
   return run_launch(o, std::cout, std::cerr);
 }
 
+int cmd_studio(const Args& a) {
+  if (a.positionals().size() > 1) throw UsageError("studio: give at most one EXPERIMENT.toml");
+  StudioOptions o;
+  if (!a.positionals().empty()) o.experiment = a.positionals()[0];
+  o.settings = studio_settings_path();
+  o.db = a.get("db");
+  if (o.db.empty()) {  // the remembered one (run_studio reports a bad settings file)
+    std::ostringstream quiet;
+    o.db = read_studio_settings(o.settings, quiet).database;
+    if (o.db.empty()) o.db = "metamerlab.db";
+  }
+  const std::string data = stimuli::data_dir();
+  if (!data.empty()) o.folders.push_back((fs::path(data) / "experiments").string());
+  o.folders.push_back(".");
+  for (const auto& f : a.list("folder")) o.folders.push_back(f);
+  if (a.has("width")) o.width = static_cast<int>(positive(a, "width", 320));
+  if (a.has("height")) o.height = static_cast<int>(positive(a, "height", 240));
+  o.panel = a.get("panel");
+  const auto& panels = studio_panels();
+  if (!o.panel.empty() && std::find(panels.begin(), panels.end(), o.panel) == panels.end())
+    throw UsageError("studio: --panel " + o.panel + " is not a panel; use Experiment, Stimuli, Synthesis, Sessions, "
+                     "Results or Start");
+  o.screenshot = a.get("screenshot");
+  const experiments::StationChoice station = experiments::choose_station(a.get("station"));
+  o.run.station = station.label;
+  o.run.station_profile = station.profile;
+  o.run.store = session_store_options();
+  o.run.windowed = true;
+  o.run.db = o.db;
+  const auto live = live_generation(a, o.run);  // Start runs sessions as launch does
+  return run_studio(o, std::cout, std::cerr);
+}
+
 int cmd_sessions(const Args& a) {
   using json = nlohmann::json;
   data::Store s(a.get("db"));
@@ -342,6 +379,25 @@ std::vector<CommandEntry> session_commands() {
              {"screenshot", "FILE", "save the launch screen as PNG (scripted: just before Start)", ""}}),
         "EXPERIMENT.toml"},
        cmd_launch, EngineUse::live},
+      {{"studio",
+        "the experimenter's workbench: one window with Start (launch), Sessions, Stimuli, ...",
+        "Opens one window with the panels Experiment, Stimuli, Synthesis, Sessions, Results and Start.\n"
+        "Start is the launch screen (as metamerlab launch); Sessions lists the database's sessions\n"
+        "(re-read every 3 s); Stimuli shows its metamers as a grid of references x model x layer with\n"
+        "thumbnails and pass/fail marks, a category filter, and a cell's measures. Experiment, Synthesis\n"
+        "and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels, Ctrl+= / Ctrl+- the\n"
+        "text size, Ctrl+Q closes. The text size, the last experiment files, the database, the window\n"
+        "size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml (default\n"
+        "~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is not created).",
+        {{"db", "FILE", "database (default: the last one, else metamerlab.db)", ""},
+         {"folder", "DIR", "another folder to list experiment files from (Start)", "", false, true},
+         {"width", "W", "window width (default: the last one, else 1280)", ""},
+         {"height", "H", "window height (default: the last one, else 800)", ""},
+         {"panel", "NAME", "open at this panel: Experiment Stimuli Synthesis Sessions Results Start", ""},
+         {"station", "FILE|NAME", "this computer's station profile (as for launch)", ""},
+         {"screenshot", "FILE", "scripted: save the window as PNG once the panel shows its data, then close", ""}},
+        "EXPERIMENT.toml"},
+       cmd_studio, EngineUse::live},
       {{"calibrate",
         "measure the screen's luminance at grey levels with a photometer; write the station's gamma table",
         "Shows each grey level full-screen (raw drive levels, no gamma correction) with a line of text at\n"

@@ -97,7 +97,11 @@ INSTANTIATE_TEST_SUITE_P(
                  {"--model", "--input", "--categories", "--json", "--batch", "--db", "--threads", "--help"},
                  {"--model", "--input"}},
         HelpCase{"info", {"--model", "--json", "--threads", "--help"}, {"--model"}},
-        HelpCase{"demo", {"--out", "--db", "--modality", "--iterations", "--rounds", "--threads", "--help"}, {}}),
+        HelpCase{"demo", {"--out", "--db", "--modality", "--iterations", "--rounds", "--threads", "--help"}, {}},
+        HelpCase{"studio",
+                 {"--db", "--folder", "--width", "--height", "--panel", "--station", "--screenshot", "--device",
+                  "--live-threads", "--help"},
+                 {}}),
     [](const ::testing::TestParamInfo<HelpCase>& i) { return i.param.command; });
 
 // [SECTION] Usage errors ------------------------------------------------------------------

@@ -1,0 +1,262 @@
+// app/studio.cpp: the experimenter's workbench (app/studio.h): the window, the tab bar and
+// its keys, the text size, the settings read and written, the Sessions panel, and the
+// panels not built yet. The Start panel is the launch screen (app/launch.h); the Stimuli
+// panel is app/studio_library.cpp.
+//
+// Sections
+//   [SECTION] Panels     names, the Sessions table, the honest placeholders
+//   [SECTION] Window     the frame loop, keys, settings, the scripted screenshot
+#include "app/studio.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "app/launch.h"
+#include "app/studio_library.h"
+#include "app/studio_settings.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::app {
+
+// [SECTION] Panels ------------------------------------------------------------------------
+const std::vector<std::string>& studio_panels() {
+  static const std::vector<std::string> p{"Experiment", "Stimuli", "Synthesis", "Sessions", "Results", "Start"};
+  return p;
+}
+
+namespace {
+
+const ImVec4 kRed(1.0f, 0.36f, 0.36f, 1.0f);
+const ImVec4 kGreen(0.45f, 0.88f, 0.45f, 1.0f);
+const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
+const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
+
+// The database's sessions, re-read every few seconds.
+struct SessionsPanel {
+  std::vector<data::SessionSummary> rows;
+  std::string status;  // "" or what is wrong
+  std::string read_at;
+
+  void refresh(const std::string& db) {
+    std::error_code ec;
+    rows.clear();
+    if (db.empty() || !fs::is_regular_file(db, ec)) {
+      status = "no database at " + (db.empty() ? std::string("(none)") : db) + " (run and launch make one)";
+    } else {
+      try {
+        data::Store s(db);
+        rows = s.list_sessions();
+        status.clear();
+      } catch (const std::exception& e) {
+        std::string m = e.what();
+        status = "cannot read the database: " + m.substr(0, m.find('\n'));
+      }
+    }
+    char b[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(b, sizeof b, "%H:%M:%S", std::localtime(&now));
+    read_at = b;
+  }
+
+  void draw(double refresh_s, StudioProbe& p) {
+    p.sessions = rows;
+    p.status = status;
+    ImGui::TextColored(kDim, "%zu session(s); read at %s, again every %.0f s", rows.size(), read_at.c_str(), refresh_s);
+    if (!status.empty()) ImGui::TextColored(kRed, "%s", status.c_str());
+    if (rows.empty()) {
+      if (status.empty()) ImGui::TextColored(kDim, "No sessions yet (Start runs one).");
+      return;
+    }
+    const ImGuiTableFlags flags = ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
+                                  ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingStretchProp;
+    if (!ImGui::BeginTable("##sessions", 8, flags)) return;
+    ImGui::TableSetupScrollFreeze(0, 1);
+    for (const char* h : {"id", "participant", "experiment", "status", "answered / planned", "resumed", "started", "observer"})
+      ImGui::TableSetupColumn(h);
+    ImGui::TableHeadersRow();
+    for (const auto& r : rows) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::Text("%lld", static_cast<long long>(r.id));
+      ImGui::TableNextColumn();
+      ImGui::Text("%s (#%lld)", r.participant_code.c_str(), static_cast<long long>(r.participant_number));
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(r.experiment_name.c_str());
+      ImGui::TableNextColumn();
+      const ImVec4 c = r.status == data::SessionStatus::completed ? kGreen
+                       : r.status == data::SessionStatus::running ? kYellow
+                                                                  : kRed;
+      ImGui::TextColored(c, "%s", data::session_status_name(r.status));
+      ImGui::TableNextColumn();
+      ImGui::Text("%lld / %lld", static_cast<long long>(r.answered), static_cast<long long>(r.planned));
+      ImGui::TableNextColumn();
+      ImGui::Text("%lld", static_cast<long long>(r.resumed));
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(r.started_at.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(r.observer.empty() ? "person" : r.observer.c_str());
+    }
+    ImGui::EndTable();
+  }
+};
+
+void not_built(const char* what) {
+  ImGui::TextColored(kYellow, "not built yet: see issue 13");
+  ImGui::TextColored(kDim, "%s", what);
+}
+
+// [SECTION] Window ------------------------------------------------------------------------
+int panel_index(const std::string& name) {
+  const auto& p = studio_panels();
+  const auto it = std::find(p.begin(), p.end(), name);
+  return it == p.end() ? -1 : static_cast<int>(it - p.begin());
+}
+
+}  // namespace
+
+int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
+  if (!o.panel.empty() && panel_index(o.panel) < 0) {
+    err << "metamerlab: studio: --panel " << o.panel
+        << " is not a panel; use Experiment, Stimuli, Synthesis, Sessions, Results or Start\n";
+    return 2;
+  }
+  StudioSettings settings = read_studio_settings(o.settings, err);
+  const std::string db = !o.db.empty() ? o.db : !settings.database.empty() ? settings.database : "metamerlab.db";
+  settings.database = db;
+  if (o.width > 0) settings.width = o.width;
+  if (o.height > 0) settings.height = o.height;
+
+  DisplayOptions dopt;
+  dopt.fullscreen = false;
+  dopt.width = settings.width;
+  dopt.height = settings.height;
+  dopt.title = "metamerlab studio";
+  dopt.measure_frames = 10;
+  dopt.font_px = 28;  // the atlas; the text size setting scales it
+  Display d(dopt);
+  d.show_cursor(true);
+  const float base_scale = ImGui::GetIO().FontGlobalScale;  // Display's (HiDPI)
+
+  LaunchOptions lo;
+  lo.experiment = !o.experiment.empty() ? o.experiment : settings.experiments.empty() ? "" : settings.experiments[0];
+  lo.folders = o.folders;
+  lo.recent = settings.experiments;
+  lo.run = o.run;
+  lo.run.db = db;
+  LaunchPanel start(lo, d.info().frame_hz);
+  SessionsPanel sessions;
+  studio::StimulusLibrary library(d);
+
+  int current = panel_index(!o.panel.empty() ? o.panel : settings.panel);
+  if (current < 0) current = panel_index("Start");
+  int requested = current;  // the tab to select at the next frame (-1: as the user clicks)
+  double last_read = -1e9;
+  bool quit = false;
+  const int n = static_cast<int>(studio_panels().size());
+  for (int64_t frame = 1; !quit; ++frame) {
+    for (const auto& ev : d.poll_events()) {
+      if (ev.type == InputEvent::quit) quit = true;
+      if (ev.type != InputEvent::key_down || !ev.ctrl) continue;
+      if (ev.key == "Q") quit = true;
+      if (ev.key == "Tab") requested = (current + (ev.shift ? n - 1 : 1)) % n;
+      if (ev.key.size() == 1 && ev.key[0] >= '1' && ev.key[0] < '1' + n) requested = ev.key[0] - '1';
+      if (ev.key == "=" || ev.key == "+" || ev.key == "Keypad +") settings.font_px += 1;
+      if (ev.key == "-" || ev.key == "Keypad -") settings.font_px -= 1;
+      settings.font_px = std::clamp<float>(settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx);
+    }
+    const std::string panel = studio_panels()[current];
+    if (now_s() - last_read >= o.refresh_s) {  // the database, every few seconds
+      sessions.refresh(db);
+      library.refresh(db);
+      last_read = now_s();
+    }
+    start.update();
+
+    StudioProbe probe;
+    probe.display = &d;
+    probe.frame = frame;
+    probe.font_px = settings.font_px;
+    const float scale = settings.font_px / 17.0f;  // widget sizes follow the text
+    d.clear(Color::grey(0.1f));
+    d.begin_imgui();
+    ImGui::GetIO().FontGlobalScale = base_scale * settings.font_px / dopt.font_px;
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(ImGui::GetIO().DisplaySize);
+    ImGui::Begin("metamerlab studio", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
+                     ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+    ImGui::TextColored(kDim, "metamerlab studio    database %s", db.c_str());
+    ImGui::SameLine(ImGui::GetContentRegionAvail().x - 300 * scale);
+    ImGui::SetNextItemWidth(160 * scale);
+    ImGui::SliderFloat("text size", &settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx, "%.0f px");
+    settings.font_px = std::round(settings.font_px);
+    if (ImGui::BeginTabBar("##panels")) {
+      for (int i = 0; i < n; ++i) {
+        const std::string& name = studio_panels()[i];
+        const bool open = ImGui::BeginTabItem(name.c_str(), nullptr, i == requested ? ImGuiTabItemFlags_SetSelected : 0);
+        const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+        const float k = d.pixel_scale();
+        probe.tabs.push_back({a.x * k, a.y * k, (b.x - a.x) * k, (b.y - a.y) * k});
+        if (!open) continue;
+        if (requested >= 0 && i != requested) {  // ImGui selects a requested tab a frame later: draw nothing till then
+          ImGui::EndTabItem();
+          continue;
+        }
+        current = i;
+        probe.panel = name;
+        if (name == "Start") start.draw();
+        else if (name == "Sessions") sessions.draw(o.refresh_s, probe);
+        else if (name == "Stimuli") library.draw(scale, probe);
+        else if (name == "Experiment")
+          not_built("The experiment designer (issue 13, part 2). Edit the TOML file (experiments/README.md); "
+                    "Start validates it and shows its plan.");
+        else if (name == "Synthesis")
+          not_built("The synthesis queue (issue 13, part 4). Run metamerlab synth (or cluster submit); "
+                    "Stimuli shows what it recorded.");
+        else if (name == "Results")
+          not_built("The results panel (issue 13, part 5). Run metamerlab analyze and export.");
+        ImGui::EndTabItem();
+      }
+      ImGui::EndTabBar();
+    }
+    if (requested == current) requested = -1;
+    ImGui::End();
+
+    // The scripted screenshot: once the panel has read its data and its images are in.
+    bool shoot = false;
+    if (!o.screenshot.empty() && frame >= 6 && (probe.pending_thumbnails == 0 || frame >= 600)) shoot = quit = true;
+    if (shoot) save_png(o.screenshot, d.capture());
+    if (o.probe) {
+      o.probe(probe);
+      if (probe.quit) quit = true;
+    }
+    d.flip();
+    if (panel != studio_panels()[current]) last_read = -1e9;  // a panel just shown reads the database now
+    if (start.start_requested()) {
+      ImGui::GetIO().FontGlobalScale = base_scale;  // the runner's screens at their own size
+      start.run_requested(d, out, err);
+      d.show_cursor(true);
+      last_read = -1e9;
+    }
+    if (const std::string f = start.loaded_file(); !f.empty()) {  // remembered as an absolute path
+      std::error_code ec;
+      const std::string abs = fs::absolute(f, ec).lexically_normal().string();
+      if (settings.experiments.empty() || settings.experiments[0] != abs) remember_experiment(settings, abs);
+    }
+  }
+
+  settings.panel = studio_panels()[current];
+  try {
+    write_studio_settings(o.settings, settings);
+  } catch (const std::exception& e) {
+    err << "metamerlab: studio: the settings were not saved: " << e.what() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace mm::app

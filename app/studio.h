@@ -1,0 +1,84 @@
+// app/studio.h: the experimenter's workbench (`metamerlab studio`, issue 13): one window
+// with the panels Experiment, Stimuli, Synthesis, Sessions, Results and Start.
+//
+//   Start      the launch screen (app/launch.h, LaunchPanel): pick a file and a participant,
+//              see validation and the plan, start the session in this window
+//   Sessions   the database's sessions (participant, experiment, status, answered/planned,
+//              started, observer), re-read every few seconds
+//   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
+//              metamer's thumbnail with its pass/fail mark, a category filter, and for the
+//              selected cell reference and metamer side by side with the measures
+//   Experiment, Synthesis, Results: not built yet (one line says so; see issue 13)
+//
+// Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
+// Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
+// button closes it. The settings (app/studio_settings.h) are read at start and written at
+// the end. Nothing is written to the database here (a missing file is reported, not
+// created; an older one is migrated on open, as by every command).
+//
+// Tests drive it in-process through StudioOptions::probe: called every frame with what
+// the panels show and the display, so a test sends real SDL events (Display::push_key,
+// push_click) and checks what the next frames show.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "app/display.h"
+#include "app/runner.h"
+#include "data/store.h"
+
+namespace mm::app {
+
+// The panels, in tab order.
+const std::vector<std::string>& studio_panels();
+
+// What one frame showed, for tests (StudioOptions::probe).
+struct StudioProbe {
+  Display* display = nullptr;  // to send events through SDL's queue
+  int64_t frame = 0;
+  std::string panel;           // the panel shown this frame
+  float font_px = 0;
+  std::vector<Rect> tabs;      // each panel's tab, in drawable pixels (studio_panels order)
+  // Sessions: the rows of the table (when the panel is shown), and the panel's status line.
+  std::vector<data::SessionSummary> sessions;
+  std::string status;          // "" or what went wrong reading the database / what is missing
+  // Stimuli: the grid's cells drawn this frame and what the detail view shows.
+  struct Cell {
+    int64_t metamer_id = 0;
+    std::string reference, category, model, layer;
+    bool passed = false;
+    bool thumbnail = false;    // its image is on screen (loaded and uploaded)
+    Rect rect;                 // drawable pixels (for push_click)
+  };
+  std::vector<Cell> cells;
+  std::vector<std::string> categories;  // the filter's choices ("All" first)
+  std::string category;                 // the filter's choice
+  Rect category_combo;                  // the filter (drawable pixels)
+  std::vector<Rect> category_items;     // its choices while its list is open
+  int64_t selected = 0;                 // the selected metamer's id (0 none)
+  std::string detail;                   // the detail view's measures, one per line
+  int pending_thumbnails = 0;           // cells still waiting for their image
+  bool quit = false;                    // the test sets this to close the window
+};
+
+struct StudioOptions {
+  std::string experiment;            // preselected in Start ("" = the last one remembered)
+  std::string db;                    // "" = the remembered database, else metamerlab.db
+  std::string settings;              // the settings file ("" = nothing read or remembered)
+  std::vector<std::string> folders;  // Start: folders whose experiment files are listed
+  RunOptions run;                    // Start: the runner's options (station, live generation)
+  int width = 0, height = 0;         // window size (0: the remembered one)
+  std::string panel;                 // open at this panel ("" = the one open last)
+  std::string screenshot;            // scripted: PNG of the window once the panel shows its data, then close
+  double refresh_s = 3;              // Sessions and Stimuli re-read the database this often
+  std::function<void(StudioProbe&)> probe;  // tests: called every frame after drawing
+};
+
+// Shows the workbench until it is closed; writes the settings then. Returns 0 (2 for an
+// unknown --panel). Throws NoDisplay without a display.
+int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err);
+
+}  // namespace mm::app
