@@ -497,6 +497,11 @@ MergeReport merge_stores(const std::string& out, const std::vector<std::string>&
       throw std::runtime_error(p + ": is the output database itself; give the shards after " + out + kNothing);
     ins.push_back(std::make_unique<Input>(p));
   }
+  // An OUT created by this merge is removed again on any error: OUT is as it was (absent).
+  const auto remove_new_out = [&] {
+    if (!existed)
+      for (const char* sfx : {"", "-wal", "-shm", "-journal"}) fs::remove(out_file + sfx, ec);
+  };
   MergeReport report;
   try {
     Store store(out);
@@ -509,9 +514,16 @@ MergeReport merge_stores(const std::string& out, const std::vector<std::string>&
     for (const auto& in : ins) merge_input(*in, mg);
     t.commit();
     report = mg.report;
+  } catch (const std::runtime_error& e) {
+    remove_new_out();
+    // A message quotes the shard's text (paths, layers), which may hold line breaks or
+    // control characters: one line.
+    std::string m = e.what();
+    for (char& c : m)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    throw std::runtime_error(m);
   } catch (...) {
-    if (!existed)  // created by this merge: removed again, OUT is as it was (absent)
-      for (const char* sfx : {"", "-wal", "-shm", "-journal"}) fs::remove(out_file + sfx, ec);
+    remove_new_out();
     throw;
   }
   report.inputs = static_cast<int>(inputs.size());

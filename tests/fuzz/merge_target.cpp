@@ -115,7 +115,8 @@ bool merge_shard_bytes(const uint8_t* data, size_t size) {
     if (verbose) std::fprintf(stderr, "fuzz: refused: %s\n", e.what());
     // The project's rule for bad input: one line, naming the file.
     const std::string m = e.what();
-    if (m.find('\n') != std::string::npos) finding("a refusal spans lines: " + m);
+    for (char c : m)  // a line break, or a control character that could move the cursor
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) finding("a refusal is not one line: " + m);
     if (m.find(in) == std::string::npos) finding("a refusal does not name the shard: " + m);
   }
   // The shard is opened read-only: never written.
@@ -281,6 +282,7 @@ void copy_prefix(const std::string& from, const std::string& to, size_t n) {
 
 }  // namespace
 
+// The seeds' names carry no .db (git ignores *.db), so they can be kept as they are.
 int write_merge_seeds(const std::string& dir) {
   fs::create_directories(dir);
   int written = 0;
@@ -290,23 +292,23 @@ int write_merge_seeds(const std::string& dir) {
     remove_db(p);
     return p;
   };
-  const std::string v0 = seed("valid-image.db"), v1 = seed("valid-two-models.db");
+  const std::string v0 = seed("valid-image"), v1 = seed("valid-two-models");
   valid_shard(v0, 0);
   compact(v0);
   valid_shard(v1, 1);
   compact(v1);
-  const std::string empty = seed("valid-empty.db");
+  const std::string empty = seed("valid-empty");
   valid_shard(empty, 2);
   compact(empty);
   // A shard left in WAL mode, as synth leaves its database.
-  const std::string wal = seed("valid-wal.db");
+  const std::string wal = seed("valid-wal");
   valid_shard(wal, 0);
   compact(wal, "PRAGMA journal_mode=WAL;");
   // Refused: a metamer whose file is missing; one whose file changed; two runs with the
   // same options whose metamer differs; a session's rows; a newer schema; another
   // program's database.
   {
-    const std::string p = seed("refused-missing-file.db");
+    const std::string p = seed("refused-missing-file");
     data::Store s(p);
     const int64_t m = s.upsert_model(model("image", "image"));
     const int64_t r = s.begin_synth_run(run_of(m, "{}"));
@@ -315,7 +317,7 @@ int write_merge_seeds(const std::string& dir) {
     s.add_metamer(x);
   }
   {
-    const std::string p = seed("refused-changed-file.db");
+    const std::string p = seed("refused-changed-file");
     data::Store s(p);
     const int64_t m = s.upsert_model(model("image", "image"));
     const int64_t r = s.begin_synth_run(run_of(m, "{}"));
@@ -324,7 +326,7 @@ int write_merge_seeds(const std::string& dir) {
     s.add_metamer(x);
   }
   {
-    const std::string p = seed("refused-conflict.db");
+    const std::string p = seed("refused-conflict");
     data::Store s(p);
     const int64_t m = s.upsert_model(model("image", "image"));
     const int64_t r1 = s.begin_synth_run(run_of(m, "{}")), r2 = s.begin_synth_run(run_of(m, "{}"));
@@ -334,30 +336,41 @@ int write_merge_seeds(const std::string& dir) {
     s.add_metamer(x);
   }
   {
-    const std::string p = seed("refused-session-rows.db");
+    // Text from the shard in the message: a reference path with a line break.
+    const std::string p = seed("refused-line-break");
+    data::Store s(p);
+    const int64_t m = s.upsert_model(model("image", "image"));
+    const int64_t r = s.begin_synth_run(run_of(m, "{}"));
+    data::MetamerRecord x = metamer(r, 2, 0, "l1", false);
+    x.reference_path = "refs/2\n.png";
+    x.png_path = "files/missing\r.png";
+    s.add_metamer(x);
+  }
+  {
+    const std::string p = seed("refused-session-rows");
     data::Store s(p);
     s.upsert_participant("P01");
   }
-  for (const char* name : {"refused-missing-file.db", "refused-changed-file.db", "refused-conflict.db",
-                           "refused-session-rows.db"})
+  for (const char* name : {"refused-missing-file", "refused-changed-file", "refused-conflict",
+                           "refused-line-break", "refused-session-rows"})
     compact(dir + "/" + name);
-  const std::string newer = seed("refused-newer-schema.db");
+  const std::string newer = seed("refused-newer-schema");
   fs::copy_file(v0, newer);
   compact(newer, "PRAGMA user_version=999;");
-  const std::string other = seed("refused-other-program.db");
+  const std::string other = seed("refused-other-program");
   fs::copy_file(v0, other);
   compact(other, "PRAGMA application_id=0;");
   // Damaged: cut short at three points; a page of the middle overwritten; not a database.
   const size_t size = fs::file_size(v1);
-  copy_prefix(v1, seed("cut-100-bytes.db"), 100);
-  copy_prefix(v1, seed("cut-one-page.db"), 512);
-  copy_prefix(v1, seed("cut-half.db"), size / 2);
+  copy_prefix(v1, seed("cut-100-bytes"), 100);
+  copy_prefix(v1, seed("cut-one-page"), 512);
+  copy_prefix(v1, seed("cut-half"), size / 2);
   {
     std::string b = read_all(v1);
     for (size_t i = size / 2; i < size / 2 + 512 && i < b.size(); ++i) b[i] = static_cast<char>(b[i] ^ 0x5a);
-    write_all(seed("damaged-page.db"), b);
+    write_all(seed("damaged-page"), b);
   }
-  write_all(seed("not-a-database.db"), "this is not a database\n");
+  write_all(seed("not-a-database"), "this is not a database\n");
   return written;
 }
 
