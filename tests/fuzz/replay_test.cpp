@@ -79,6 +79,14 @@ TEST(FuzzMerge, TheCorpusHoldsShardsThatMerge) {
   EXPECT_GE(accepted, 2);
 }
 
+// Every shard is a whole database (about 32 kB): the kept corpus stays under 1 MB in git.
+TEST(FuzzMerge, TheCorpusStaysSmall) {
+  uintmax_t bytes = 0;
+  for (const auto& f : files_in(fs::path(mm::test::source_dir()) / "tests/fuzz/corpus/merge")) bytes += fs::file_size(f);
+  EXPECT_LT(bytes, 1000u * 1000u) << "tests/fuzz/corpus/merge holds " << bytes
+                                   << " bytes: keep the seeds and the files that add coverage (tools/fuzz.sh merge)";
+}
+
 // The seeds as written now (what tests/fuzz/merge_seeds.cpp writes): valid-* merge, every
 // other one is refused.
 TEST(FuzzMerge, FreshSeedsMergeOrAreRefusedAsNamed) {
