@@ -304,9 +304,11 @@ TEST(Faults, AnExportFailsCleanlyAtEachPointAndLeavesNoHalfExport) {
       [&](const std::string& dir) { EXPECT_EQ(tree(dir + "/x"), want); });
 }
 
-// Every row of the tables a merge writes, ids included, as text; "" when the file is absent.
+// Every row of the tables a merge writes, ids included, as text; kAbsent when there is no
+// file (an empty database gives "").
+const std::string kAbsent = "(absent)";
 std::string merged_rows(const std::string& db) {
-  if (!fs::exists(db)) return "";
+  if (!fs::exists(db)) return kAbsent;
   sqlite3* h = nullptr;
   if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
     sqlite3_close_v2(h);
@@ -385,7 +387,7 @@ Shards& shards() {
 }
 
 // A merge of the three shards into DIR/out.db, failing at each point: OUT as it was before
-// (`before`: "" for absent) or completely merged (`want`), never in between; the merge
+// (`before`: kAbsent for none) or completely merged (`want`), never in between; the merge
 // run again gives `want`; the shards are never written.
 void merge_at_each_point(const std::string& root, const std::string& before, const std::string& want,
                          const std::function<void(const std::string&)>& prepare) {
@@ -402,7 +404,7 @@ void merge_at_each_point(const std::string& root, const std::string& before, con
         expect_intact(out);
         const std::string now = merged_rows(out);
         EXPECT_TRUE(now == before || now == want) << "OUT is neither as it was nor completely merged:\n" << now;
-        if (before.empty() && !fs::exists(out))
+        if (before == kAbsent && !fs::exists(out))
           for (const char* sfx : {"-wal", "-shm", "-journal"})
             EXPECT_FALSE(fs::exists(out + sfx)) << out + sfx << " left behind";
       },
@@ -423,7 +425,7 @@ TEST(Faults, AMergeIntoANewDatabaseFailsCleanlyAtEachPointAndLeavesNoDatabase) {
   ASSERT_EQ(c.code, 0) << c.out;
   const std::string want = merged_rows(ref);
   ASSERT_NE(want.find("metamers|16|"), std::string::npos) << "16 metamers expected:\n" << want;
-  merge_at_each_point(tmp.path, "", want, nullptr);
+  merge_at_each_point(tmp.path, kAbsent, want, nullptr);
 }
 
 TEST(Faults, AMergeIntoAnEarlierMergeFailsCleanlyAtEachPointAndLeavesItAsItWas) {
