@@ -22,11 +22,22 @@ std::string seconds_text(int ms) {
   return o.str();
 }
 
+// SQLite's own message as part of one line: it can quote a damaged file's schema text
+// (line breaks, control bytes, any length; the merge fuzzer found one), so control
+// characters become spaces and the text is cut after 160 bytes.
+std::string one_line(const char* m) {
+  std::string s = m;
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  if (s.size() > 160) s = s.substr(0, 160) + "...";
+  return s;
+}
+
 }  // namespace
 
 std::string error_message(const std::string& path, int rc, int busy_timeout_ms,
                           const std::string& what, const char* sqlite_msg) {
-  const std::string msg = sqlite_msg ? sqlite_msg : sqlite3_errstr(rc);
+  const std::string msg = one_line(sqlite_msg ? sqlite_msg : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_READONLY:
       return path + ": database is read-only; make it writable (chmod u+w) or pass another --db";

@@ -105,6 +105,8 @@ class Input {
     {
       Stmt s(d_, "PRAGMA integrity_check", "checking the database's integrity");
       std::string first = s.step() ? s.text(0) : std::string();
+      for (char& c : first)  // SQLite's report can span lines: one line
+        if (c == '\n') c = ' ';
       if (first != "ok")
         throw std::runtime_error(path_ + ": integrity check failed (" + first +
                                  "); run the shard again or restore it from a backup" + kNothing);
@@ -209,6 +211,7 @@ class TableCopy {
     const std::string insert_sql = "INSERT INTO " + ident(table) + " (" + names + ") VALUES (" + params + ")";
     insert_ = std::make_unique<Stmt>(out, insert_sql.c_str(), "merging the rows of " + table);
     out_db_ = out.db;
+    in_path_ = in.path;
   }
   const std::string& select_sql() const { return select_sql_; }
   const std::vector<std::string>& columns() const { return cols_; }
@@ -228,12 +231,20 @@ class TableCopy {
       if (r != ids.end()) insert_->bind_id_or_null(pos, r->second);
       else insert_->bind_value(pos, src.value(pos));
     }
-    insert_->run();
+    try {
+      insert_->run();
+    } catch (const std::runtime_error&) {
+      // A value OUT's schema refuses (a CHECK, NOT NULL or UNIQUE constraint) is the shard's
+      // fault, not OUT's: name the shard (the merge fuzzer found one).
+      if ((sqlite3_errcode(out_db_) & 0xff) != SQLITE_CONSTRAINT) throw;
+      throw std::runtime_error(in_path_ + ": a row of " + table_ + " does not fit the store's schema (" +
+                               sqlite3_errmsg(out_db_) + "); run the shard again" + kNothing);
+    }
     return sqlite3_last_insert_rowid(out_db_);
   }
 
  private:
-  std::string table_, select_sql_;
+  std::string table_, select_sql_, in_path_;
   std::vector<std::string> cols_;
   std::unique_ptr<Stmt> insert_;
   sqlite3* out_db_ = nullptr;
@@ -526,6 +537,11 @@ MergeReport merge_stores(const std::string& out, const std::vector<std::string>&
       throw std::runtime_error(p + ": is the output database itself; give the shards after " + out + kNothing);
     ins.push_back(std::make_unique<Input>(p));
   }
+  // An OUT created by this merge is removed again on any error: OUT is as it was (absent).
+  const auto remove_new_out = [&] {
+    if (!existed)
+      for (const char* sfx : {"", "-wal", "-shm", "-journal"}) fs::remove(out_file + sfx, ec);
+  };
   MergeReport report;
   try {
     Store store(out);
@@ -539,9 +555,16 @@ MergeReport merge_stores(const std::string& out, const std::vector<std::string>&
     mg.report.nulls_completed = detail::complete_null_parts(od);
     t.commit();
     report = mg.report;
+  } catch (const std::runtime_error& e) {
+    remove_new_out();
+    // A message quotes the shard's text (paths, layers), which may hold line breaks or
+    // control characters: one line.
+    std::string m = e.what();
+    for (char& c : m)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    throw std::runtime_error(m);
   } catch (...) {
-    if (!existed)  // created by this merge: removed again, OUT is as it was (absent)
-      for (const char* sfx : {"", "-wal", "-shm", "-journal"}) fs::remove(out_file + sfx, ec);
+    remove_new_out();
     throw;
   }
   report.inputs = static_cast<int>(inputs.size());

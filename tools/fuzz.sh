@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # tools/fuzz.sh: runs the libFuzzer targets (tests/fuzz/targets.h) on the parsers of outside
 # input: experiment files with their CSV tables, images, sounds, .npy files, a TorchScript
-# archive's metamerlab.json and a trained network's sidecar.
+# archive's metamerlab.json, a trained network's sidecar and the shard databases merge reads.
 #   tools/fuzz.sh TARGET|all [SECONDS]     (default 600 seconds per target)
-# TARGET: experiment image audio npy model_meta net_sidecar. Builds build-fuzz/ with clang,
-# -fsanitize=fuzzer,address,undefined (-DMETAMERLAB_FUZZ=ON; only the fuzzers and the
-# torch-free libraries they link), then per target, one process at a time:
+# TARGET: experiment image audio npy model_meta net_sidecar merge. Builds build-fuzz/ with
+# clang, -fsanitize=fuzzer,address,undefined (-DMETAMERLAB_FUZZ=ON; only the fuzzers and
+# the torch-free libraries they link), then per target, one process at a time:
 #   1. fuzzes for SECONDS from tests/fuzz/corpus/TARGET/ (new inputs go to a work folder),
 #   2. minimizes corpus + new inputs with -merge=1 (edge coverage) back into
 #      tests/fuzz/corpus/TARGET/,
@@ -16,10 +16,12 @@
 # flags), BUILD_DIR (default build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ALL=(experiment image audio npy model_meta net_sidecar)
+ALL=(experiment image audio npy model_meta net_sidecar merge)
 TARGET="${1:-}"
 SECONDS_EACH="${2:-600}"
-BUILD_DIR="${BUILD_DIR:-build-fuzz}"
+# Absolute paths: a target may change the current folder while it runs (merge does), and
+# libFuzzer writes a crash input where -artifact_prefix says at the moment it crashes.
+BUILD_DIR="$(realpath -m "${BUILD_DIR:-build-fuzz}")"
 if [[ -z "$TARGET" || "$TARGET" == -h || "$TARGET" == --help ]]; then
   sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
@@ -43,8 +45,8 @@ status=0
 summary=()
 for t in "${targets[@]}"; do
   bin="$BUILD_DIR/fuzz/fuzz_$t"
-  corpus="tests/fuzz/corpus/$t"
-  crashes="tests/fuzz/crashes/$t"
+  corpus="$PWD/tests/fuzz/corpus/$t"
+  crashes="$PWD/tests/fuzz/crashes/$t"
   work="$BUILD_DIR/fuzz-work/$t"
   artifacts="$BUILD_DIR/fuzz-artifacts/$t"
   rm -rf "$work" "$artifacts"

@@ -147,6 +147,20 @@ TEST(StoreLocks, MessagesNameFileAndFix) {
   EXPECT_NE(cant.find("--db"), std::string::npos);
 }
 
+// SQLite's message can quote a damaged schema (the merge fuzzer's finding): it stays one
+// line, of bounded length.
+TEST(StoreLocks, SQLitesOwnMessageStaysOneLine) {
+  using detail::error_message;
+  const std::string quoted = "malformed database schema (x) - unrecognized token: \"`3index\nCREATE INDEX i ON t (a)\r\n\x01";
+  const std::string m = error_message("shard.db", SQLITE_CORRUPT, 5000, "x", quoted.c_str());
+  EXPECT_EQ(m.find_first_of("\n\r\x01"), std::string::npos) << m;
+  EXPECT_EQ(m.rfind("shard.db: database is corrupt (malformed database schema (x) - unrecognized token: \"`3index CREATE", 0), 0u)
+      << m;
+  const std::string longer = error_message("shard.db", SQLITE_ERROR, 5000, "x", std::string(5000, 'a').c_str());
+  EXPECT_LT(longer.size(), 200u);
+  EXPECT_EQ(longer.substr(longer.size() - 3), "...");
+}
+
 // [SECTION] Refusals ----------------------------------------------------------------------
 // Tests run as root, where permission bits do not stop writes; an SQLite read-only URI
 // gives a genuinely read-only connection, which the store must refuse.

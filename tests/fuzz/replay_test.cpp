@@ -4,7 +4,9 @@
 // its corpus unnoticed) and every crash input found so far, tests/fuzz/crashes/<target>/,
 // must be handled without a crash: a clear refusal or a normal load. A crash file that
 // crashes again fails (or kills) this test; under tools/sanitize.sh it runs with
-// AddressSanitizer and UBSan as well.
+// AddressSanitizer and UBSan as well. The merge corpus must also hold shards that merge
+// (so the target gets past its checks), and freshly written seeds merge or are refused as
+// their names say.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -54,13 +56,49 @@ TEST_P(FuzzReplay, Crashes) {
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay, ::testing::ValuesIn(mm::fuzz::fuzz_targets()),
                          [](const ::testing::TestParamInfo<mm::fuzz::NamedTarget>& i) { return std::string(i.param.name); });
 
-// The six targets of the issue, each with its corpus folder.
+// The targets of the issue, each with its corpus folder.
 TEST(FuzzReplay, EveryTargetHasACorpus) {
   std::vector<std::string> names;
   for (const auto& t : mm::fuzz::fuzz_targets()) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"experiment", "image", "audio", "npy", "model_meta", "net_sidecar"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"experiment", "image", "audio", "npy", "model_meta", "net_sidecar", "merge"}));
   for (const auto& n : names)
     EXPECT_TRUE(fs::is_directory(fs::path(mm::test::source_dir()) / "tests/fuzz/corpus" / n)) << n;
+}
+
+bool merges(const std::string& file) {
+  const std::string bytes = mm::test::read_bytes(file);
+  return mm::fuzz::merge_shard_bytes(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+// The kept corpus reaches a full merge (its files found, records copied), not only the
+// refusals of damaged files.
+TEST(FuzzMerge, TheCorpusHoldsShardsThatMerge) {
+  int accepted = 0;
+  for (const auto& f : files_in(fs::path(mm::test::source_dir()) / "tests/fuzz/corpus/merge")) accepted += merges(f);
+  EXPECT_GE(accepted, 2);
+}
+
+// Every shard is a whole database (about 32 kB): the kept corpus stays under 1 MB in git.
+TEST(FuzzMerge, TheCorpusStaysSmall) {
+  uintmax_t bytes = 0;
+  for (const auto& f : files_in(fs::path(mm::test::source_dir()) / "tests/fuzz/corpus/merge")) bytes += fs::file_size(f);
+  EXPECT_LT(bytes, 1000u * 1000u) << "tests/fuzz/corpus/merge holds " << bytes
+                                   << " bytes: keep the seeds and the files that add coverage (tools/fuzz.sh merge)";
+}
+
+// The seeds as written now (what tests/fuzz/merge_seeds.cpp writes): valid-* merge, every
+// other one is refused.
+TEST(FuzzMerge, FreshSeedsMergeOrAreRefusedAsNamed) {
+  mm::test::TempDir tmp("fuzz-merge-seeds");
+  EXPECT_GE(mm::fuzz::write_merge_seeds(tmp.path), 10);
+  const auto seeds = files_in(tmp.path);
+  ASSERT_GE(seeds.size(), 10u);
+  for (const auto& f : seeds) {
+    const bool valid = fs::path(f).filename().string().rfind("valid-", 0) == 0;
+    EXPECT_EQ(merges(f), valid) << f;
+    EXPECT_LT(fs::file_size(f), 64u * 1024) << f << ": the fuzzers take at most 64 kB (tools/fuzz.sh -max_len)";
+  }
 }
 
 }  // namespace

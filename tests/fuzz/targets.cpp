@@ -206,6 +206,7 @@ const std::vector<NamedTarget>& fuzz_targets() {
   static const std::vector<NamedTarget> all = {
       {"experiment", fuzz_experiment}, {"image", fuzz_image},           {"audio", fuzz_audio},
       {"npy", fuzz_npy},               {"model_meta", fuzz_model_meta}, {"net_sidecar", fuzz_net_sidecar},
+      {"merge", fuzz_merge},
   };
   return all;
 }

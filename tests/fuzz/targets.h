@@ -14,6 +14,11 @@
 //   npy          a .npy file through stimuli::load_npy
 //   model_meta   a TorchScript archive's metamerlab.json through synth::parse_model_info
 //   net_sidecar  a trained network's sidecar FILE.json through synth::parse_net_sidecar
+//   merge        a shard database through data::merge_stores into a fresh OUT, what
+//                `metamerlab merge` reads (merge_target.cpp); besides a crash, a finding
+//                (abort) is a refusal that is not one line naming the shard, a merge that
+//                writes its input, leaves a refused OUT behind, writes an OUT failing
+//                PRAGMA integrity_check, or adds records when run again
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +38,14 @@ int fuzz_audio(const uint8_t* data, size_t size);
 int fuzz_npy(const uint8_t* data, size_t size);
 int fuzz_model_meta(const uint8_t* data, size_t size);
 int fuzz_net_sidecar(const uint8_t* data, size_t size);
+int fuzz_merge(const uint8_t* data, size_t size);
+
+// The merge target's work: true when the merge was accepted (the replay test checks that
+// the corpus holds shards that merge, so the target reaches the copying code).
+bool merge_shard_bytes(const uint8_t* data, size_t size);
+// Writes the merge target's seeds into `dir` (made with the store's API: valid shards, then
+// refused and damaged variants; tests/fuzz/merge_seeds.cpp); returns how many.
+int write_merge_seeds(const std::string& dir);
 
 using FuzzTarget = int (*)(const uint8_t*, size_t);
 struct NamedTarget {

@@ -5,7 +5,10 @@
 // the same command afterwards resumes and completes the session with each planned trial
 // once. A synthesis run and an export likewise: a clear line, the database intact, no
 // half-written output, and the same command afterwards finishes the work (a synthesis run
-// bit-identical to an uninterrupted one).
+// bit-identical to an uninterrupted one). A merge of shard databases, into a new OUT and
+// into one holding an earlier merge: OUT exactly as before (absent, or its records
+// unchanged) or completely merged, the shards untouched, and the merge run again gives
+// what an uninterrupted merge gives.
 //
 // METAMERLAB_FAULT_STRIDE=K tries every K-th N (1: every N, the full run); by default about
 // 10 points per kind spread over the run (CI).
@@ -21,6 +24,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "data/sha256.h"
 #include "data/store.h"
@@ -203,10 +208,16 @@ std::map<std::string, std::string> tree(const std::string& dir) {
 
 // A fault at every point (by default `points` per kind) of a run of args_for(DIR); after each:
 // a clean failure or success, `after_fault(DIR)`, then the same command on a healthy disk
-// succeeds and `finished(DIR)` checks the result.
+// succeeds and `finished(DIR)` checks the result. `prepare(DIR)`, when given, sets up DIR
+// before each run (the clean run that counts the calls included).
 void every_point(const std::string& root, const std::function<std::vector<std::string>(const std::string&)>& args_for,
                  long long points, const std::function<void(const std::string&)>& after_fault,
-                 const std::function<void(const std::string&)>& finished) {
+                 const std::function<void(const std::string&)>& finished,
+                 const std::function<void(const std::string&)>& prepare = nullptr) {
+  if (prepare) {
+    fs::create_directories(root + "/count");
+    prepare(root + "/count");
+  }
   const auto calls = count_calls(args_for(root + "/count"), root + "/count");
   int tried = 0, stopped = 0;
   for (const auto& [kind, total] : calls) {
@@ -215,6 +226,7 @@ void every_point(const std::string& root, const std::function<std::vector<std::s
       SCOPED_TRACE(where);
       const std::string dir = root + "/" + kind + std::to_string(n);
       fs::create_directories(dir);
+      if (prepare) prepare(dir);
       const Cli c = mm::test::run_metamerlab(
           args_for(dir), dir + "/out.txt",
           {{"LD_PRELOAD", fault_vfs()}, {"MM_FAULT_OP", kind}, {"MM_FAULT_AT", std::to_string(n)}}, 300);
@@ -290,6 +302,146 @@ TEST(Faults, AnExportFailsCleanlyAtEachPointAndLeavesNoHalfExport) {
         if (fs::exists(dir + "/x") && tree(dir + "/x") == want) fs::remove_all(dir + "/x");  // the rerun needs it new
       },
       [&](const std::string& dir) { EXPECT_EQ(tree(dir + "/x"), want); });
+}
+
+// Every row of the tables a merge writes, ids included, as text; kAbsent when there is no
+// file (an empty database gives "").
+const std::string kAbsent = "(absent)";
+std::string merged_rows(const std::string& db) {
+  if (!fs::exists(db)) return kAbsent;
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close_v2(h);
+    ADD_FAILURE() << db << " cannot be opened";
+    return "unreadable";
+  }
+  std::string o;
+  for (const char* t : {"models", "synth_runs", "null_distributions", "metamers"}) {
+    sqlite3_stmt* s = nullptr;
+    const std::string q = std::string("SELECT * FROM ") + t + " ORDER BY id";
+    if (sqlite3_prepare_v2(h, q.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << db << ": " << q << ": " << sqlite3_errmsg(h);
+      o += "unreadable";
+      break;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      o += t;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        const unsigned char* p = sqlite3_column_text(s, i);
+        o += std::string("|") + (p ? reinterpret_cast<const char*>(p) : "NULL");
+      }
+      o += "\n";
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close_v2(h);
+  return o;
+}
+
+// Three shards of a small zoo:tiny-cnn synthesis (16 references, one layer), each with its
+// own database, and OUT holding the merge of the first, made once for the merge tests.
+struct Shards {
+  mm::test::TempDir tmp{"faults_merge_shards"};
+  std::vector<std::string> dbs;
+  std::string first_merged;  // an OUT that already holds shard 0
+  std::map<std::string, std::string> sha;
+  Shards() {
+    const std::string input = mm::test::source_dir() + "/stimuli/samples/emoji16/reference";
+    for (int k = 0; k < 3; ++k) {
+      const std::string dir = tmp / ("s" + std::to_string(k));
+      const Cli c = mm::test::run_metamerlab(
+          {"synth", "--model", "zoo:tiny-cnn", "--layers", "conv1", "--input", input, "--out", dir + "/out", "--db",
+           dir + "/m.db", "--batch", "4", "--iterations", "3", "--rounds", "1", "--null-pairs", "20", "--threads", "1",
+           "--quiet", "--shard", std::to_string(k) + "/3"},
+          tmp / "synth.txt", {}, 300);
+      EXPECT_EQ(c.code, 0) << c.out;
+      dbs.push_back(dir + "/m.db");
+    }
+    first_merged = tmp / "first.db";
+    const Cli c = mm::test::run_metamerlab({"merge", first_merged, dbs[0]}, tmp / "merge.txt");
+    EXPECT_EQ(c.code, 0) << c.out;
+    sha = shard_files();
+  }
+  // SHA-256 of every file of the shards (databases and metamers): a merge only reads them.
+  // SQLite's reader of a WAL-mode database leaves its shared-memory index (m.db-shm) and an
+  // empty m.db-wal beside it, which a read-only connection cannot remove: a -wal file must
+  // be empty, the -shm is left out.
+  std::map<std::string, std::string> shard_files() const {
+    std::map<std::string, std::string> out;
+    for (int k = 0; k < 3; ++k)
+      for (const auto& [rel, h] : tree(tmp / ("s" + std::to_string(k)))) {
+        if (rel == "m.db-shm") continue;
+        if (rel == "m.db-wal") {
+          EXPECT_EQ(fs::file_size(tmp / ("s" + std::to_string(k) + "/" + rel)), 0u) << "a merge wrote to shard " << k;
+          continue;
+        }
+        out["s" + std::to_string(k) + "/" + rel] = h;
+      }
+    return out;
+  }
+};
+
+Shards& shards() {
+  static Shards s;
+  return s;
+}
+
+// A merge of the three shards into DIR/out.db, failing at each point: OUT as it was before
+// (`before`: kAbsent for none) or completely merged (`want`), never in between; the merge
+// run again gives `want`; the shards are never written.
+void merge_at_each_point(const std::string& root, const std::string& before, const std::string& want,
+                         const std::function<void(const std::string&)>& prepare) {
+  Shards& sh = shards();
+  const auto args_for = [&](const std::string& dir) {
+    std::vector<std::string> a = {"merge", dir + "/out.db"};
+    a.insert(a.end(), sh.dbs.begin(), sh.dbs.end());
+    return a;
+  };
+  every_point(
+      root, args_for, 6,
+      [&](const std::string& dir) {
+        const std::string out = dir + "/out.db";
+        expect_intact(out);
+        const std::string now = merged_rows(out);
+        EXPECT_TRUE(now == before || now == want) << "OUT is neither as it was nor completely merged:\n" << now;
+        if (before == kAbsent && !fs::exists(out))
+          for (const char* sfx : {"-wal", "-shm", "-journal"})
+            EXPECT_FALSE(fs::exists(out + sfx)) << out + sfx << " left behind";
+      },
+      [&](const std::string& dir) {
+        EXPECT_EQ(merged_rows(dir + "/out.db"), want) << "the merge run again differs from an uninterrupted merge";
+        expect_intact(dir + "/out.db");
+      },
+      prepare);
+  EXPECT_EQ(sh.shard_files(), sh.sha) << "a merge wrote to its shards";
+}
+
+TEST(Faults, AMergeIntoANewDatabaseFailsCleanlyAtEachPointAndLeavesNoDatabase) {
+  Shards& sh = shards();
+  ASSERT_EQ(sh.dbs.size(), 3u);
+  mm::test::TempDir tmp("faults_merge_new");
+  const std::string ref = tmp / "reference.db";
+  const Cli c = mm::test::run_metamerlab({"merge", ref, sh.dbs[0], sh.dbs[1], sh.dbs[2]}, tmp / "ref.txt");
+  ASSERT_EQ(c.code, 0) << c.out;
+  const std::string want = merged_rows(ref);
+  ASSERT_NE(want.find("metamers|16|"), std::string::npos) << "16 metamers expected:\n" << want;
+  merge_at_each_point(tmp.path, kAbsent, want, nullptr);
+}
+
+TEST(Faults, AMergeIntoAnEarlierMergeFailsCleanlyAtEachPointAndLeavesItAsItWas) {
+  Shards& sh = shards();
+  ASSERT_EQ(sh.dbs.size(), 3u);
+  mm::test::TempDir tmp("faults_merge_existing");
+  const std::string ref = tmp / "reference.db";
+  fs::copy_file(sh.first_merged, ref);
+  const std::string before = merged_rows(sh.first_merged);
+  const Cli c = mm::test::run_metamerlab({"merge", ref, sh.dbs[0], sh.dbs[1], sh.dbs[2]}, tmp / "ref.txt");
+  ASSERT_EQ(c.code, 0) << c.out;
+  const std::string want = merged_rows(ref);
+  ASSERT_NE(before, want);
+  ASSERT_NE(want.find("metamers|16|"), std::string::npos) << "16 metamers expected:\n" << want;
+  merge_at_each_point(tmp.path, before, want,
+                      [&](const std::string& dir) { fs::copy_file(sh.first_merged, dir + "/out.db"); });
 }
 
 }  // namespace
