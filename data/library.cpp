@@ -2,6 +2,7 @@
 // synthesis run with its model's spec, live metamers left out.
 #include "data/library.h"
 
+#include "data/records_internal.h"
 #include "data/sqlite_util.h"
 
 namespace mm::data {
@@ -13,7 +14,7 @@ std::vector<LibraryMetamer> library_metamers(Store& store) {
                  "m.seed, m.iterations, m.final_loss, m.spearman, m.pearson, m.snr_db, m.null_spearman_max, "
                  "m.null_pearson_max, m.null_snr_max, m.null_id, m.pred_metamer, m.pred_reference, m.passed, "
                  "m.status, m.message, m.png_path, m.png_sha256, m.wav_path, m.wav_sha256, m.float_path, "
-                 "m.float_sha256, m.wall_s, ifnull(m.converged, -1) "
+                 "m.float_sha256, m.wall_s, ifnull(m.converged, -1), '' "  // no loss curves: the grid draws none
                  "FROM metamers AS m JOIN synth_runs AS r ON r.id = m.run_id JOIN models AS mo ON mo.id = r.model_id "
                  "WHERE m.id NOT IN (SELECT metamer_id FROM live_metamers) "
                  "ORDER BY mo.spec, m.layer, m.category, m.reference_path, m.id",
@@ -24,36 +25,7 @@ std::vector<LibraryMetamer> library_metamers(Store& store) {
     int c = 0;
     l.id = s.i64(c++);
     l.model_spec = s.text(c++);
-    MetamerRecord& m = l.metamer;
-    m.run_id = s.i64(c++);
-    m.reference_path = s.text(c++);
-    m.reference_sha256 = s.text(c++);
-    m.category = s.text(c++);
-    m.layer = s.text(c++);
-    m.seed = s.i64(c++);
-    m.iterations = s.i64(c++);
-    m.final_loss = s.f64(c++);
-    m.spearman = s.f64(c++);
-    m.pearson = s.f64(c++);
-    m.snr_db = s.f64(c++);
-    m.null_spearman_max = s.f64(c++);
-    m.null_pearson_max = s.f64(c++);
-    m.null_snr_max = s.f64(c++);
-    m.null_id = s.i64(c++);
-    m.pred_metamer = s.text(c++);
-    m.pred_reference = s.text(c++);
-    m.passed = s.i64(c++) != 0;
-    m.status = s.text(c++);
-    m.message = s.text(c++);
-    m.png_path = s.text(c++);
-    m.png_sha256 = s.text(c++);
-    m.wav_path = s.text(c++);
-    m.wav_sha256 = s.text(c++);
-    m.float_path = s.text(c++);
-    m.float_sha256 = s.text(c++);
-    m.wall_s = s.f64(c++);
-    m.converged = static_cast<int>(s.i64(c++));
-    m.loss_curve_json.clear();
+    l.metamer = detail::read_metamer(s, c);
     out.push_back(std::move(l));
   }
   return out;

@@ -11,6 +11,7 @@
 //   [SECTION] Nulls         add_null, find_null; null parts (schema v6)
 //   [SECTION] Judgments     begin_judgment_run, add_judgments
 //   [SECTION] Live metamers add_live_metamer, live_metamers (schema v5)
+#include "data/records_internal.h"
 #include "data/sqlite_util.h"
 #include "data/store.h"
 
@@ -48,39 +49,6 @@ using detail::Txn;
   "png_path, png_sha256, wav_path, wav_sha256, float_path, float_sha256, wall_s, "          \
   "converged, loss_curve"
 
-MetamerRecord read_metamer(const Stmt& s, int c) {
-  MetamerRecord m;
-  m.run_id = s.i64(c++);
-  m.reference_path = s.text(c++);
-  m.reference_sha256 = s.text(c++);
-  m.category = s.text(c++);
-  m.layer = s.text(c++);
-  m.seed = s.i64(c++);
-  m.iterations = s.i64(c++);
-  m.final_loss = s.f64(c++);
-  m.spearman = s.f64(c++);
-  m.pearson = s.f64(c++);
-  m.snr_db = s.f64(c++);
-  m.null_spearman_max = s.f64(c++);
-  m.null_pearson_max = s.f64(c++);
-  m.null_snr_max = s.f64(c++);
-  m.null_id = s.i64(c++);  // NULL reads as 0
-  m.pred_metamer = s.text(c++);
-  m.pred_reference = s.text(c++);
-  m.passed = s.i64(c++) != 0;
-  m.status = s.text(c++);
-  m.message = s.text(c++);
-  m.png_path = s.text(c++);
-  m.png_sha256 = s.text(c++);
-  m.wav_path = s.text(c++);
-  m.wav_sha256 = s.text(c++);
-  m.float_path = s.text(c++);
-  m.float_sha256 = s.text(c++);
-  m.wall_s = s.f64(c++);
-  m.converged = static_cast<int>(s.i64(c++));  // -1: recorded before schema version 4
-  m.loss_curve_json = s.text(c++);
-  return m;
-}
 
 void bind_metamer(Stmt& s, const MetamerRecord& m, bool v4) {
   int i = 1;
@@ -146,6 +114,40 @@ bool is_run_status(const std::string& s) {
 }
 
 }  // namespace
+
+MetamerRecord detail::read_metamer(const Stmt& s, int c) {
+  MetamerRecord m;
+  m.run_id = s.i64(c++);
+  m.reference_path = s.text(c++);
+  m.reference_sha256 = s.text(c++);
+  m.category = s.text(c++);
+  m.layer = s.text(c++);
+  m.seed = s.i64(c++);
+  m.iterations = s.i64(c++);
+  m.final_loss = s.f64(c++);
+  m.spearman = s.f64(c++);
+  m.pearson = s.f64(c++);
+  m.snr_db = s.f64(c++);
+  m.null_spearman_max = s.f64(c++);
+  m.null_pearson_max = s.f64(c++);
+  m.null_snr_max = s.f64(c++);
+  m.null_id = s.i64(c++);  // NULL reads as 0
+  m.pred_metamer = s.text(c++);
+  m.pred_reference = s.text(c++);
+  m.passed = s.i64(c++) != 0;
+  m.status = s.text(c++);
+  m.message = s.text(c++);
+  m.png_path = s.text(c++);
+  m.png_sha256 = s.text(c++);
+  m.wav_path = s.text(c++);
+  m.wav_sha256 = s.text(c++);
+  m.float_path = s.text(c++);
+  m.float_sha256 = s.text(c++);
+  m.wall_s = s.f64(c++);
+  m.converged = static_cast<int>(s.i64(c++));  // -1: recorded before schema version 4
+  m.loss_curve_json = s.text(c++);
+  return m;
+}
 
 // [SECTION] Models ------------------------------------------------------------------------
 int64_t Store::upsert_model(const ModelRecord& m) {
@@ -281,7 +283,7 @@ std::optional<MetamerRecord> Store::find_metamer(const std::string& options_json
          "looking up a recorded metamer");
   s.bind(1, reference_sha256).bind(2, layer).bind(3, options_json).bind(4, out_dir);
   if (!s.step()) return std::nullopt;
-  return read_metamer(s, 0);
+  return detail::read_metamer(s, 0);
 }
 
 std::vector<MetamerRecord> Store::metamers_of_model(int64_t model_id, const std::string& layer) const {
@@ -292,7 +294,7 @@ std::vector<MetamerRecord> Store::metamers_of_model(int64_t model_id, const std:
          "listing the metamers of model " + std::to_string(model_id) + " at " + layer);
   s.bind(1, model_id).bind(2, layer);
   std::vector<MetamerRecord> out;
-  while (s.step()) out.push_back(read_metamer(s, 0));
+  while (s.step()) out.push_back(detail::read_metamer(s, 0));
   return out;
 }
 
@@ -302,7 +304,7 @@ std::vector<MetamerRecord> Store::metamers_of_run(int64_t run_id) const {
          "listing the metamers of run " + std::to_string(run_id));
   s.bind(1, run_id);
   std::vector<MetamerRecord> out;
-  while (s.step()) out.push_back(read_metamer(s, 0));
+  while (s.step()) out.push_back(detail::read_metamer(s, 0));
   return out;
 }
 
@@ -316,7 +318,7 @@ std::optional<MetamerRecord> Store::find_metamer_by_file_sha(const std::string& 
          "looking up a metamer by file hash");
   s.bind(1, sha256);
   if (!s.step()) return std::nullopt;
-  return read_metamer(s, 0);
+  return detail::read_metamer(s, 0);
 }
 
 std::optional<SynthRunInfo> Store::synth_run(int64_t run_id) const {
