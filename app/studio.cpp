@@ -14,6 +14,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 
 #include "app/launch.h"
 #include "app/studio_library.h"
@@ -42,21 +43,10 @@ struct SessionsPanel {
   std::string status;  // "" or what is wrong
   std::string read_at;
 
-  void refresh(const std::string& db) {
-    std::error_code ec;
-    rows.clear();
-    if (db.empty() || !fs::is_regular_file(db, ec)) {
-      status = "no database at " + (db.empty() ? std::string("(none)") : db) + " (run and launch make one)";
-    } else {
-      try {
-        data::Store s(db);
-        rows = s.list_sessions();
-        status.clear();
-      } catch (const std::exception& e) {
-        std::string m = e.what();
-        status = "cannot read the database: " + m.substr(0, m.find('\n'));
-      }
-    }
+  // `store` is the database opened for this refresh, or null with `why` saying why not.
+  void refresh(data::Store* store, const std::string& why) {
+    rows = store ? store->list_sessions() : std::vector<data::SessionSummary>{};
+    status = why;
     char b[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(b, sizeof b, "%H:%M:%S", std::localtime(&now));
@@ -170,9 +160,28 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       settings.font_px = std::clamp<float>(settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx);
     }
     const std::string panel = studio_panels()[current];
-    if (now_s() - last_read >= o.refresh_s) {  // the database, every few seconds
-      sessions.refresh(db);
-      library.refresh(db);
+    if (now_s() - last_read >= o.refresh_s) {  // the database, every few seconds, opened once for both panels
+      std::error_code ec;
+      std::unique_ptr<data::Store> store;
+      std::string why;
+      if (db.empty() || !fs::is_regular_file(db, ec)) {
+        why = "no database at " + (db.empty() ? std::string("(none)") : db) + " (synth, run and launch make one)";
+      } else {
+        try {
+          store = std::make_unique<data::Store>(db);
+        } catch (const std::exception& e) {
+          const std::string m = e.what();
+          why = "cannot read the database: " + m.substr(0, m.find('\n'));
+        }
+      }
+      try {
+        sessions.refresh(store.get(), why);
+        library.refresh(store.get(), why);
+      } catch (const std::exception& e) {  // a query failing on a damaged database
+        const std::string m = "cannot read the database: " + std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
+        sessions.refresh(nullptr, m);
+        library.refresh(nullptr, m);
+      }
       last_read = now_s();
     }
     start.update();

@@ -47,22 +47,9 @@ StimulusLibrary::~StimulusLibrary() {
 }
 
 // [SECTION] Data --------------------------------------------------------------------------
-void StimulusLibrary::refresh(const std::string& db) {
-  std::error_code ec;
-  if (db.empty() || !fs::is_regular_file(db, ec)) {
-    status_ = "no database at " + (db.empty() ? std::string("(none)") : db) + " (synth, run and launch make one)";
-    lib_.clear();
-  } else {
-    try {
-      data::Store s(db);
-      lib_ = data::library_metamers(s);
-      status_.clear();
-    } catch (const std::exception& e) {
-      std::string m = e.what();
-      status_ = "cannot read the database: " + m.substr(0, m.find('\n'));
-      lib_.clear();
-    }
-  }
+void StimulusLibrary::refresh(data::Store* store, const std::string& why) {
+  lib_ = store ? data::library_metamers(*store) : std::vector<data::LibraryMetamer>{};
+  status_ = why;
   const std::string keep = categories_.empty() ? "All" : categories_[category_];
   std::set<std::string> cats;
   for (const auto& m : lib_) cats.insert(m.metamer.category);

@@ -26,7 +26,8 @@ class StimulusLibrary {
   explicit StimulusLibrary(Display& d) : d_(d) {}
   ~StimulusLibrary();
   // Re-reads the database (a missing file or an unreadable one becomes status()).
-  void refresh(const std::string& db);
+  // `store`: the database opened for this refresh, or null with `why` saying why not.
+  void refresh(data::Store* store, const std::string& why);
   // Draws the panel into the current ImGui window and fills the probe's Stimuli fields.
   void draw(float scale, StudioProbe& probe);
   const std::string& status() const { return status_; }
