@@ -92,9 +92,10 @@ struct NullStats {
   double spearman_max = 0, pearson_max = 0, snr_max = 0;
   double spearman_mean = 0, pearson_mean = 0, snr_mean = 0;
   // Where the time went (streaming implementation; for benchmarks, not recorded): the
-  // network's forward passes, ranking each row (the sort), writing and reading rows, the
-  // Gram products; whether the rows were spilled to a temporary file.
-  double load_s = 0, forward_s = 0, ranks_s = 0, store_s = 0, gram_s = 0;
+  // network's forward passes, sorting each row's activations, turning the sorted rows into
+  // average ranks, writing and reading rows (store: write + read), the Gram products;
+  // whether the rows were spilled to a temporary file.
+  double load_s = 0, forward_s = 0, sort_s = 0, ranks_s = 0, store_s = 0, write_s = 0, read_s = 0, gram_s = 0;
   bool spilled = false;
 };
 // The paper's count of null pairs, and the "choose for me" value of `pairs` below.

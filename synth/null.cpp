@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include <ATen/Parallel.h>
@@ -62,7 +63,7 @@ int64_t for_each_pair(int64_t N, int64_t pairs, uint64_t seed, F&& f) {
 // matrices.
 struct Grams {
   torch::Tensor G, P, S;
-  double load_s = 0, forward_s = 0, ranks_s = 0, store_s = 0, gram_s = 0;
+  double load_s = 0, forward_s = 0, sort_s = 0, ranks_s = 0, write_s = 0, read_s = 0, gram_s = 0;
   bool spilled = false;
 };
 
@@ -108,7 +109,8 @@ NullStats stats_of_pairs(const Grams& g, int64_t N, int64_t pairs, uint64_t seed
   st.spearman_mean = pm.spearman_sum / st.pairs;
   st.pearson_mean = pm.pearson_sum / st.pairs;
   st.snr_mean = pm.snr_sum / st.pairs;
-  st.load_s = g.load_s, st.forward_s = g.forward_s, st.ranks_s = g.ranks_s, st.store_s = g.store_s, st.gram_s = g.gram_s;
+  st.load_s = g.load_s, st.forward_s = g.forward_s, st.sort_s = g.sort_s, st.ranks_s = g.ranks_s;
+  st.write_s = g.write_s, st.read_s = g.read_s, st.store_s = g.write_s + g.read_s, st.gram_s = g.gram_s;
   st.spilled = g.spilled;
   return st;
 }
@@ -170,28 +172,30 @@ class RowStore {
     }
   }
 
-  // Columns [c0, c0 + w) of every row, as a float64 [rows, w] tensor.
-  torch::Tensor columns(int64_t c0, int64_t w) const {
-    if (!spilled()) {
-      auto view = torch::from_blob(const_cast<float*>(mem_.data()) + c0, {rows_, w}, {cols_, 1}, torch::kFloat32);
-      return view.to(torch::kFloat64);
-    }
-    auto buf = torch::empty({rows_, w}, torch::kFloat32);
-    float* out = buf.data_ptr<float>();
-    for (int64_t r = 0; r < rows_; ++r) {
-      char* p = reinterpret_cast<char*>(out + r * w);
-      size_t left = static_cast<size_t>(w) * sizeof(float);
-      off_t at = (static_cast<off_t>(r) * cols_ + c0) * static_cast<off_t>(sizeof(float));
-      while (left > 0) {
-        ssize_t n = ::pread(fd_, p, left, at);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-          throw std::runtime_error("cannot read back the null distribution's temporary file in " + dir_ + " (" +
-                                   std::string(n < 0 ? std::strerror(errno) : "file shorter than written") + ")");
-        p += n, at += n, left -= static_cast<size_t>(n);
+  // Columns [c0, c0 + w) of every row into out ([rows, w], float64), through f32 ([rows, w]
+  // floats) when spilled. The caller's buffers are reused chunk after chunk: fresh memory
+  // costs a page fault per 4 kB, which on some machines outweighs the arithmetic.
+  void columns(int64_t c0, int64_t w, float* f32, double* out) const {
+    const float* src = mem_.data() + c0;
+    int64_t stride = cols_;
+    if (spilled()) {
+      for (int64_t r = 0; r < rows_; ++r) {
+        char* p = reinterpret_cast<char*>(f32 + r * w);
+        size_t left = static_cast<size_t>(w) * sizeof(float);
+        off_t at = (static_cast<off_t>(r) * cols_ + c0) * static_cast<off_t>(sizeof(float));
+        while (left > 0) {
+          ssize_t n = ::pread(fd_, p, left, at);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0)
+            throw std::runtime_error("cannot read back the null distribution's temporary file in " + dir_ + " (" +
+                                     std::string(n < 0 ? std::strerror(errno) : "file shorter than written") + ")");
+          p += n, at += n, left -= static_cast<size_t>(n);
+        }
       }
+      src = f32, stride = w;
     }
-    return buf.to(torch::kFloat64);
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t c = 0; c < w; ++c) out[r * w + c] = static_cast<double>(src[r * stride + c]);
   }
 
  private:
@@ -213,6 +217,58 @@ torch::Tensor correlation_from_centred_gram(const torch::Tensor& C, const torch:
   return R * keep.unsqueeze(1) * keep.unsqueeze(0);
 }
 
+// A row's sort keys, ascending: each value's bits mapped to an unsigned integer in the
+// floats' order (+0 and -0 one value, every NaN one value above +inf) in the high 32 bits,
+// its position in the row in the low 32. One array of integers sorts faster than values
+// with an index array beside them.
+void sort_keys(const float* row, int64_t D, uint64_t* keys) {
+  for (int64_t c = 0; c < D; ++c) {
+    float v = row[c];
+    uint32_t u;
+    if (v == 0.0f) v = 0.0f;
+    if (std::isnan(v)) v = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(&u, &v, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    keys[c] = (static_cast<uint64_t>(u) << 32) | static_cast<uint32_t>(c);
+  }
+  std::sort(keys, keys + D);
+}
+
+// Writes the centred average ranks of a row of D values into out, given its sorted keys:
+// tied values share the mean of their ranks, so ranks i+1..j (1-based) of a tie group
+// become (i+1+j)/2, less (D+1)/2.
+void centred_ranks_of_sorted(const uint64_t* keys, int64_t D, float* out) {
+  for (int64_t i = 0; i < D;) {
+    int64_t j = i + 1;
+    while (j < D && (keys[j] >> 32) == (keys[i] >> 32)) ++j;
+    const float r = static_cast<float>(0.5 * static_cast<double>(i + j - D));
+    for (int64_t k = i; k < j; ++k) out[static_cast<uint32_t>(keys[k])] = r;
+    i = j;
+  }
+}
+
+}  // namespace
+}  // namespace mm::synth
+
+// The reference BLAS interface (OpenBLAS at run time): C := alpha A^T A + beta C, one triangle.
+extern "C" void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
+                       const double* a, const int* lda, const double* beta, double* c, const int* ldc);
+
+namespace mm::synth {
+namespace {
+// G += X X^T for X [rows, w] (row-major, float64), filling G's lower triangle only
+// (row-major); half the products of a full matrix product.
+void add_gram(torch::Tensor& G, const double* X, int64_t rows, int64_t w) {
+  const int n = static_cast<int>(rows), k = static_cast<int>(w);
+  const double one = 1.0;
+  // Row-major X [n, k] is column-major [k, n]; column-major C = X X^T is (that)^T (that),
+  // and its upper triangle (column-major) is the row-major lower one.
+  dsyrk_("U", "T", &n, &k, &one, X, &k, &one, G.data_ptr<double>(), &n);
+}
+
+// The whole symmetric matrix from its lower triangle.
+torch::Tensor mirror_lower(const torch::Tensor& L) { return L.tril() + L.tril(-1).t(); }
+
 }  // namespace
 
 // [SECTION] Streaming ---------------------------------------------------------------------
@@ -230,8 +286,10 @@ Grams grams_of(const ModelHandle& m, const std::string& layer, const std::vector
   const int64_t budget = std::max<int64_t>(memory.budget_bytes, 1);
   std::unique_ptr<RowStore> acts, ranks;
   std::vector<double> sums(static_cast<size_t>(N), 0.0);
+  std::vector<uint64_t> keys;  // [batch, D]: each row's sort keys
+  std::vector<float> rk;       // [batch, D]: each row's centred ranks
   int64_t D = 0;
-  double load_s = 0, forward_s = 0, ranks_s = 0, store_s = 0, gram_s = 0;
+  double load_s = 0, forward_s = 0, sort_s = 0, ranks_s = 0, write_s = 0, read_s = 0, gram_s = 0;
   auto t = std::chrono::steady_clock::now();
   auto lap = [&t](double& acc) {
     const auto now = std::chrono::steady_clock::now();
@@ -266,43 +324,63 @@ Grams grams_of(const ModelHandle& m, const std::string& layer, const std::vector
       acts = std::make_unique<RowStore>(N, D, in_memory, memory.spill_dir);
       ranks = std::make_unique<RowStore>(N, D, in_memory, memory.spill_dir);
     }
-    // Centred average ranks (half-integers, exact in float32 below 2^23 entries), one row
-    // per thread; the rows are written in order afterwards.
-    auto rk = torch::empty_like(a);
-    const double centre = (static_cast<double>(D) + 1.0) / 2.0;
-    at::parallel_for(0, e - b, 1, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) rk[r].copy_(average_ranks(a[r]) - centre);
-    });
-    lap(ranks_s);
-    for (int64_t r = 0; r < e - b; ++r) {
-      acts->put(b + r, a[r].data_ptr<float>());
-      ranks->put(b + r, rk[r].data_ptr<float>());
-      sums[static_cast<size_t>(b + r)] = a[r].to(torch::kFloat64).sum().item<double>();
+    // Centred average ranks (half-integers, exact in float32 below 2^23 entries): each row
+    // sorted (as keys: value, then position), then one pass over its tie groups. The key and
+    // rank buffers are allocated once and reused batch after batch.
+    const int64_t rows = e - b;
+    if (keys.empty()) {
+      keys.resize(static_cast<size_t>(batch * D));
+      rk.resize(static_cast<size_t>(batch * D));
     }
-    lap(store_s);
+    const float* A = a.data_ptr<float>();
+    at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) sort_keys(A + r * D, D, keys.data() + r * D);
+    });
+    lap(sort_s);
+    at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) centred_ranks_of_sorted(keys.data() + r * D, D, rk.data() + r * D);
+    });
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < D; ++c) sum += static_cast<double>(A[r * D + c]);
+      sums[static_cast<size_t>(b + r)] = sum;
+    }
+    lap(ranks_s);
+    for (int64_t r = 0; r < rows; ++r) {
+      acts->put(b + r, A + r * D);
+      ranks->put(b + r, rk.data() + r * D);
+    }
+    lap(write_s);
     b = e;
   }
-  // Gram terms over column chunks: a float32 and a float64 copy of [N, w] at a time.
+  keys = std::vector<uint64_t>();
+  rk = std::vector<float>();
+  // Gram terms over column chunks: a float32 and a float64 buffer of [N, w], reused; each
+  // product a symmetric rank-w update (one triangle), mirrored at the end.
   const int64_t w = std::clamp<int64_t>(budget / (N * 12), 1, D);
   auto G = torch::zeros({N, N}, torch::kFloat64);
   auto SR = torch::zeros({N, N}, torch::kFloat64);
+  std::vector<float> f32(static_cast<size_t>(acts->spilled() ? N * w : 0));
+  std::vector<double> f64(static_cast<size_t>(N * w));
   for (int64_t c0 = 0; c0 < D; c0 += w) {
     const int64_t cw = std::min(w, D - c0);
-    auto X = acts->columns(c0, cw);
-    lap(store_s);
-    G.addmm_(X, X.t());
+    acts->columns(c0, cw, f32.data(), f64.data());
+    lap(read_s);
+    add_gram(G, f64.data(), N, cw);
     lap(gram_s);
-    X = ranks->columns(c0, cw);
-    lap(store_s);
-    SR.addmm_(X, X.t());
+    ranks->columns(c0, cw, f32.data(), f64.data());
+    lap(read_s);
+    add_gram(SR, f64.data(), N, cw);
     lap(gram_s);
   }
+  G = mirror_lower(G);
+  SR = mirror_lower(SR);
   auto s = torch::from_blob(sums.data(), {N}, torch::kFloat64);
   auto C = G - s.unsqueeze(1) * s.unsqueeze(0) / static_cast<double>(D);  // Gram of the centred rows
   auto P = correlation_from_centred_gram(C, G, 1e-12);
   auto S = correlation_from_centred_gram(SR, SR, 0.0);  // centred ranks of a constant row are exactly 0
   lap(gram_s);
-  Grams g{G, P, S, load_s, forward_s, ranks_s, store_s, gram_s, acts->spilled()};
+  Grams g{G, P, S, load_s, forward_s, sort_s, ranks_s, write_s, read_s, gram_s, acts->spilled()};
   return g;
 }
 }  // namespace

@@ -4,6 +4,7 @@
 //   [SECTION] Table      every command, the engine options added where the engine is used
 //   [SECTION] Dispatch   run_program, program_main
 #include "app/program/program.h"
+#include "app/program/process.h"
 
 #include <sys/stat.h>
 
@@ -120,6 +121,7 @@ int run_program(const std::vector<std::string>& argv) {
 }
 
 int program_main(int argc, char** argv) {
+  keep_freed_memory();
   const std::vector<std::string> args(argv + 1, argv + argc);
   // Shared lab machines: databases, exports, metamers and every folder the program creates
   // are its owner's alone (umask 077 on top of the user's) unless METAMERLAB_SHARED=1 asks
