@@ -13,8 +13,9 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   # the eight libraries (LibTorch, SDL2, Dear ImGui, OpenAL Soft, libsndfile, SQLite, stb, GoogleTest)
   libtorch-dev libsdl2-dev libimgui-dev libopenal-dev libsndfile1-dev libsqlite3-dev libstb-dev libgtest-dev
-  # fast matrix products for LibTorch (the reference BLAS runs at 4 GFLOP/s here)
-  libopenblas0-pthread
+  # fast matrix products for LibTorch (the reference BLAS runs at 4 GFLOP/s here); the BLAS
+  # interface synth/null.cpp links (dsyrk), OpenBLAS at run time
+  libopenblas0-pthread libblas-dev
   # other libraries the code uses: resampling, JSON, TOML, SHA-256 (Nettle), figures (cairo)
   libsamplerate0-dev nlohmann-json3-dev libtomlplusplus-dev nettle-dev libcairo2-dev fonts-dejavu-core libcsv-dev
   # the .deb package (cpack; dpkg-shlibdeps declares its dependencies)
