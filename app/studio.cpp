@@ -141,6 +141,12 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   LaunchPanel start(lo, d.info().frame_hz);
   SessionsPanel sessions;
   studio::StimulusLibrary library(d);
+  std::string queue_file = o.queue;
+  if (queue_file.empty() && !o.settings.empty())
+    queue_file = (fs::path(o.settings).parent_path() / "synthesis-queue.toml").string();
+  studio::SynthQueue queue(o.program, queue_file, db, err);
+  studio::SynthRequest synth_form = o.synth_form;
+  double last_frame = now_s();
 
   int current = panel_index(!o.panel.empty() ? o.panel : settings.panel);
   if (current < 0) current = panel_index("Start");
@@ -185,10 +191,13 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       last_read = now_s();
     }
     start.update();
+    queue.poll();
 
     StudioProbe probe;
     probe.display = &d;
     probe.frame = frame;
+    probe.frame_ms = 1000 * (now_s() - last_frame);
+    last_frame = now_s();
     probe.font_px = settings.font_px;
     const float scale = settings.font_px / 17.0f;  // widget sizes follow the text
     d.clear(Color::grey(0.1f));
@@ -225,8 +234,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
           not_built("The experiment designer (issue 13, part 2). Edit the TOML file (experiments/README.md); "
                     "Start validates it and shows its plan.");
         else if (name == "Synthesis")
-          not_built("The synthesis queue (issue 13, part 4). Run metamerlab synth (or cluster submit); "
-                    "Stimuli shows what it recorded.");
+          studio::draw_synthesis_panel(queue, synth_form, scale, d.pixel_scale(), probe);
         else if (name == "Results")
           not_built("The results panel (issue 13, part 5). Run metamerlab analyze and export.");
         ImGui::EndTabItem();
@@ -259,6 +267,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
     }
   }
 
+  queue.shutdown();  // a running job stops and stays queued: the next start resumes it
   settings.panel = studio_panels()[current];
   try {
     write_studio_settings(o.settings, settings);

@@ -8,7 +8,8 @@
 //   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
 //              metamer's thumbnail with its pass/fail mark, a category filter, and for the
 //              selected cell reference and metamer side by side with the measures
-//   Experiment, Synthesis, Results: not built yet (one line says so; see issue 13)
+//   Synthesis  a queue of synth jobs, each in its own process (app/studio_synthesis.h)
+//   Experiment, Results: not built yet (one line says so; see issue 13)
 //
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
@@ -28,6 +29,7 @@
 
 #include "app/display.h"
 #include "app/runner.h"
+#include "app/studio_synthesis.h"
 #include "data/store.h"
 
 namespace mm::app {
@@ -61,6 +63,17 @@ struct StudioProbe {
   int64_t selected = 0;                 // the selected metamer's id (0 none)
   std::string detail;                   // the detail view's measures, one per line
   int pending_thumbnails = 0;           // cells still waiting for their image
+  // Synthesis: the form's fields and button (drawable pixels), its complaint, the jobs.
+  Rect synth_input, synth_out, synth_queue;
+  std::string synth_message;
+  struct Job {
+    int id = 0;
+    std::string state;
+    double fraction = 0;
+    std::string last_line;
+  };
+  std::vector<Job> jobs;
+  double frame_ms = 0;                  // the time since the last frame
   bool quit = false;                    // the test sets this to close the window
 };
 
@@ -74,6 +87,9 @@ struct StudioOptions {
   std::string panel;                 // open at this panel ("" = the one open last)
   std::string screenshot;            // scripted: PNG of the window once the panel shows its data, then close
   double refresh_s = 3;              // Sessions and Stimuli re-read the database this often
+  std::string program;               // Synthesis: the metamerlab executable its jobs run
+  std::string queue;                 // Synthesis: its jobs' file ("" = beside the settings, or not kept)
+  studio::SynthRequest synth_form;   // Synthesis: the form's first values
   std::function<void(StudioProbe&)> probe;  // tests: called every frame after drawing
 };
 

@@ -110,14 +110,16 @@ std::string fmt_duration(double s) {
   return o.str();
 }
 
-// A progress line: rewritten in place on a terminal, one line every 10 s otherwise.
+// A progress line: rewritten in place on a terminal, one line every `every_s` seconds
+// otherwise (a log, or the workbench's synthesis queue reading one).
 class ProgressLine {
  public:
-  explicit ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled), tty_(::isatty(2)) {}
+  ProgressLine(std::ostream& err, bool enabled, double every_s)
+      : err_(err), enabled_(enabled), tty_(::isatty(2)), every_s_(every_s) {}
   void update(const std::string& what, const SynthProgress& p) {
     if (!enabled_) return;
     auto now = Clock::now();
-    if (!tty_ && p.step != p.total && std::chrono::duration<double>(now - last_).count() < 10) return;
+    if (!tty_ && p.step != p.total && std::chrono::duration<double>(now - last_).count() < every_s_) return;
     last_ = now;
     std::ostringstream s;
     s << what << " layer " << p.layer << " step " << p.step << "/" << p.total << " round " << p.round + 1
@@ -134,6 +136,7 @@ class ProgressLine {
  private:
   std::ostream& err_;
   bool enabled_, tty_, dirty_ = false;
+  double every_s_;
   Clock::time_point last_{};
 };
 
@@ -650,7 +653,7 @@ SynthJobResult run_synth_job(const SynthJob& job_in, std::ostream& out, std::ost
         << " work unit(s) (a batch of " << job.batch << " reference(s) at one layer), " << refs_mine << " metamer(s)\n";
   }
 
-  ProgressLine pl(err, job.progress);
+  ProgressLine pl(err, job.progress, job.progress_every_s);
   const std::string ckpt_dir = out_abs + "/.checkpoints";
   bool interrupted = false;  // by --stop-after: the run is recorded as interrupted, not failed
   try {

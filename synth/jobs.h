@@ -41,6 +41,7 @@ struct SynthJob {
   NullMemory null_memory;                // --null-memory, --null-spill
   std::string command_line;
   bool progress = true;                  // progress line on stderr
+  double progress_every_s = 10;          // seconds between progress lines when stderr is not a terminal
   Device device = Device::cpu;
   // --shard K/N: the job's work units (a batch of references at one layer, in the order an
   // unsharded run makes them) are dealt round-robin to N shards; this run makes shard K's

@@ -96,6 +96,9 @@ int cmd_synth(const Args& a) {
   j.null_seed = static_cast<uint64_t>(positive(a, "null-seed", 0));
   j.null_memory = null_memory_of(a, "synth");
   j.progress = !a.flag("quiet");
+  j.progress_every_s = a.get_double("progress-every");
+  if (!(j.progress_every_s >= 0) || !std::isfinite(j.progress_every_s))
+    throw UsageError("synth: --progress-every must be a number of seconds, 0 or more");
   j.command_line = a.command_line;
   j.device = device_of(a);
   if (a.has("shard")) parse_shard("synth", a.get("shard"), &j.shard, &j.shards);
@@ -396,6 +399,7 @@ std::vector<CommandEntry> engine_commands() {
         {"shard", "K/N", "make only shard K of N (0 <= K < N): the work units (a batch of references at one\n"
                          "layer) dealt round-robin; give each shard its own --out and --db, then\n"
                          "`metamerlab merge OUT.db SHARD.db...`", ""},
+        {"progress-every", "S", "seconds between progress lines when stderr is not a terminal", "10"},
         {"quiet", "", "no progress line"}}},
        cmd_synth, EngineUse::device},
       {{"null",

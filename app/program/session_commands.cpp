@@ -242,6 +242,8 @@ int cmd_studio(const Args& a) {
   o.run.windowed = true;
   o.run.db = o.db;
   const auto live = live_generation(a, o.run);  // Start runs sessions as launch does
+  std::error_code ec;
+  o.program = fs::read_symlink("/proc/self/exe", ec).string();  // Synthesis runs this program's synth
   return run_studio(o, std::cout, std::cerr);
 }
 

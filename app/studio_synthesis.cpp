@@ -1,0 +1,352 @@
+// app/studio_synthesis.cpp: the workbench's synthesis queue and its panel (see the header).
+//
+// Sections
+//   [SECTION] Queue   jobs, their file, the child process, progress lines
+//   [SECTION] Panel   the form and the job list
+#include "app/studio_synthesis.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "app/studio.h"
+
+namespace fs = std::filesystem;
+
+namespace mm::app::studio {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// The last `bytes` of a file, "" when it cannot be read.
+std::string tail_of(const std::string& path, std::streamoff bytes) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return "";
+  f.seekg(0, std::ios::end);
+  const std::streamoff size = f.tellg();
+  f.seekg(std::max<std::streamoff>(0, size - bytes));
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string last_line_of(const std::string& text) {
+  std::string t = text;
+  for (char& c : t)
+    if (c == '\r') c = '\n';
+  t = trim(t);
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+std::string fmt_s(double s) {
+  char b[32];
+  if (s < 60) std::snprintf(b, sizeof b, "%.0f s", s);
+  else if (s < 3600) std::snprintf(b, sizeof b, "%d min %02d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else std::snprintf(b, sizeof b, "%d h %02d min", static_cast<int>(s) / 3600, static_cast<int>(s) / 60 % 60);
+  return b;
+}
+
+}  // namespace
+
+// [SECTION] Queue -------------------------------------------------------------------------
+SynthQueue::SynthQueue(std::string program, std::string file, std::string db, std::ostream& warn)
+    : program_(std::move(program)), file_(std::move(file)), db_(std::move(db)) {
+  std::error_code ec;
+  if (!file_.empty()) {
+    log_dir_ = (fs::path(file_).parent_path() / "synthesis-logs").string();
+  } else {
+    log_dir_ = (fs::temp_directory_path(ec) / ("metamerlab-queue-" + std::to_string(::getpid()))).string();
+  }
+  if (file_.empty() || !fs::exists(file_, ec)) return;
+  try {
+    const toml::table t = toml::parse_file(file_);
+    if (const toml::array* a = t["job"].as_array()) {
+      for (const toml::node& n : *a) {
+        const toml::table* jt = n.as_table();
+        if (!jt) throw std::runtime_error("a [[job]] that is not a table");
+        QueueJob j;
+        j.id = static_cast<int>((*jt)["id"].value_or(int64_t{0}));
+        j.state = (*jt)["state"].value_or(std::string("queued"));
+        j.log = (*jt)["log"].value_or(std::string());
+        j.last_line = (*jt)["last_line"].value_or(std::string());
+        if (const toml::array* args = (*jt)["args"].as_array())
+          for (const toml::node& x : *args) j.args.push_back(x.value_or(std::string()));
+        if (j.id <= 0 || j.args.empty() || j.args[0] != "synth")
+          throw std::runtime_error("a [[job]] without its id or its synth command");
+        if (j.state == "running") j.state = "queued";  // the window closed or died while it ran: resume it
+        next_id_ = std::max(next_id_, j.id + 1);
+        jobs_.push_back(std::move(j));
+      }
+    }
+  } catch (const std::exception& e) {
+    jobs_.clear();
+    fs::rename(file_, file_ + ".bad", ec);
+    warn << "metamerlab: studio: the synthesis queue " << file_ << " cannot be read (" << e.what()
+         << "); set aside as " << file_ << ".bad, starting with an empty queue\n";
+  }
+}
+
+SynthQueue::~SynthQueue() { shutdown(); }
+
+std::string SynthQueue::add(const SynthRequest& r) {
+  const std::string model = trim(r.model), layers = trim(r.layers), input = trim(r.input), out = trim(r.out);
+  if (model.empty()) return "give a model: zoo:NAME, a TorchScript archive, or a network metamerlab train wrote";
+  if (layers.empty()) return "give the layers to match (comma-separated, or all)";
+  std::error_code ec;
+  if (input.empty() || !fs::exists(input, ec)) return "give an input folder that exists (DIR/<category>/<file>)";
+  if (out.empty()) return "give an output folder";
+  if (db_.empty()) return "the studio has no database to record into (--db)";
+  if (r.iterations < 1 || r.rounds < 1) return "iterations and rounds must be at least 1";
+  QueueJob j;
+  j.id = next_id_++;
+  j.args = {"synth", "--model", model, "--layers", layers, "--input", input, "--out", out, "--db", db_,
+            "--iterations", std::to_string(r.iterations), "--rounds", std::to_string(r.rounds), "--progress-every",
+            "1"};
+  j.log = log_dir_ + "/job-" + std::to_string(j.id) + ".log";
+  jobs_.push_back(j);
+  save();
+  return "";
+}
+
+void SynthQueue::cancel(int id) {
+  for (auto& j : jobs_)
+    if (j.id == id) {
+      if (j.state == "running" && j.pid > 0) ::kill(j.pid, SIGTERM);  // reaped by poll()
+      else if (j.state == "queued") j.state = "cancelled";
+    }
+  save();
+}
+
+void SynthQueue::resume(int id) {
+  for (auto& j : jobs_)
+    if (j.id == id && (j.state == "cancelled" || j.state == "failed")) j.state = "queued";
+  save();
+}
+
+void SynthQueue::remove(int id) {
+  jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(), [&](const QueueJob& j) { return j.id == id && j.state != "running"; }),
+              jobs_.end());
+  save();
+}
+
+void SynthQueue::start(QueueJob& j) {
+  std::error_code ec;
+  fs::create_directories(log_dir_, ec);
+  std::vector<std::string> argv{program_};
+  argv.insert(argv.end(), j.args.begin(), j.args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const int fd = ::open(j.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    j.state = "failed";
+    j.last_line = error_ = "cannot write the job's log " + j.log;
+    return;
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // the child: only async-signal-safe calls until exec
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the window gone (even killed): the job stops, to resume later
+    if (::getppid() != parent) ::_exit(1);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, 0);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  if (pid < 0) {
+    j.state = "failed";
+    j.last_line = error_ = "cannot start " + program_;
+    return;
+  }
+  j.pid = pid;
+  j.state = "running";
+  j.started_s = now_s();
+  j.fraction = 0;
+  j.eta_s = -1;
+  j.last_line.clear();
+}
+
+// synth's progress line: "[k/n] layer L step s/t round r loss x elapsed ... ETA ...": the
+// k-th of the n metamers this run makes, s of t steps into it.
+void SynthQueue::read_progress(QueueJob& j) {
+  const std::string text = tail_of(j.log, 4096);
+  j.last_line = last_line_of(text);
+  static const std::regex line(R"(\[(\d+)/(\d+)\] layer \S+ step (\d+)/(\d+))");
+  std::smatch last;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it) last = *it;
+  if (last.empty()) return;
+  const double k = std::stod(last[1]), n = std::stod(last[2]), s = std::stod(last[3]), t = std::stod(last[4]);
+  if (n <= 0 || t <= 0) return;
+  j.fraction = std::clamp((k - 1 + s / t) / n, 0.0, 1.0);
+  const double elapsed = now_s() - j.started_s;
+  j.eta_s = j.fraction > 0.01 ? elapsed * (1 - j.fraction) / j.fraction : -1;
+}
+
+void SynthQueue::poll() {
+  bool changed = false;
+  for (auto& j : jobs_) {
+    if (j.state != "running" || j.pid <= 0) continue;
+    int status = 0;
+    const pid_t r = ::waitpid(j.pid, &status, WNOHANG);
+    if (r == 0) continue;
+    j.pid = 0;
+    j.last_line = last_line_of(tail_of(j.log, 4096));
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      j.state = "done";
+      j.fraction = 1;
+    } else if (r > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) {
+      j.state = "cancelled";
+    } else {
+      j.state = "failed";
+    }
+    j.eta_s = -1;
+    changed = true;
+  }
+  const bool busy = std::any_of(jobs_.begin(), jobs_.end(), [](const QueueJob& j) { return j.state == "running"; });
+  if (!busy)
+    for (auto& j : jobs_)
+      if (j.state == "queued") {
+        start(j);
+        changed = true;
+        break;
+      }
+  if (now_s() - last_progress_read_ >= 0.5) {
+    for (auto& j : jobs_)
+      if (j.state == "running") read_progress(j);
+    last_progress_read_ = now_s();
+  }
+  if (changed) save();
+}
+
+void SynthQueue::shutdown() {
+  for (auto& j : jobs_) {
+    if (j.state != "running" || j.pid <= 0) continue;
+    ::kill(j.pid, SIGTERM);
+    int status = 0;
+    ::waitpid(j.pid, &status, 0);
+    j.pid = 0;
+    j.state = "queued";  // resumes at the next start
+  }
+  save();
+}
+
+void SynthQueue::save() {
+  if (file_.empty()) return;
+  toml::array arr;
+  for (const auto& j : jobs_) {
+    toml::array args;
+    for (const auto& a : j.args) args.push_back(a);
+    arr.push_back(toml::table{{"id", j.id}, {"state", j.state}, {"log", j.log}, {"last_line", j.last_line},
+                              {"args", std::move(args)}});
+  }
+  const toml::table t{{"job", std::move(arr)}};
+  std::error_code ec;
+  fs::create_directories(fs::path(file_).parent_path(), ec);
+  const std::string tmp = file_ + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << "# metamerlab studio: the synthesis queue (written by the workbench)\n" << t << "\n";
+    if (!f.flush()) {
+      error_ = "cannot write the synthesis queue " + file_;
+      return;
+    }
+  }
+  fs::rename(tmp, file_, ec);
+  if (ec) error_ = "cannot write the synthesis queue " + file_ + " (" + ec.message() + ")";
+}
+
+// [SECTION] Panel -------------------------------------------------------------------------
+void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float pixel_scale, StudioProbe& probe) {
+  static const ImVec4 kDim(0.6f, 0.6f, 0.6f, 1), kRed(1, 0.4f, 0.4f, 1), kGreen(0.4f, 0.9f, 0.4f, 1);
+  const auto rect_of_item = [&] {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    return Rect{a.x * pixel_scale, a.y * pixel_scale, (b.x - a.x) * pixel_scale, (b.y - a.y) * pixel_scale};
+  };
+  ImGui::TextColored(kDim, "Jobs run one at a time as `metamerlab synth` in their own process, recording into %s.",
+                     q.db().c_str());
+  const float w = 420 * scale;
+  ImGui::SetNextItemWidth(w);
+  ImGui::InputText("model (zoo:NAME or a file)", &form.model);
+  ImGui::SetNextItemWidth(w);
+  ImGui::InputText("layers (comma-separated, or all)", &form.layers);
+  ImGui::SetNextItemWidth(w);
+  ImGui::InputText("input folder (DIR/<category>/<file>)", &form.input);
+  probe.synth_input = rect_of_item();
+  ImGui::SetNextItemWidth(w);
+  ImGui::InputText("output folder", &form.out);
+  probe.synth_out = rect_of_item();
+  ImGui::SetNextItemWidth(120 * scale);
+  ImGui::InputInt("steps per round", &form.iterations);
+  ImGui::SetNextItemWidth(120 * scale);
+  ImGui::InputInt("rounds (the step halves after each)", &form.rounds);
+  if (ImGui::Button("Queue")) form.message = q.add(form);
+  probe.synth_queue = rect_of_item();
+  if (!form.message.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(kRed, "%s", form.message.c_str());
+  }
+  probe.synth_message = form.message;
+  if (!q.error().empty()) ImGui::TextColored(kRed, "%s", q.error().c_str());
+  ImGui::Separator();
+  if (q.jobs().empty()) ImGui::TextColored(kDim, "No jobs yet.");
+  int act = 0;
+  std::string what;
+  for (const auto& j : q.jobs()) {
+    ImGui::PushID(j.id);
+    std::string label = "#" + std::to_string(j.id);
+    for (size_t i = 2; i + 1 < j.args.size() && i < 6; i += 2) label += " " + j.args[i + 1];  // model, layers
+    ImGui::TextUnformatted(label.c_str());
+    ImGui::SameLine(360 * scale);
+    const ImVec4 c = j.state == "done" ? kGreen : j.state == "failed" ? kRed : ImVec4(1, 1, 1, 1);
+    ImGui::TextColored(c, "%s", j.state.c_str());
+    ImGui::SameLine(460 * scale);
+    char overlay[64];
+    std::snprintf(overlay, sizeof overlay, "%.0f%%%s", 100 * j.fraction,
+                  j.eta_s >= 0 ? ("  ETA " + fmt_s(j.eta_s)).c_str() : "");
+    ImGui::ProgressBar(static_cast<float>(j.fraction), ImVec2(260 * scale, 0), overlay);
+    ImGui::SameLine();
+    if (j.state == "running" || j.state == "queued") {
+      if (ImGui::SmallButton("Cancel")) act = j.id, what = "cancel";
+    } else if (j.state == "cancelled" || j.state == "failed") {
+      if (ImGui::SmallButton("Resume")) act = j.id, what = "resume";
+      ImGui::SameLine();
+      if (ImGui::SmallButton("Remove")) act = j.id, what = "remove";
+    } else if (ImGui::SmallButton("Remove")) {
+      act = j.id, what = "remove";
+    }
+    if (!j.last_line.empty()) ImGui::TextColored(kDim, "    %s", j.last_line.c_str());
+    probe.jobs.push_back({j.id, j.state, j.fraction, j.last_line});
+    ImGui::PopID();
+  }
+  if (what == "cancel") q.cancel(act);
+  if (what == "resume") q.resume(act);
+  if (what == "remove") q.remove(act);
+}
+
+}  // namespace mm::app::studio
