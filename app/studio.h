@@ -4,11 +4,16 @@
 //   Start      the launch screen (app/launch.h, LaunchPanel): pick a file and a participant,
 //              see validation and the plan, start the session in this window
 //   Sessions   the database's sessions (participant, experiment, status, answered/planned,
-//              started, observer), re-read every few seconds
+//              started, observer), re-read every few seconds; a selected row (click, or the
+//              Up/Down keys) shows its trials, dropped frames, frame intervals and audio onsets
+//              (app/studio_sessions.h)
 //   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
 //              metamer's thumbnail with its pass/fail mark, a category filter, and for the
 //              selected cell reference and metamer side by side with the measures
-//   Experiment, Synthesis, Results: not built yet (one line says so; see issue 13)
+//   Results    the analysis of `metamerlab analyze` (proportion correct per condition, humans
+//              and judging models, as a table and a plot), computed in the background once per
+//              database change, and the exports of `metamerlab export` (app/studio_results.h)
+//   Experiment, Synthesis: not built yet (one line says so; see issue 13)
 //
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
@@ -22,6 +27,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -45,6 +51,28 @@ struct StudioProbe {
   // Sessions: the rows of the table (when the panel is shown), and the panel's status line.
   std::vector<data::SessionSummary> sessions;
   std::string status;          // "" or what went wrong reading the database / what is missing
+  std::vector<Rect> session_rows;  // each row of the table (drawable pixels, in `sessions` order)
+  int64_t session = 0;             // the selected session's id (0: none)
+  std::string session_detail;      // its details' summary, one line each (trials, dropped frames,
+                                   // frame intervals, audio onsets)
+  size_t session_trials = 0;       // rows of its trials table
+  // Results: what the panel shows (when shown).
+  struct ResultRow {
+    std::string condition;
+    int trials = 0;
+    double human = 0, sem = 0, ci_low = 0, ci_high = 0;  // NaN when no participant
+    std::map<std::string, double> models;                // judging model -> proportion correct
+  };
+  bool computing = false;              // the analysis (or an export) is running in the background
+  std::string results_status;          // "" or the one-line error
+  std::vector<std::string> experiments;  // the database's experiments (the choice when several)
+  std::vector<ResultRow> results;      // the chosen experiment's conditions, in order
+  std::vector<std::string> series;     // the plot's series: "humans", then each judging model
+  Rect plot;                           // the plot's area (drawable pixels; empty when none)
+  Rect refresh;                        // the Refresh button
+  std::string export_folder;           // the folder typed for the exports
+  std::vector<Rect> export_buttons;    // CSV, BIDS, JSON lines
+  std::string export_message;          // what the last export wrote, or its one-line error
   // Stimuli: the grid's cells drawn this frame and what the detail view shows.
   struct Cell {
     int64_t metamer_id = 0;
@@ -74,6 +102,8 @@ struct StudioOptions {
   std::string panel;                 // open at this panel ("" = the one open last)
   std::string screenshot;            // scripted: PNG of the window once the panel shows its data, then close
   double refresh_s = 3;              // Sessions and Stimuli re-read the database this often
+  int permutations = 10000;          // Results: permutations per test (as analyze's default)
+  int bootstrap = 1000;              // Results: bootstrap resamples
   std::function<void(StudioProbe&)> probe;  // tests: called every frame after drawing
 };
 
