@@ -63,7 +63,8 @@ struct StudioProbe {
     double human = 0, sem = 0, ci_low = 0, ci_high = 0;  // NaN when no participant
     std::map<std::string, double> models;                // judging model -> proportion correct
   };
-  bool computing = false;              // the analysis (or an export) is running in the background
+  bool computing = false;              // the analysis (or an export) is running in the background, or
+                                       // its results came less than 3 frames ago (columns still sizing)
   std::string results_status;          // "" or the one-line error
   std::vector<std::string> experiments;  // the database's experiments (the choice when several)
   std::vector<ResultRow> results;      // the chosen experiment's conditions, in order

@@ -143,6 +143,7 @@ void ResultsPanel::poll() {
   if (ready(job_)) {
     shown_ = job_.get();
     have_ = true;
+    fresh_ = 0;
     if (chosen_ >= static_cast<int>(shown_.experiments.size())) chosen_ = 0;
   }
   if (ready(export_job_)) export_result_ = export_job_.get();
@@ -154,7 +155,7 @@ void ResultsPanel::draw(float scale, float px_per_point, StudioProbe& p) {
     requested_ = false;
     job_ = std::async(std::launch::async, compute, db_, signature_, permutations_, bootstrap_);
   }
-  p.computing = busy();
+  p.computing = busy() || (have_ && fresh_++ < 3);  // a scripted screenshot waits for the columns too
   ImGui::BeginDisabled(job_.valid());
   if (ImGui::Button("Refresh")) requested_ = true;
   ImGui::EndDisabled();

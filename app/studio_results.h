@@ -60,6 +60,7 @@ class ResultsPanel {
   bool requested_ = false;             // Refresh clicked
   Computed shown_;                     // the last analysis finished
   bool have_ = false;
+  int fresh_ = 0;                      // frames drawn since shown_ arrived (tables size their columns in 3)
   std::future<Computed> job_;
   int chosen_ = 0;                     // the experiment shown
   std::array<char, 1024> folder_{};    // the exports' folder
