@@ -470,7 +470,7 @@ TEST(Studio, ThumbnailsLoadOnlyForCellsInView) {
 // [SECTION] Session details and Results ---------------------------------------------------
 // A recorded trial's timing: the frame intervals are each shown phase's onset-to-next-onset
 // over its frames, in time order whatever the JSON's key order; phases not shown give none.
-TEST(SessionTiming, FrameIntervalsFromThePhaseOnsetsTheStoreKeeps) {
+TEST(StudioSessionTiming, FrameIntervalsFromThePhaseOnsetsTheStoreKeeps) {
   const std::string j = R"({"frame_hz": 60,
     "response": {"actual_s": 10.85, "frames_shown": 1},
     "fixation": {"actual_s": 10.0, "frames_shown": 30},
