@@ -511,54 +511,58 @@ std::string runner_timing(double fix, double stim, double mask, double resp) {
          phase("response", resp, 1) + ", " + phase("stimulus", stim, 6) + "}";
 }
 
+// One session of "studio-results" as described above; `hits` the person's row of kHits
+// (nullptr: every answer wrong).
+void add_results_session(mm::data::Store& s, int64_t model, const std::string& dir, const std::string& code,
+                         int64_t number, const int* hits, mm::data::SessionStatus status) {
+  mm::data::SessionRecord r;
+  r.participant_code = code;
+  r.participant_number = number;
+  r.experiment_path = dir + "/results.toml";  // not there: no catch-trial exclusion from the file
+  r.experiment_sha256 = "e2";
+  r.experiment_name = "studio-results";
+  r.plan_json = "{}";
+  r.planned_trials = 12;
+  r.display_json = r.audio_json = "{}";
+  const int64_t id = s.create_session(r);
+  std::vector<mm::data::TrialJudgment> judged;
+  for (int i = 0; i < 12; ++i) {
+    const int c = i % 3, k = i / 3;  // condition, its k-th trial
+    mm::data::TrialRecord t;
+    t.session_id = id;
+    t.trial_index = i;
+    t.block = 1;
+    t.block_kind = t.phase = "main";
+    t.condition = t.planned_condition = kConditions[c];
+    t.is_metamer = c > 0;
+    if (c > 0) t.model = "zoo:tiny-cnn", t.layer = c == 1 ? "conv1" : "conv2";
+    t.category = "cat";
+    t.stimulus_path = dir + "/stim/cat/cat_" + std::to_string(i) + ".png";
+    t.stimulus_sha256 = "s" + std::to_string(i);
+    t.alternatives_json = R"(["boat", "cat", "dog", "fish"])";
+    t.correct = hits && k < hits[c];
+    t.response = t.correct ? "cat" : "dog";
+    t.rt_response_ms = t.rt_stimulus_ms = 400 + 10 * i;
+    const bool slow = number == 2 && i == 5;
+    const double fix = 100 + 2 * i, stim = fix + 0.5, mask = stim + 0.1, resp = mask + (slow ? 0.15 : 0.1);
+    t.timing_json = runner_timing(fix, stim, mask, resp);
+    t.dropped_frames = slow ? 3 : 0;
+    if (number == 2) t.audio_onset_ms = i == 7 ? 3.0 : 1.0;
+    s.add_trial(t);
+    judged.push_back({id, i, model, t.stimulus_sha256, t.alternatives_json, k < kJudge[c] ? "cat" : "boat", k < kJudge[c]});
+  }
+  s.add_trial_judgments(judged);
+  s.finish_session(id, status);
+}
+
 std::string make_results_db(const mm::test::TempDir& tmp) {
   const std::string db = tmp / "results.db";
   mm::data::Store s(db);
   const int64_t model = s.upsert_model({"zoo:tiny-cnn", "", std::string(64, 'c'), "image", "{}"});
-  const auto session = [&](const std::string& code, int64_t number, int person, mm::data::SessionStatus status) {
-    mm::data::SessionRecord r;
-    r.participant_code = code;
-    r.participant_number = number;
-    r.experiment_path = tmp / "results.toml";  // not there: no catch-trial exclusion from the file
-    r.experiment_sha256 = "e2";
-    r.experiment_name = "studio-results";
-    r.plan_json = "{}";
-    r.planned_trials = 12;
-    r.display_json = r.audio_json = "{}";
-    const int64_t id = s.create_session(r);
-    std::vector<mm::data::TrialJudgment> judged;
-    for (int i = 0; i < 12; ++i) {
-      const int c = i % 3, k = i / 3;  // condition, its k-th trial
-      mm::data::TrialRecord t;
-      t.session_id = id;
-      t.trial_index = i;
-      t.block = 1;
-      t.block_kind = t.phase = "main";
-      t.condition = t.planned_condition = kConditions[c];
-      t.is_metamer = c > 0;
-      if (c > 0) t.model = "zoo:tiny-cnn", t.layer = c == 1 ? "conv1" : "conv2";
-      t.category = "cat";
-      t.stimulus_path = tmp / ("stim/cat/cat_" + std::to_string(i) + ".png");
-      t.stimulus_sha256 = "s" + std::to_string(i);
-      t.alternatives_json = R"(["boat", "cat", "dog", "fish"])";
-      t.correct = person >= 0 && k < kHits[person][c];
-      t.response = t.correct ? "cat" : "dog";
-      t.rt_response_ms = t.rt_stimulus_ms = 400 + 10 * i;
-      const bool slow = number == 2 && i == 5;
-      const double fix = 100 + 2 * i, stim = fix + 0.5, mask = stim + 0.1, resp = mask + (slow ? 0.15 : 0.1);
-      t.timing_json = runner_timing(fix, stim, mask, resp);
-      t.dropped_frames = slow ? 3 : 0;
-      if (number == 2) t.audio_onset_ms = i == 7 ? 3.0 : 1.0;
-      s.add_trial(t);
-      judged.push_back({id, i, model, t.stimulus_sha256, t.alternatives_json, k < kJudge[c] ? "cat" : "boat", k < kJudge[c]});
-    }
-    s.add_trial_judgments(judged);
-    s.finish_session(id, status);
-  };
-  session("P-1", 1, 0, mm::data::SessionStatus::completed);
-  session("P-2", 2, 1, mm::data::SessionStatus::completed);
-  session("P-3", 3, 2, mm::data::SessionStatus::completed);
-  session("P-4", 4, -1, mm::data::SessionStatus::aborted);
+  add_results_session(s, model, tmp.path, "P-1", 1, kHits[0], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-2", 2, kHits[1], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-3", 3, kHits[2], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-4", 4, nullptr, mm::data::SessionStatus::aborted);
   return db;
 }
 
@@ -698,4 +702,52 @@ TEST(Studio, SessionDetailsResultsTableAndPlotAndExports) {
 
   // Looking is not writing: the database is as it was.
   EXPECT_TRUE(mm::test::read_bytes(db) == before) << "the studio changed the database";
+}
+
+TEST(Studio, ResultsAreComputedOncePerDatabaseChangeAndSayWhatIsMissing) {
+  mm::test::TempDir tmp("studio_results_change");
+  const std::string db = make_results_db(tmp);
+  StudioOptions o;
+  o.db = db;
+  o.panel = "Results";
+  o.refresh_s = 0.2;
+  o.permutations = 50;
+  o.bootstrap = 50;
+  int stage = 0, starts = 0;
+  bool was = false;
+  int64_t at = 0;
+  double before = 0, after = 0;
+  run(o, [&](StudioProbe& p) {
+    if (p.panel != "Results") return;
+    starts += p.computing && !was;
+    was = p.computing;
+    if (stage == 0 && !p.computing && !p.results.empty()) before = p.results[0].human, at = p.frame, stage = 1;
+    if (stage == 1 && p.frame == at + 40) {  // unchanged meanwhile (refreshed about 3 times): nothing computed again
+      EXPECT_EQ(starts, 1);
+      mm::data::Store s(db);  // another program records a fifth person, all answers right
+      const int all[3] = {4, 4, 4};
+      add_results_session(s, s.models()[0].first, tmp.path, "P-5", 5, all, mm::data::SessionStatus::completed);
+      stage = 2;
+    }
+    if (stage == 2 && !p.computing && !p.results.empty() && p.results[0].human != before) after = p.results[0].human, p.quit = true;
+  });
+  EXPECT_NEAR(before, (1 + 0.75 + 1) / 3, 1e-9);
+  EXPECT_NEAR(after, (1 + 0.75 + 1 + 1) / 4, 1e-9) << "the change was not seen";
+  EXPECT_EQ(starts, 2);
+
+  // A missing database: one line, and no file made; a database without sessions: one line.
+  for (const auto& [file, want] : std::vector<std::pair<std::string, std::string>>{
+           {tmp / "none.db", "no database at " + (tmp / "none.db")}, {tmp / "empty.db", "no sessions in this database"}}) {
+    if (file == tmp / "empty.db") mm::data::Store{file};
+    StudioOptions m;
+    m.db = file;
+    m.panel = "Results";
+    std::string status;
+    run(m, [&](StudioProbe& p) {
+      if (p.panel == "Results" && !p.computing && !p.results_status.empty()) status = p.results_status, p.quit = true;
+    });
+    EXPECT_NE(status.find(want), std::string::npos) << status;
+    EXPECT_EQ(std::count(status.begin(), status.end(), '\n'), 0) << status;
+  }
+  EXPECT_FALSE(fs::exists(tmp / "none.db"));
 }
