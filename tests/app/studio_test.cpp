@@ -5,7 +5,10 @@
 // line and the defaults); with a small database made through the store API the Sessions
 // panel shows its sessions and the Stimuli panel its grid of thumbnails with pass/fail
 // marks, filtered by category, and a clicked cell's measures (checked through the probe
-// and on the screenshot's pixels). Also the settings file's reader on its own.
+// and on the screenshot's pixels); a clicked (or Up/Down) session's details, the Results
+// panel's table against proportions computed here from the trials written, its plot on the
+// screenshot, its export buttons, its recomputation when the database changes. Also the
+// settings file's reader and the frame intervals of a timing record on their own.
 #include <gtest/gtest.h>
 
 #include <cmath>
