@@ -1,10 +1,10 @@
 // app/studio.cpp: the experimenter's workbench (app/studio.h): the window, the tab bar and
-// its keys, the text size, the settings read and written, the Sessions panel, and the
-// panels not built yet. The Start panel is the launch screen (app/launch.h); the Stimuli
-// panel is app/studio_library.cpp.
+// its keys, the text size, the settings read and written, and the panels not built yet.
+// The Start panel is the launch screen (app/launch.h); the Stimuli panel is
+// app/studio_library.cpp, Sessions app/studio_sessions.cpp, Results app/studio_results.cpp.
 //
 // Sections
-//   [SECTION] Panels     names, the Sessions table, the honest placeholders
+//   [SECTION] Panels     names, the honest placeholders
 //   [SECTION] Window     the frame loop, keys, settings, the scripted screenshot
 #include "app/studio.h"
 
@@ -12,12 +12,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 
 #include "app/launch.h"
 #include "app/studio_library.h"
+#include "app/studio_results.h"
+#include "app/studio_sessions.h"
 #include "app/studio_settings.h"
 
 namespace fs = std::filesystem;
@@ -32,68 +33,8 @@ const std::vector<std::string>& studio_panels() {
 
 namespace {
 
-const ImVec4 kRed(1.0f, 0.36f, 0.36f, 1.0f);
-const ImVec4 kGreen(0.45f, 0.88f, 0.45f, 1.0f);
 const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
 const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
-
-// The database's sessions, re-read every few seconds.
-struct SessionsPanel {
-  std::vector<data::SessionSummary> rows;
-  std::string status;  // "" or what is wrong
-  std::string read_at;
-
-  // `store` is the database opened for this refresh, or null with `why` saying why not.
-  void refresh(data::Store* store, const std::string& why) {
-    rows = store ? store->list_sessions() : std::vector<data::SessionSummary>{};
-    status = why;
-    char b[32];
-    const std::time_t now = std::time(nullptr);
-    std::strftime(b, sizeof b, "%H:%M:%S", std::localtime(&now));
-    read_at = b;
-  }
-
-  void draw(double refresh_s, StudioProbe& p) {
-    p.sessions = rows;
-    p.status = status;
-    ImGui::TextColored(kDim, "%zu session(s); read at %s, again every %.0f s", rows.size(), read_at.c_str(), refresh_s);
-    if (!status.empty()) ImGui::TextColored(kRed, "%s", status.c_str());
-    if (rows.empty()) {
-      if (status.empty()) ImGui::TextColored(kDim, "No sessions yet (Start runs one).");
-      return;
-    }
-    const ImGuiTableFlags flags = ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
-                                  ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingStretchProp;
-    if (!ImGui::BeginTable("##sessions", 8, flags)) return;
-    ImGui::TableSetupScrollFreeze(0, 1);
-    for (const char* h : {"id", "participant", "experiment", "status", "answered / planned", "resumed", "started", "observer"})
-      ImGui::TableSetupColumn(h);
-    ImGui::TableHeadersRow();
-    for (const auto& r : rows) {
-      ImGui::TableNextRow();
-      ImGui::TableNextColumn();
-      ImGui::Text("%lld", static_cast<long long>(r.id));
-      ImGui::TableNextColumn();
-      ImGui::Text("%s (#%lld)", r.participant_code.c_str(), static_cast<long long>(r.participant_number));
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(r.experiment_name.c_str());
-      ImGui::TableNextColumn();
-      const ImVec4 c = r.status == data::SessionStatus::completed ? kGreen
-                       : r.status == data::SessionStatus::running ? kYellow
-                                                                  : kRed;
-      ImGui::TextColored(c, "%s", data::session_status_name(r.status));
-      ImGui::TableNextColumn();
-      ImGui::Text("%lld / %lld", static_cast<long long>(r.answered), static_cast<long long>(r.planned));
-      ImGui::TableNextColumn();
-      ImGui::Text("%lld", static_cast<long long>(r.resumed));
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(r.started_at.c_str());
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(r.observer.empty() ? "person" : r.observer.c_str());
-    }
-    ImGui::EndTable();
-  }
-};
 
 void not_built(const char* what) {
   ImGui::TextColored(kYellow, "not built yet: see issue 13");
@@ -139,8 +80,9 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   lo.run = o.run;
   lo.run.db = db;
   LaunchPanel start(lo, d.info().frame_hz);
-  SessionsPanel sessions;
+  studio::SessionsPanel sessions;
   studio::StimulusLibrary library(d);
+  studio::ResultsPanel results(db, o.permutations, o.bootstrap);
   std::string queue_file = o.queue;
   if (queue_file.empty() && !o.settings.empty())
     queue_file = (fs::path(o.settings).parent_path() / "synthesis-queue.toml").string();
@@ -157,6 +99,9 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   for (int64_t frame = 1; !quit; ++frame) {
     for (const auto& ev : d.poll_events()) {
       if (ev.type == InputEvent::quit) quit = true;
+      if (ev.type == InputEvent::key_down && !ev.ctrl && studio_panels()[current] == "Sessions" &&
+          (ev.key == "Up" || ev.key == "Down") && !ImGui::GetIO().WantTextInput)
+        sessions.step(ev.key == "Up" ? -1 : 1);
       if (ev.type != InputEvent::key_down || !ev.ctrl) continue;
       if (ev.key == "Q") quit = true;
       if (ev.key == "Tab") requested = (current + (ev.shift ? n - 1 : 1)) % n;
@@ -166,7 +111,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       settings.font_px = std::clamp<float>(settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx);
     }
     const std::string panel = studio_panels()[current];
-    if (now_s() - last_read >= o.refresh_s) {  // the database, every few seconds, opened once for both panels
+    if (now_s() - last_read >= o.refresh_s || sessions.wants_read()) {  // the database, every few seconds, opened once for both panels
       std::error_code ec;
       std::unique_ptr<data::Store> store;
       std::string why;
@@ -189,6 +134,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
         library.refresh(nullptr, m);
       }
       last_read = now_s();
+      results.refresh();  // the file looked at (its own worker reads it when it changed)
     }
     start.update();
     queue.poll();
@@ -228,15 +174,14 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
         current = i;
         probe.panel = name;
         if (name == "Start") start.draw();
-        else if (name == "Sessions") sessions.draw(o.refresh_s, probe);
+        else if (name == "Sessions") sessions.draw(o.refresh_s, d.pixel_scale(), probe);
+        else if (name == "Results") results.draw(scale, d.pixel_scale(), probe);
         else if (name == "Stimuli") library.draw(scale, probe);
         else if (name == "Experiment")
           not_built("The experiment designer (issue 13, part 2). Edit the TOML file (experiments/README.md); "
                     "Start validates it and shows its plan.");
         else if (name == "Synthesis")
           studio::draw_synthesis_panel(queue, synth_form, scale, d.pixel_scale(), probe);
-        else if (name == "Results")
-          not_built("The results panel (issue 13, part 5). Run metamerlab analyze and export.");
         ImGui::EndTabItem();
       }
       ImGui::EndTabBar();
@@ -246,7 +191,8 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
 
     // The scripted screenshot: once the panel has read its data and its images are in.
     bool shoot = false;
-    if (!o.screenshot.empty() && frame >= 6 && (probe.pending_thumbnails == 0 || frame >= 600)) shoot = quit = true;
+    if (!o.screenshot.empty() && frame >= 6 && ((probe.pending_thumbnails == 0 && !probe.computing) || frame >= 600))
+      shoot = quit = true;
     if (shoot) save_png(o.screenshot, d.capture());
     if (o.probe) {
       o.probe(probe);

@@ -4,12 +4,17 @@
 //   Start      the launch screen (app/launch.h, LaunchPanel): pick a file and a participant,
 //              see validation and the plan, start the session in this window
 //   Sessions   the database's sessions (participant, experiment, status, answered/planned,
-//              started, observer), re-read every few seconds
+//              started, observer), re-read every few seconds; a selected row (click, or the
+//              Up/Down keys) shows its trials, dropped frames, frame intervals and audio onsets
+//              (app/studio_sessions.h)
 //   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
 //              metamer's thumbnail with its pass/fail mark, a category filter, and for the
 //              selected cell reference and metamer side by side with the measures
 //   Synthesis  a queue of synth jobs, each in its own process (app/studio_synthesis.h)
-//   Experiment, Results: not built yet (one line says so; see issue 13)
+//   Results    the analysis of `metamerlab analyze` (proportion correct per condition, humans
+//              and judging models, as a table and a plot), computed in the background once per
+//              database change, and the exports of `metamerlab export` (app/studio_results.h)
+//   Experiment: not built yet (one line says so; see issue 13)
 //
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
@@ -23,6 +28,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -47,6 +53,29 @@ struct StudioProbe {
   // Sessions: the rows of the table (when the panel is shown), and the panel's status line.
   std::vector<data::SessionSummary> sessions;
   std::string status;          // "" or what went wrong reading the database / what is missing
+  std::vector<Rect> session_rows;  // each row of the table (drawable pixels, in `sessions` order)
+  int64_t session = 0;             // the selected session's id (0: none)
+  std::string session_detail;      // its details' summary, one line each (trials, dropped frames,
+                                   // frame intervals, audio onsets)
+  size_t session_trials = 0;       // rows of its trials table
+  // Results: what the panel shows (when shown).
+  struct ResultRow {
+    std::string condition;
+    int trials = 0;
+    double human = 0, sem = 0, ci_low = 0, ci_high = 0;  // NaN when no participant
+    std::map<std::string, double> models;                // judging model -> proportion correct
+  };
+  bool computing = false;              // the analysis (or an export) is running in the background, or
+                                       // its results came less than 3 frames ago (columns still sizing)
+  std::string results_status;          // "" or the one-line error
+  std::vector<std::string> experiments;  // the database's experiments (the choice when several)
+  std::vector<ResultRow> results;      // the chosen experiment's conditions, in order
+  std::vector<std::string> series;     // the plot's series: "humans", then each judging model
+  Rect plot;                           // the plot's area (drawable pixels; empty when none)
+  Rect refresh;                        // the Refresh button
+  std::string export_folder;           // the folder typed for the exports
+  std::vector<Rect> export_buttons;    // CSV, BIDS, JSON lines
+  std::string export_message;          // what the last export wrote, or its one-line error
   // Stimuli: the grid's cells drawn this frame and what the detail view shows.
   struct Cell {
     int64_t metamer_id = 0;
@@ -90,6 +119,8 @@ struct StudioOptions {
   std::string program;               // Synthesis: the metamerlab executable its jobs run
   std::string queue;                 // Synthesis: its jobs' file ("" = beside the settings, or not kept)
   studio::SynthRequest synth_form;   // Synthesis: the form's first values
+  int permutations = 10000;          // Results: permutations per test (as analyze's default)
+  int bootstrap = 1000;              // Results: bootstrap resamples
   std::function<void(StudioProbe&)> probe;  // tests: called every frame after drawing
 };
 

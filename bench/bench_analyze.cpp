@@ -21,7 +21,7 @@
 
 #include "analysis/results.h"
 #include "app/program/cli.h"
-#include "app/program/results_input.h"
+#include "app/results_input.h"
 #include "data/store.h"
 #include "experiments/plan.h"
 

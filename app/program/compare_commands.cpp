@@ -2,7 +2,7 @@
 // (models answer the trials people saw), analyze (the paper's statistics and figures) and
 // export (CSV, BIDS, JSON lines). The work is in app/program/judging.h, the analysis
 // module (analysis/results.h, analysis/export.h) and the store's reads
-// (app/program/results_input.h).
+// (app/results_input.h).
 //
 // Sections
 //   [SECTION] Handlers    judge, analyze, export
@@ -15,7 +15,7 @@
 #include "analysis/results.h"
 #include "app/program/judging.h"
 #include "app/program/program.h"
-#include "app/program/results_input.h"
+#include "app/results_input.h"
 #include "data/store.h"
 #include "experiments/experiment.h"
 #include "stimuli/stimuli.h"
@@ -62,18 +62,7 @@ double catch_threshold(const Args& a, data::Store& store, const analysis::Result
     if (!(v >= 0 && v <= 1)) throw UsageError("analyze: --exclude-catch-below must be a proportion between 0 and 1");
     return v;
   }
-  for (const auto& s : store.list_sessions()) {
-    if (s.experiment_sha256 != in.experiment_sha256) continue;
-    try {
-      experiments::LoadOptions lo;
-      lo.default_database = store.path();
-      const auto e = experiments::load_experiment(s.experiment_path, lo);
-      if (e.sha256 == in.experiment_sha256) return e.analysis.exclude_catch_below;
-    } catch (const std::exception&) {
-    }
-    break;
-  }
-  return -1;
+  return file_catch_threshold(store, in);
 }
 
 int cmd_analyze(const Args& a) {

@@ -23,7 +23,7 @@
 #include "analysis/results.h"
 #include "app/program/judging.h"
 #include "app/program/program.h"
-#include "app/program/results_input.h"
+#include "app/results_input.h"
 #include "data/sha256.h"
 #include "data/store.h"
 #include "stimuli/datasets.h"

@@ -5,13 +5,19 @@
 // line and the defaults); with a small database made through the store API the Sessions
 // panel shows its sessions and the Stimuli panel its grid of thumbnails with pass/fail
 // marks, filtered by category, and a clicked cell's measures (checked through the probe
-// and on the screenshot's pixels). Also the settings file's reader on its own.
+// and on the screenshot's pixels); a clicked (or Up/Down) session's details, the Results
+// panel's table against proportions computed here from the trials written, its plot on the
+// screenshot, its export buttons, its recomputation when the database changes. Also the
+// settings file's reader and the frame intervals of a timing record on their own.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
+#include "app/session_timing.h"
 #include "app/studio.h"
 #include "app/studio_settings.h"
 #include "data/store.h"
@@ -25,12 +31,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // Runs the workbench on the test's Xvfb with a probe; returns what it printed on stderr.
-std::string run(StudioOptions o, const std::function<void(StudioProbe&)>& probe, int* code = nullptr) {
+std::string run(StudioOptions o, const std::function<void(StudioProbe&)>& probe, int* code = nullptr,
+                int64_t max_frames = 400) {
   mm::test::ensure_xvfb();
   if (o.width == 0) o.width = 1024, o.height = 700;
   o.probe = [&](StudioProbe& p) {
     probe(p);
-    if (p.frame > 400) {  // a script that never quits is a failure, not a hang
+    if (p.frame > max_frames) {  // a script that never quits is a failure, not a hang
       ADD_FAILURE() << "the workbench was still open at frame " << p.frame;
       p.quit = true;
     }
@@ -461,4 +468,289 @@ TEST(Studio, ThumbnailsLoadOnlyForCellsInView) {
   EXPECT_EQ(pending, 0);
   EXPECT_GT(loaded, 3u);    // the rows in view
   EXPECT_LT(loaded, 12u);   // and no more: 700 px hold about six rows
+}
+
+// [SECTION] Session details and Results ---------------------------------------------------
+// A recorded trial's timing: the frame intervals are each shown phase's onset-to-next-onset
+// over its frames, in time order whatever the JSON's key order; phases not shown give none.
+TEST(StudioSessionTiming, FrameIntervalsFromThePhaseOnsetsTheStoreKeeps) {
+  const std::string j = R"({"frame_hz": 60,
+    "response": {"actual_s": 10.85, "frames_shown": 1},
+    "fixation": {"actual_s": 10.0, "frames_shown": 30},
+    "mask": {"actual_s": 10.75, "frames_shown": 6},
+    "stimulus": {"actual_s": 10.5, "frames_shown": 10},
+    "skipped": {"actual_s": 0, "frames_shown": 0}})";
+  const std::vector<double> iv = recorded_frame_intervals(j);
+  ASSERT_EQ(iv.size(), 3u);
+  EXPECT_NEAR(iv[0], 500.0 / 30, 1e-9);  // fixation
+  EXPECT_NEAR(iv[1], 250.0 / 10, 1e-9);  // stimulus
+  EXPECT_NEAR(iv[2], 100.0 / 6, 1e-9);   // mask
+  EXPECT_EQ(recorded_frame_hz(j), 60);
+  EXPECT_TRUE(recorded_frame_intervals("{}").empty());
+  EXPECT_TRUE(recorded_frame_intervals("not json").empty());
+  EXPECT_TRUE(recorded_frame_intervals(R"({"tone_ms": 500})").empty());
+}
+
+namespace {
+
+// A results database: three people's completed sessions of "studio-results" (12 main trials
+// each: 4 per condition natural, tiny/conv1, tiny/conv2; 4 alternatives) with zoo:tiny-cnn's
+// judgment of every trial, and one aborted session answering everything wrong (left out of
+// the analysis). Person p answers the first kHits[p][c] trials of condition c right; the model
+// the first kJudge[c]. Session 2's trial 5 took 0.15 s over its 6 mask frames (25 ms) and
+// dropped 3 frames; session 2 recorded audio onsets (1 ms, trial 7: 3 ms).
+constexpr int kHits[3][3] = {{4, 3, 1}, {3, 2, 2}, {4, 2, 0}};
+constexpr int kJudge[3] = {4, 2, 1};
+const char* const kConditions[3] = {"natural", "tiny/conv1", "tiny/conv2"};
+
+// A trial's timing record as the runner writes it (app/runner.cpp), at 60 Hz: fixation 30
+// frames, stimulus 6, mask 6, response 1, with these onset flips (s).
+std::string runner_timing(double fix, double stim, double mask, double resp) {
+  const auto phase = [](const char* name, double t, int frames) {
+    return std::string("\"") + name + "\": {\"actual_s\": " + std::to_string(t) + ", \"frames\": " +
+           std::to_string(frames) + ", \"frames_shown\": " + std::to_string(frames) + ", \"dropped\": 0}";
+  };
+  return "{\"frame_hz\": 60, " + phase("fixation", fix, 30) + ", " + phase("mask", mask, 6) + ", " +
+         phase("response", resp, 1) + ", " + phase("stimulus", stim, 6) + "}";
+}
+
+// One session of "studio-results" as described above; `hits` the person's row of kHits
+// (nullptr: every answer wrong).
+void add_results_session(mm::data::Store& s, int64_t model, const std::string& dir, const std::string& code,
+                         int64_t number, const int* hits, mm::data::SessionStatus status) {
+  mm::data::SessionRecord r;
+  r.participant_code = code;
+  r.participant_number = number;
+  r.experiment_path = dir + "/results.toml";  // not there: no catch-trial exclusion from the file
+  r.experiment_sha256 = "e2";
+  r.experiment_name = "studio-results";
+  r.plan_json = "{}";
+  r.planned_trials = 12;
+  r.display_json = r.audio_json = "{}";
+  const int64_t id = s.create_session(r);
+  std::vector<mm::data::TrialJudgment> judged;
+  for (int i = 0; i < 12; ++i) {
+    const int c = i % 3, k = i / 3;  // condition, its k-th trial
+    mm::data::TrialRecord t;
+    t.session_id = id;
+    t.trial_index = i;
+    t.block = 1;
+    t.block_kind = t.phase = "main";
+    t.condition = t.planned_condition = kConditions[c];
+    t.is_metamer = c > 0;
+    if (c > 0) t.model = "zoo:tiny-cnn", t.layer = c == 1 ? "conv1" : "conv2";
+    t.category = "cat";
+    t.stimulus_path = dir + "/stim/cat/cat_" + std::to_string(i) + ".png";
+    t.stimulus_sha256 = "s" + std::to_string(i);
+    t.alternatives_json = R"(["boat", "cat", "dog", "fish"])";
+    t.correct = hits && k < hits[c];
+    t.response = t.correct ? "cat" : "dog";
+    t.rt_response_ms = t.rt_stimulus_ms = 400 + 10 * i;
+    const bool slow = number == 2 && i == 5;
+    const double fix = 100 + 2 * i, stim = fix + 0.5, mask = stim + 0.1, resp = mask + (slow ? 0.15 : 0.1);
+    t.timing_json = runner_timing(fix, stim, mask, resp);
+    t.dropped_frames = slow ? 3 : 0;
+    if (number == 2) t.audio_onset_ms = i == 7 ? 3.0 : 1.0;
+    s.add_trial(t);
+    judged.push_back({id, i, model, t.stimulus_sha256, t.alternatives_json, k < kJudge[c] ? "cat" : "boat", k < kJudge[c]});
+  }
+  s.add_trial_judgments(judged);
+  s.finish_session(id, status);
+}
+
+std::string make_results_db(const mm::test::TempDir& tmp) {
+  const std::string db = tmp / "results.db";
+  mm::data::Store s(db);
+  const int64_t model = s.upsert_model({"zoo:tiny-cnn", "", std::string(64, 'c'), "image", "{}"});
+  add_results_session(s, model, tmp.path, "P-1", 1, kHits[0], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-2", 2, kHits[1], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-3", 3, kHits[2], mm::data::SessionStatus::completed);
+  add_results_session(s, model, tmp.path, "P-4", 4, nullptr, mm::data::SessionStatus::aborted);
+  return db;
+}
+
+}  // namespace
+
+TEST(Studio, SessionDetailsResultsTableAndPlotAndExports) {
+  mm::test::TempDir tmp("studio_results");
+  const std::string db = make_results_db(tmp);
+  const std::string before = mm::test::read_bytes(db);
+  StudioOptions o;
+  o.db = db;
+  o.panel = "Sessions";
+  o.permutations = 200;
+  o.bootstrap = 200;
+  o.width = 1200, o.height = 800;
+  int stage = 0;
+  int64_t at = 0, first = 0, shown = 0, clicked = 0, after_down = 0, after_up = 0, computing_frames = 0;
+  std::string detail, results_status, csv_message, bids_message, again_message, folder;
+  size_t detail_trials = 0;
+  std::vector<StudioProbe::ResultRow> table;
+  std::vector<std::string> series;
+  Rect plot;
+  mm::app::Image sessions_shot, results_shot;
+  const auto click = [](Display& d, const Rect& r) { d.move_pointer(r.cx(), r.cy()), d.push_click(r.cx(), r.cy()); };
+  run(o, [&](StudioProbe& p) {
+    Display& d = *p.display;
+    switch (stage) {
+      case 0:  // Sessions: point at the second row, then click it
+        if (p.session_rows.size() == 4 && p.frame >= 3) d.move_pointer(p.session_rows[1].cx(), p.session_rows[1].cy()), at = p.frame, stage = 1;
+        break;
+      case 1:
+        if (p.frame == at + 2) d.push_click(p.session_rows[1].cx(), p.session_rows[1].cy()), at = p.frame, stage = 2;
+        break;
+      case 2:  // its details, once read (three frames later: the tables have sized their columns)
+        if (p.session != 0 && p.session_trials > 0 && first == 0) first = p.frame;
+        if (first > 0 && p.frame == first + 3) {
+          clicked = p.session, detail = p.session_detail, detail_trials = p.session_trials;
+          sessions_shot = d.capture();
+          d.push_key("Down"), at = p.frame, stage = 3;
+        }
+        break;
+      case 3:
+        if (p.frame == at + 3) after_down = p.session, d.push_key("Up"), d.push_key("Up"), at = p.frame, stage = 4;
+        break;
+      case 4:
+        if (p.frame == at + 3) after_up = p.session, d.push_key("5", true), stage = 5;
+        break;
+      case 5:  // Results: computing, then the table
+        if (p.panel != "Results") break;
+        computing_frames += p.computing;
+        if (!p.computing && (!p.results.empty() || !p.results_status.empty()) && p.plot.w > 0 && shown == 0) shown = p.frame;
+        if (shown > 0 && p.frame == shown + 3) {
+          table = p.results, series = p.series, plot = p.plot, results_status = p.results_status, folder = p.export_folder;
+          results_shot = d.capture();
+          if (p.export_buttons.size() == 3) click(d, p.export_buttons[0]), at = p.frame, stage = 6;
+          else p.quit = true;
+        }
+        break;
+      case 6:  // CSV written: BIDS next
+        if (p.frame > at + 1 && !p.computing && !p.export_message.empty())
+          csv_message = p.export_message, click(d, p.export_buttons[1]), at = p.frame, stage = 7;
+        break;
+      case 7:  // BIDS written: CSV again into the same folder, which is not empty now
+        if (p.frame > at + 1 && !p.computing && p.export_message.rfind("bids", 0) == 0)
+          bids_message = p.export_message, click(d, p.export_buttons[0]), at = p.frame, stage = 8;
+        break;
+      case 8:
+        if (p.frame > at + 1 && !p.computing && p.export_message.rfind("csv", 0) == 0)
+          again_message = p.export_message, p.quit = true;
+        break;
+    }
+  }, nullptr, 900);
+
+  // Session details: the clicked row is session 2, its 12 trials, the slow mask and the drops.
+  EXPECT_EQ(clicked, 2);
+  EXPECT_EQ(detail_trials, 12u);
+  EXPECT_NE(detail.find("12 trial(s) recorded"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("dropped frames: 3 in 1 of 12 trial(s)"), std::string::npos) << detail;
+  // 36 intervals (fixation, stimulus, mask of 12 trials): 35 of 1000/60 ms, one of 25 ms; the
+  // 99th percentile interpolates between the 35th and the 36th in order: 16.667 + 0.65 x 8.333.
+  EXPECT_NE(detail.find("median 16.67 ms, p99 22.08 ms, max 25.00 ms over 36 phase(s)"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("audio onsets (after the scheduled start): median 1.00 ms, p99 2.78 ms, max 3.00 ms over 12"),
+            std::string::npos) << detail;
+  EXPECT_EQ(after_down, 3) << "Down selects the next row";
+  EXPECT_EQ(after_up, 1) << "Up twice: the first row";
+  ASSERT_GT(sessions_shot.width, 0);
+  keep(sessions_shot, "studio_session_detail.png");
+
+  // Results: computed in the background (the window drew meanwhile), the people's completed
+  // sessions only, computed here from kHits / kJudge.
+  EXPECT_EQ(results_status, "");
+  EXPECT_GT(computing_frames, 0);
+  ASSERT_EQ(table.size(), 3u);
+  for (int c = 0; c < 3; ++c) {
+    double mean = 0, ss = 0;
+    for (const auto& h : kHits) mean += h[c] / 4.0 / 3;
+    for (const auto& h : kHits) ss += (h[c] / 4.0 - mean) * (h[c] / 4.0 - mean);
+    const double sem = std::sqrt(ss / 2) / std::sqrt(3.0);
+    EXPECT_EQ(table[c].condition, kConditions[c]);
+    EXPECT_EQ(table[c].trials, 12);
+    EXPECT_NEAR(table[c].human, mean, 1e-9) << kConditions[c];
+    EXPECT_NEAR(table[c].sem, sem, 1e-9) << kConditions[c];
+    EXPECT_LE(table[c].ci_low, mean);
+    EXPECT_GE(table[c].ci_high, mean);
+    ASSERT_EQ(table[c].models.count("zoo:tiny-cnn"), 1u);
+    EXPECT_NEAR(table[c].models.at("zoo:tiny-cnn"), kJudge[c] / 4.0, 1e-9) << kConditions[c];
+  }
+  EXPECT_EQ(series, (std::vector<std::string>{"humans", "zoo:tiny-cnn"}));
+
+  // The plot on the screenshot: the humans' orange and the model's blue marks and bars.
+  ASSERT_GT(results_shot.width, 0);
+  keep(results_shot, "studio_results.png");
+  ASSERT_GT(plot.w, 100);
+  const auto in_plot = [&](bool (*pred)(const uint8_t*)) {
+    size_t n = 0;
+    for (int y = static_cast<int>(plot.y); y < static_cast<int>(plot.y + plot.h) && y < results_shot.height; ++y)
+      for (int x = static_cast<int>(plot.x); x < static_cast<int>(plot.x + plot.w) && x < results_shot.width; ++x)
+        n += pred(results_shot.at(x, y));
+    return n;
+  };
+  EXPECT_GT(in_plot([](const uint8_t* p) { return p[0] > 210 && p[1] > 120 && p[1] < 180 && p[2] < 80; }), 60u);
+  EXPECT_GT(in_plot([](const uint8_t* p) { return p[2] > 220 && p[0] < 130 && p[1] > 130 && p[1] < 190; }), 60u);
+
+  // Exports: into FOLDER/csv and FOLDER/bids beside the database, as metamerlab export writes
+  // them (every session's trials: 4 x 12); a second CSV into the same folder: one line, refused.
+  EXPECT_EQ(folder, (tmp / "results-export"));
+  EXPECT_NE(csv_message.find("csv: wrote"), std::string::npos) << csv_message;
+  EXPECT_NE(csv_message.find("48 trials of 4 session(s)"), std::string::npos) << csv_message;
+  const std::string trials = mm::test::read_bytes(folder + "/csv/trials.csv");
+  EXPECT_EQ(std::count(trials.begin(), trials.end(), '\n'), 49) << "a header and 48 rows";
+  EXPECT_TRUE(fs::exists(folder + "/csv/sessions.csv"));
+  EXPECT_NE(bids_message.find("bids: wrote"), std::string::npos) << bids_message;
+  EXPECT_TRUE(fs::exists(folder + "/bids/dataset_description.json"));
+  EXPECT_TRUE(fs::exists(folder + "/bids/participants.tsv"));
+  EXPECT_EQ(again_message.find("csv: wrote"), std::string::npos) << again_message;
+  EXPECT_EQ(std::count(again_message.begin(), again_message.end(), '\n'), 0) << again_message;
+
+  // Looking is not writing: the database is as it was.
+  EXPECT_TRUE(mm::test::read_bytes(db) == before) << "the studio changed the database";
+}
+
+TEST(Studio, ResultsAreComputedOncePerDatabaseChangeAndSayWhatIsMissing) {
+  mm::test::TempDir tmp("studio_results_change");
+  const std::string db = make_results_db(tmp);
+  StudioOptions o;
+  o.db = db;
+  o.panel = "Results";
+  o.refresh_s = 0.2;
+  o.permutations = 50;
+  o.bootstrap = 50;
+  int stage = 0, starts = 0;
+  bool was = false;
+  int64_t at = 0;
+  double before = 0, after = 0;
+  run(o, [&](StudioProbe& p) {
+    if (p.panel != "Results") return;
+    starts += p.computing && !was;
+    was = p.computing;
+    if (stage == 0 && !p.computing && !p.results.empty()) before = p.results[0].human, at = p.frame, stage = 1;
+    if (stage == 1 && p.frame == at + 40) {  // unchanged meanwhile (refreshed about 3 times): nothing computed again
+      EXPECT_EQ(starts, 1);
+      mm::data::Store s(db);  // another program records a fifth person, all answers right
+      const int all[3] = {4, 4, 4};
+      add_results_session(s, s.models()[0].first, tmp.path, "P-5", 5, all, mm::data::SessionStatus::completed);
+      stage = 2;
+    }
+    if (stage == 2 && !p.computing && !p.results.empty() && p.results[0].human != before) after = p.results[0].human, p.quit = true;
+  });
+  EXPECT_NEAR(before, (1 + 0.75 + 1) / 3, 1e-9);
+  EXPECT_NEAR(after, (1 + 0.75 + 1 + 1) / 4, 1e-9) << "the change was not seen";
+  EXPECT_EQ(starts, 2);
+
+  // A missing database: one line, and no file made; a database without sessions: one line.
+  for (const auto& [file, want] : std::vector<std::pair<std::string, std::string>>{
+           {tmp / "none.db", "no database at " + (tmp / "none.db")}, {tmp / "empty.db", "no sessions in this database"}}) {
+    if (file == tmp / "empty.db") mm::data::Store{file};
+    StudioOptions m;
+    m.db = file;
+    m.panel = "Results";
+    std::string status;
+    run(m, [&](StudioProbe& p) {
+      if (p.panel == "Results" && !p.computing && !p.results_status.empty()) status = p.results_status, p.quit = true;
+    });
+    EXPECT_NE(status.find(want), std::string::npos) << status;
+    EXPECT_EQ(std::count(status.begin(), status.end(), '\n'), 0) << status;
+  }
+  EXPECT_FALSE(fs::exists(tmp / "none.db"));
 }

@@ -1,11 +1,11 @@
-// app/program/results_input.cpp: sessions, trials and judgments read from the store into
-// the analysis and export modules' inputs (app/program/results_input.h).
+// app/results_input.cpp: sessions, trials and judgments read from the store into
+// the analysis and export modules' inputs (app/results_input.h).
 //
 // Sections
 //   [SECTION] Groups      sessions by experiment version
 //   [SECTION] Results     ResultInput
 //   [SECTION] Export      ExportData
-#include "app/program/results_input.h"
+#include "app/results_input.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "experiments/experiment.h"
 #include "experiments/plan.h"
 
 #ifndef METAMERLAB_VERSION
@@ -240,6 +241,21 @@ analysis::ExportData read_export(data::Store& store, const std::string& experime
   }
   for (int64_t id : judge_ids) d.judging_models.push_back(specs.count(id) ? specs.at(id) : "model " + std::to_string(id));
   return d;
+}
+
+double file_catch_threshold(data::Store& store, const analysis::ResultInput& in) {
+  for (const auto& s : store.list_sessions()) {
+    if (s.experiment_sha256 != in.experiment_sha256) continue;
+    try {
+      experiments::LoadOptions lo;
+      lo.default_database = store.path();
+      const auto e = experiments::load_experiment(s.experiment_path, lo);
+      if (e.sha256 == in.experiment_sha256) return e.analysis.exclude_catch_below;
+    } catch (const std::exception&) {
+    }
+    break;
+  }
+  return -1;
 }
 
 }  // namespace mm::app

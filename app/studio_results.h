@@ -1,0 +1,72 @@
+// app/studio_results.h (internal to the workbench, app/studio.cpp): the Results panel: the
+// analysis of `metamerlab analyze` (analysis/results.h, read through app/results_input.h)
+// in the window: per experiment, proportion correct per condition as a table (humans: mean,
+// SEM, bootstrap 95% interval; each judging model on the same trials) and as a plot drawn
+// with ImGui's draw lists (conditions on x, proportion correct with SEM bars, humans and the
+// models as series, chance dashed), the report as analyze prints it, and buttons running the
+// exports of `metamerlab export` (CSV, BIDS, JSON lines) into a folder the user types.
+//
+// The analysis runs on a worker thread (std::async, its own connection to the database),
+// once per change of the database file (its and its WAL's size and time) or on Refresh;
+// the panel says "computing..." meanwhile and the window keeps drawing. Exports run on a
+// worker too. Nothing here writes to the database.
+#pragma once
+#include <array>
+#include <future>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analysis/results.h"
+#include "app/studio.h"
+
+namespace mm::app::studio {
+
+class ResultsPanel {
+ public:
+  ResultsPanel(std::string db, int permutations, int bootstrap);
+  ~ResultsPanel();  // waits for a running analysis or export
+  ResultsPanel(const ResultsPanel&) = delete;
+  ResultsPanel& operator=(const ResultsPanel&) = delete;
+
+  // Looks at the database file (no query): a change makes the next draw compute again.
+  void refresh();
+  // Draws the panel, starting the analysis when the database changed since the last one.
+  void draw(float scale, float px_per_point, StudioProbe& probe);
+  // An analysis or an export is running.
+  bool busy() const { return job_.valid() || export_job_.valid(); }
+
+  struct Experiment {
+    std::string name;         // as analyze names it (with the version when several)
+    std::string export_name;  // the experiment's name in the sessions (export's --experiment)
+    analysis::AnalysisReport report;
+    std::string text;         // report_text
+  };
+  struct Computed {
+    std::string signature;    // of the database file it was computed from
+    std::vector<Experiment> experiments;
+    std::string error;        // "" or one line
+  };
+
+ private:
+  void poll();
+  void draw_table(const analysis::AnalysisReport& r, StudioProbe& p);
+  void draw_plot(const analysis::AnalysisReport& r, float scale, float px_per_point, StudioProbe& p);
+  void draw_exports(const Experiment& e, float scale, float px_per_point, StudioProbe& p);
+
+  std::string db_;
+  int permutations_, bootstrap_;
+  std::string signature_;              // the database file now
+  bool requested_ = false;             // Refresh clicked
+  Computed shown_;                     // the last analysis finished
+  bool have_ = false;
+  int fresh_ = 0;                      // frames drawn since shown_ arrived (tables size their columns in 3)
+  std::future<Computed> job_;
+  int chosen_ = 0;                     // the experiment shown
+  std::array<char, 1024> folder_{};    // the exports' folder
+  bool force_ = false;                 // --force: write into a folder that is not empty
+  std::future<std::pair<bool, std::string>> export_job_;
+  std::pair<bool, std::string> export_result_;  // (ok, what it wrote / the error)
+};
+
+}  // namespace mm::app::studio
