@@ -793,7 +793,8 @@ TEST(Studio, AFolderShowsItsImagesPerCategoryAndAnUnwritablePathWritesNothing) {
   std::multiset<std::string> shown, dogs;
   std::vector<std::string> categories;
   std::string folder, bad_status, good_status;
-  size_t thumbs = 0, chosen = 0;
+  size_t thumbs = 0, chosen = 0, chosen_after_click = 99;
+  std::string large;
   std::vector<std::string> files_before, files_after;
   mm::app::Image folder_shot, before_shot, error_shot;
   Script sc;
@@ -813,7 +814,26 @@ TEST(Studio, AFolderShowsItsImagesPerCategoryAndAnUnwritablePathWritesNothing) {
     for (const auto& c : p.cells) dogs.insert(c.category + "|" + c.reference);
     return true;
   });
-  sc.click([](StudioProbe& p) { return p.select_all; });
+  // A plain click on dog_0 (shows it large), a Shift-click on dog_2: the three dogs selected.
+  const auto dog = [](StudioProbe& p, const std::string& name) {
+    for (const auto& c : p.cells)
+      if (fs::path(c.reference).filename() == name) return c.rect;
+    ADD_FAILURE() << "no image " << name;
+    return Rect{};
+  };
+  sc.click([&](StudioProbe& p) { return dog(p, "dog_0.png"); });
+  sc.then([&](StudioProbe& p, int64_t) {
+    chosen_after_click = p.chosen, large = p.detail;
+    SDL_SetModState(KMOD_LSHIFT);  // ImGui reads the modifiers from SDL's state at a key event
+    p.display->push_key("Left Shift", false, true);
+    return true;
+  });
+  sc.click([&](StudioProbe& p) { return dog(p, "dog_2.png"); });
+  sc.then([](StudioProbe& p, int64_t) {
+    SDL_SetModState(KMOD_NONE);
+    p.display->push_key("Left Shift");
+    return true;
+  });
   sc.type([](StudioProbe& p) { return p.csv_field; }, tmp / "afile/selection.csv");
   sc.then([&](StudioProbe& p, int64_t) {
     before_shot = p.display->capture();
@@ -842,8 +862,10 @@ TEST(Studio, AFolderShowsItsImagesPerCategoryAndAnUnwritablePathWritesNothing) {
   ASSERT_GT(folder_shot.width, 0);
   keep(folder_shot, "studio_folder.png");
 
+  EXPECT_EQ(chosen_after_click, 0u) << "a plain click selects nothing";
+  EXPECT_EQ(large, "category dog\n" + tmp / "plain/dog/dog_0.png" + "\n");
   // The unwritable path: one line in the panel, nothing written anywhere.
-  EXPECT_EQ(chosen, 3u);
+  EXPECT_EQ(chosen, 3u) << "the Shift-click selected dog_0 ... dog_2";
   EXPECT_EQ(bad_status.rfind("not saved: " + tmp / "afile/selection.csv", 0), 0u) << bad_status;
   EXPECT_EQ(bad_status.find('\n'), std::string::npos) << bad_status;
   EXPECT_EQ(files_after, files_before);
