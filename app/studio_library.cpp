@@ -62,6 +62,7 @@ bool combo(const char* label, const std::vector<std::string>& list, int& index, 
   out.choices = list;
   out.choice = list.empty() ? "All" : list[index];
   bool changed = false;
+  ImGui::AlignTextToFramePadding();
   ImGui::TextUnformatted(label);  // the label before the box
   ImGui::SameLine();
   ImGui::SetNextItemWidth(width);
@@ -324,6 +325,7 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
   p.selected = selected_;
 
   // Plain folders: the field, "Show folder", and the way back to the database.
+  ImGui::AlignTextToFramePadding();
   ImGui::TextUnformatted("Folder");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(360 * scale);

@@ -711,7 +711,7 @@ TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
     ADD_FAILURE() << "no cell " << name << " at " << layer;
     return Rect{};
   };
-  std::string default_path, status1, status2;
+  std::string default_path, status1, status2, status3;
   size_t chosen1 = 0, chosen2 = 0, chosen_ctrl = 0;
   mm::app::Image shot;
   Script sc;
@@ -744,6 +744,10 @@ TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
     status2 = p.csv_status, chosen2 = p.chosen, shot = p.display->capture();
     return true;
   });
+  // The database's own path is refused.
+  sc.type([](StudioProbe& p) { return p.csv_field; }, lab.db);
+  sc.click([](StudioProbe& p) { return p.save_csv; });
+  sc.then([&](StudioProbe& p, int64_t k) { return k >= 2 && (status3 = p.csv_status, true); });
   run(o, [&](StudioProbe& p) { sc(p); });
 
   EXPECT_EQ(default_path, tmp / "selection.csv");
@@ -768,6 +772,7 @@ TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
                                                                      {"cat", lab.out + "/conv2/cat/cat_1_m.png"}}));
   // Absolute paths: the files are outside the table's folder.
   EXPECT_NE(mm::test::read_bytes(second).find("\n" + lab.out + "/conv1/cat/cat_1_m.png,cat\n"), std::string::npos);
+  EXPECT_EQ(status3, "not saved: " + lab.db + " is the database, which the studio never writes; choose another file");
   EXPECT_EQ(mm::test::read_bytes(lab.db), db_before) << "the studio never writes to the database";
   ASSERT_GT(shot.width, 0);
   keep(shot, "studio_selection.png");
