@@ -127,7 +127,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       }
       try {
         sessions.refresh(store.get(), why);
-        library.refresh(store.get(), why);
+        library.refresh(store.get(), why, db);
       } catch (const std::exception& e) {  // a query failing on a damaged database
         const std::string m = "cannot read the database: " + std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
         sessions.refresh(nullptr, m);

@@ -8,8 +8,10 @@
 //              Up/Down keys) shows its trials, dropped frames, frame intervals and audio onsets
 //              (app/studio_sessions.h)
 //   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
-//              metamer's thumbnail with its pass/fail mark, a category filter, and for the
-//              selected cell reference and metamer side by side with the measures
+//              metamer's thumbnail with its pass/fail mark, filters (category, model, layer,
+//              failed only), for the clicked cell reference and metamer side by side with
+//              the measures; a selection of cells saved as a stimulus set's CSV table; and
+//              plain folders (ImageFolder layout) as thumbnails per category, no database
 //   Synthesis  a queue of synth jobs, each in its own process (app/studio_synthesis.h)
 //   Results    the analysis of `metamerlab analyze` (proportion correct per condition, humans
 //              and judging models, as a table and a plot), computed in the background once per
@@ -83,12 +85,33 @@ struct StudioProbe {
     bool passed = false;
     bool thumbnail = false;    // its image is on screen (loaded and uploaded)
     Rect rect;                 // drawable pixels (for push_click)
+    bool chosen = false;       // in the selection (saved as CSV)
+    Rect checkbox;             // its selection checkbox (drawable pixels)
+  };
+  // A filter's combo box: its choices ("All" first), the choice, where it is and, while its
+  // list is open, where each choice is.
+  struct Combo {
+    std::vector<std::string> choices;
+    std::string choice;
+    Rect box;
+    std::vector<Rect> items;
   };
   std::vector<Cell> cells;
   std::vector<std::string> categories;  // the filter's choices ("All" first)
   std::string category;                 // the filter's choice
   Rect category_combo;                  // the filter (drawable pixels)
   std::vector<Rect> category_items;     // its choices while its list is open
+  Combo model_filter, layer_filter;     // the model and layer filters (layers: the chosen model's)
+  bool failed_only = false;             // the "failed only" filter
+  Rect failed_only_box;
+  size_t chosen = 0;                    // files in the selection (shown by the filters or not)
+  Rect select_all, clear_selection;     // "Select all shown", "Clear selection"
+  Rect csv_field, save_csv;             // the CSV path field, "Save selection as CSV..."
+  std::string csv_path;                 // what the path field holds
+  std::string csv_status;               // "" or the last save's line (what was written, or why not)
+  // Plain folders: the folder field, its button, and the folder shown ("" = the database).
+  Rect folder_field, folder_show;
+  std::string folder;
   int64_t selected = 0;                 // the selected metamer's id (0 none)
   std::string detail;                   // the detail view's measures, one per line
   int pending_thumbnails = 0;           // cells still waiting for their image

@@ -1,19 +1,26 @@
 // app/studio_library.h (internal to the workbench, app/studio.cpp): the Stimuli panel: the
 // database's metamers (data/library.h) as a grid of references x model x layer with
-// thumbnails and pass/fail marks, a category filter, and the selected cell's reference and
-// metamer side by side with its measures. Thumbnails are loaded lazily (only for cells in
-// view, a few per frame, through stimuli::load_image), uploaded as textures and kept in a
-// cache of bounded size.
+// thumbnails and pass/fail marks, filtered by category, model, layer and "failed only"; the
+// selected cell's reference and metamer side by side with its measures; a selection of cells
+// (checkboxes, Ctrl-click, Shift-click, "Select all shown") saved as a stimulus set's CSV
+// table (experiments/set_table.h); and plain folders in ImageFolder layout shown as a grid
+// of thumbnails per category (stimuli::list_stimuli), without a database. Thumbnails are
+// loaded lazily (only for cells in view, a few per frame, through stimuli::load_image),
+// uploaded as textures and kept in a cache of bounded size. Nothing is written to the
+// database; the only file written is the CSV the user asks for.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "app/display.h"
 #include "app/studio.h"
 #include "data/library.h"
+#include "stimuli/stimuli.h"
 
 namespace mm::app::studio {
 
@@ -27,7 +34,11 @@ class StimulusLibrary {
   ~StimulusLibrary();
   // Re-reads the database (a missing file or an unreadable one becomes status()).
   // `store`: the database opened for this refresh, or null with `why` saying why not.
-  void refresh(data::Store* store, const std::string& why);
+  // `db`: the database's path (the CSV's default folder).
+  void refresh(data::Store* store, const std::string& why, const std::string& db = "");
+  // Shows a plain folder (ImageFolder layout) instead of the database ("" = the database
+  // again). A folder that is missing or holds no image becomes a line in the panel.
+  void show_folder(const std::string& dir);
   // Draws the panel into the current ImGui window and fills the probe's Stimuli fields.
   void draw(float scale, StudioProbe& probe);
   const std::string& status() const { return status_; }
@@ -38,18 +49,53 @@ class StimulusLibrary {
     bool failed = false;  // the file is missing or not an image
     int64_t used = 0;     // the frame it was last drawn
   };
+  // The cells the filters leave: columns (model, layer), rows (category, reference) and for
+  // each shown (reference, model, layer) the index of its newest metamer in lib_.
+  struct Shown {
+    std::vector<std::pair<std::string, std::string>> cols;
+    std::vector<std::pair<std::string, std::string>> rows;
+    std::map<std::tuple<std::string, std::string, std::string>, size_t> cell;
+  };
   // The texture of an image at `px` (cached by size, path and the file's SHA-256 when known,
   // so a file made again is shown anew; nullptr while not loaded yet or failed).
   const Thumb* thumb(const std::string& path, int px, bool& pending, const std::string& sha256 = "");
   void evict();
+  Shown shown() const;
+  void draw_filters(float scale, StudioProbe& probe);
+  void draw_selection_bar(float scale, StudioProbe& probe);
+  void draw_grid(const Shown& s, float scale, StudioProbe& probe);
+  void draw_folder(float scale, StudioProbe& probe);
   void draw_detail(const data::LibraryMetamer& m, float scale, StudioProbe& probe);
+  // A click on the cell of `file` (category `category`): Ctrl toggles it in the selection,
+  // Shift adds the cells from the last clicked one to it (in the order shown).
+  void click(const std::string& file, const std::string& category);
+  // The selection checkbox below a cell's image, then its caption.
+  void checkbox(const std::string& file, const std::string& category, float px_per_point, StudioProbe::Cell& c);
+  void set_choices();  // the filters' choices from what is shown (the database or the folder)
+  void save_csv();
 
   Display& d_;
   std::string status_;
+  std::string db_;                        // the database's path ("" = none read yet)
   std::vector<data::LibraryMetamer> lib_;
-  std::vector<std::string> categories_;   // "All" first
-  int category_ = 0;
-  int64_t selected_ = 0;
+  // Filters: index into their choices ("All" first); layers are the chosen model's.
+  std::vector<std::string> categories_, models_, layers_;
+  int category_ = 0, model_ = 0, layer_ = 0;
+  bool failed_only_ = false;
+  int64_t selected_ = 0;                  // the cell in the detail view
+  // The selection as (category, file), in the order the CSV lists them.
+  std::set<std::pair<std::string, std::string>> chosen_;
+  std::vector<std::pair<std::string, std::string>> order_, drawn_;  // cells drawn last frame, this frame
+  size_t chosen_shown_ = 0, drawn_chosen_ = 0;  // selected cells drawn last frame, this frame
+  std::string anchor_;                    // the file clicked last (Shift-click's start)
+  char csv_[1024] = "";                   // the CSV path field
+  std::string csv_status_;
+  bool csv_ok_ = false;
+  // Plain folder.
+  char folder_field_[1024] = "";
+  std::string folder_;                    // shown ("" = the database)
+  std::vector<stimuli::Item> folder_items_;
+  std::string folder_status_;
   std::map<std::string, Thumb> thumbs_;   // key: size | SHA-256 | path
   int loads_ = 0;                         // this frame
   int64_t frame_ = 0;

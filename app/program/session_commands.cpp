@@ -386,11 +386,13 @@ std::vector<CommandEntry> session_commands() {
         "Opens one window with the panels Experiment, Stimuli, Synthesis, Sessions, Results and Start.\n"
         "Start is the launch screen (as metamerlab launch); Sessions lists the database's sessions\n"
         "(re-read every 3 s); Stimuli shows its metamers as a grid of references x model x layer with\n"
-        "thumbnails and pass/fail marks, a category filter, and a cell's measures. Experiment, Synthesis\n"
-        "and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels, Ctrl+= / Ctrl+- the\n"
-        "text size, Ctrl+Q closes. The text size, the last experiment files, the database, the window\n"
-        "size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml (default\n"
-        "~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is not created).",
+        "thumbnails and pass/fail marks, filters (category, model, layer, failed only), a cell's measures,\n"
+        "a selection saved as a stimulus set's CSV table, and plain image folders (its Folder field).\n"
+        "Experiment, Synthesis and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
+        "Ctrl+= / Ctrl+- the text size, Ctrl+Q closes. The text size, the last experiment files, the\n"
+        "database, the window size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml\n"
+        "(default ~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is\n"
+        "not created); Stimuli writes only the CSV table it is asked for.",
         {{"db", "FILE", "database (default: the last one, else metamerlab.db)", ""},
          {"folder", "DIR", "another folder to list experiment files from (Start)", "", false, true},
          {"width", "W", "window width (default: the last one, else 1280)", ""},

@@ -11,16 +11,22 @@
 // settings file's reader and the frame intervals of a timing record on their own.
 #include <gtest/gtest.h>
 
+#include <SDL.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "app/session_timing.h"
 #include "app/studio.h"
 #include "app/studio_settings.h"
 #include "data/store.h"
+#include "experiments/experiment.h"
 #include "stimuli/stimuli.h"
 #include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
@@ -49,14 +55,16 @@ std::string run(StudioOptions o, const std::function<void(StudioProbe&)>& probe,
 }
 
 // A small database: two sessions, and eight metamers (model zoo:tiny-cnn at two layers for
-// four references of two categories) whose PNGs exist; boat_0 fails at conv2.
+// four references of two categories) whose PNGs exist (out/<layer>/<category>/<name>_m.png);
+// boat_0 fails at conv2.
 struct Lab {
   std::string db, refs, out;
 };
 Lab make_lab(const mm::test::TempDir& tmp) {
   Lab lab{tmp / "lab.db", tmp / "refs", tmp / "out"};
   mm::test::write_image_set(lab.refs, {"boat", "cat"}, 2, 64);
-  mm::test::write_image_set(lab.out, {"boat", "cat"}, 2, 64, "{cat}/{cat}_{k}_m.png", 500);
+  mm::test::write_image_set(lab.out + "/conv1", {"boat", "cat"}, 2, 64, "{cat}/{cat}_{k}_m.png", 500);  // as synth lays them out
+  mm::test::write_image_set(lab.out + "/conv2", {"boat", "cat"}, 2, 64, "{cat}/{cat}_{k}_m.png", 700);
   mm::data::Store s(lab.db);
   mm::data::ModelRecord model{"zoo:tiny-cnn", "", std::string(64, 'a'), "image", "{}"};
   const int64_t model_id = s.upsert_model(model);
@@ -84,7 +92,7 @@ Lab make_lab(const mm::test::TempDir& tmp) {
         if (!m.passed) m.spearman = 0.12, m.pred_metamer = "cat";
         m.status = m.passed ? "ok" : "failed";
         m.converged = 1;
-        m.png_path = lab.out + "/" + cat + "/" + cat + "_" + std::to_string(k) + "_m.png";
+        m.png_path = lab.out + "/" + layer + "/" + cat + "/" + cat + "_" + std::to_string(k) + "_m.png";
         s.add_metamer(m);
       }
   s.finish_synth_run(run_id, "done", 1.0);
@@ -571,6 +579,127 @@ std::string make_results_db(const mm::test::TempDir& tmp) {
 
 }  // namespace
 
+// [SECTION] Stimuli: filters, selection, CSV, folders -------------------------------------
+namespace {
+
+// A scripted run: steps run one after the other, each called every frame until it returns
+// true; `at` is the frame the step began.
+struct Script {
+  std::vector<std::function<bool(StudioProbe&, int64_t)>> steps;
+  size_t i = 0;
+  int64_t at = 0;
+  void operator()(StudioProbe& p) {
+    if (i >= steps.size()) {
+      p.quit = true;
+      return;
+    }
+    if (at == 0) at = p.frame;
+    if (steps[i](p, p.frame - at)) ++i, at = 0;
+  }
+  void then(std::function<bool(StudioProbe&, int64_t)> f) { steps.push_back(std::move(f)); }
+  // Moves the pointer to the rect `where` gives, clicks two frames later, waits three more.
+  void click(std::function<Rect(StudioProbe&)> where) {
+    then([where](StudioProbe& p, int64_t k) {
+      const Rect r = where(p);
+      if (k == 0) p.display->move_pointer(r.cx(), r.cy());
+      if (k == 2) p.display->push_click(r.cx(), r.cy());
+      return k >= 5;
+    });
+  }
+  // Opens a filter's combo box and picks the choice named `choice`.
+  void pick(std::function<StudioProbe::Combo(StudioProbe&)> combo, const std::string& choice) {
+    click([combo](StudioProbe& p) { return combo(p).box; });
+    then([combo, choice, n = 0](StudioProbe& p, int64_t k) mutable {
+      const StudioProbe::Combo c = combo(p);
+      const auto it = std::find(c.choices.begin(), c.choices.end(), choice);
+      if (it == c.choices.end()) {
+        ADD_FAILURE() << "no choice " << choice;
+        return true;
+      }
+      if (n == 0 && c.items.size() != c.choices.size()) {  // not open yet
+        if (k > 60) ADD_FAILURE() << "the list holding " << choice << " never opened";
+        return k > 60;
+      }
+      const Rect r = n < 5 ? c.items[it - c.choices.begin()] : Rect{};
+      ++n;
+      if (n == 3) p.display->move_pointer(r.cx(), r.cy());  // placed after its first frames
+      if (n == 5) p.display->push_click(r.cx(), r.cy());
+      return n >= 9;
+    });
+  }
+  // Types `text` into the field `where` gives (its AutoSelectAll replaces what it held).
+  void type(std::function<Rect(StudioProbe&)> where, const std::string& text) {
+    click(where);
+    then([text](StudioProbe& p, int64_t k) {
+      if (k == 0)
+        for (size_t i = 0; i < text.size(); i += 24) p.display->push_text(text.substr(i, 24));  // SDL's event holds 31 bytes
+      return k >= 3;
+    });
+  }
+  void wait_thumbnails() {
+    then([](StudioProbe& p, int64_t k) { return p.panel == "Stimuli" && k >= 3 && p.pending_thumbnails == 0 && !p.cells.empty(); });
+  }
+};
+
+StudioProbe::Combo model_of(StudioProbe& p) { return p.model_filter; }
+StudioProbe::Combo layer_of(StudioProbe& p) { return p.layer_filter; }
+StudioProbe::Combo category_of(StudioProbe& p) {
+  return {p.categories, p.category, p.category_combo, p.category_items};
+}
+
+// The metamers a test stored, to count independently what the filters should leave.
+struct Stored {
+  std::string reference, category, model, layer;
+  bool passed;
+};
+std::multiset<std::string> expected(const std::vector<Stored>& rows, const std::string& category, const std::string& model,
+                                    const std::string& layer, bool failed_only) {
+  std::multiset<std::string> out;
+  for (const auto& r : rows)
+    if ((category == "All" || r.category == category) && (model == "All" || r.model == model) &&
+        (layer == "All" || r.layer == layer) && !(failed_only && r.passed))
+      out.insert(r.reference + "|" + r.model + "|" + r.layer);
+  return out;
+}
+std::multiset<std::string> keys(const std::vector<StudioProbe::Cell>& cells) {
+  std::multiset<std::string> out;
+  for (const auto& c : cells) out.insert(c.reference + "|" + c.model + "|" + c.layer);
+  return out;
+}
+
+std::vector<std::string> files_under(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An image experiment whose main block uses the CSV table `table` (relative to `dir`).
+std::string write_table_experiment(const std::string& dir, const std::string& table,
+                                   const std::vector<std::string>& alternatives = {"boat", "cat"}) {
+  mm::test::write_image_set(dir + "/icons", alternatives, 1, 16, "{cat}.png", 900, 1);
+  std::string alts;
+  for (const auto& a : alternatives) alts += (alts.empty() ? "\"" : ", \"") + a + "\"";
+  const std::string f = dir + "/from_table.toml";
+  mm::test::write_bytes(f, "[experiment]\nname = \"from-table\"\nmodality = \"image\"\n\n"
+                           "[responses]\nalternatives = [" + alts + "]\nicons = \"icons\"\n\n"
+                           "[timing]\nfixation = 100\nstimulus = 100\nmask = 100\n\n"
+                           "[sets.chosen]\ntable = \"" + table + "\"\n\n[[blocks]]\nkind = \"main\"\nset = \"chosen\"\n");
+  return f;
+}
+
+// The set "chosen" as (category, path) pairs, through the experiments module.
+std::vector<std::pair<std::string, std::string>> parse_set(const std::string& experiment) {
+  const mm::experiments::Experiment e = mm::experiments::load_experiment(experiment);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& s : e.sets)
+    if (s.name == "chosen")
+      for (const auto& it : s.items) out.emplace_back(it.category, it.path);
+  return out;
+}
+
+}  // namespace
+
 TEST(Studio, SessionDetailsResultsTableAndPlotAndExports) {
   mm::test::TempDir tmp("studio_results");
   const std::string db = make_results_db(tmp);
@@ -753,4 +882,299 @@ TEST(Studio, ResultsAreComputedOncePerDatabaseChangeAndSayWhatIsMissing) {
     EXPECT_EQ(std::count(status.begin(), status.end(), '\n'), 0) << status;
   }
   EXPECT_FALSE(fs::exists(tmp / "none.db"));
+
+TEST(Studio, FiltersLeaveTheCellsOfTheStoredRowsThatMatch) {
+  mm::test::TempDir tmp("studio_filters");
+  const Lab lab = make_lab(tmp);
+  // A second model, at one layer, failing on both cat references.
+  std::vector<Stored> stored;
+  for (const std::string layer : {"conv1", "conv2"})
+    for (const std::string cat : {"boat", "cat"})
+      for (int k = 0; k < 2; ++k)
+        stored.push_back({lab.refs + "/" + cat + "/" + cat + "_" + std::to_string(k) + ".png", cat, "zoo:tiny-cnn", layer,
+                          !(layer == "conv2" && cat == "boat" && k == 0)});  // as make_lab stores them
+  mm::test::write_image_set(lab.out + "/fc", {"boat", "cat"}, 2, 64, "{cat}/{cat}_{k}_m.png", 900);
+  {
+    mm::data::Store s(lab.db);
+    const int64_t model = s.upsert_model({"zoo:tiny-mlp", "", std::string(64, 'c'), "image", "{}"});
+    const int64_t run_id = s.begin_synth_run({model, "metamerlab synth", "{}", lab.out, "test"});
+    for (const std::string cat : {"boat", "cat"})
+      for (int k = 0; k < 2; ++k) {
+        mm::data::MetamerRecord m;
+        m.run_id = run_id;
+        m.reference_path = lab.refs + "/" + cat + "/" + cat + "_" + std::to_string(k) + ".png";
+        m.reference_sha256 = cat + std::to_string(k);
+        m.category = cat;
+        m.layer = "fc";
+        m.passed = cat == "boat";
+        m.status = m.passed ? "ok" : "failed";
+        m.png_path = lab.out + "/fc/" + cat + "/" + cat + "_" + std::to_string(k) + "_m.png";
+        s.add_metamer(m);
+        stored.push_back({m.reference_path, cat, "zoo:tiny-mlp", "fc", m.passed});
+      }
+  }
+  StudioOptions o;
+  o.db = lab.db;
+  o.panel = "Stimuli";
+  o.width = 1280;
+  o.height = 800;
+  // Each stage: the filters set, and the cells shown then.
+  struct Stage {
+    std::string category, model, layer;
+    bool failed_only;
+    std::multiset<std::string> cells;
+    std::vector<std::string> layers;
+  };
+  std::vector<Stage> seen;
+  mm::app::Image all_shot, failed_shot;
+  Script sc;
+  const auto record = [&](mm::app::Image* shot = nullptr) {
+    sc.then([&, shot](StudioProbe& p, int64_t k) {
+      if (k < 3) return false;
+      seen.push_back({p.category, p.model_filter.choice, p.layer_filter.choice, p.failed_only, keys(p.cells), p.layer_filter.choices});
+      if (shot) *shot = p.display->capture();
+      return true;
+    });
+  };
+  sc.wait_thumbnails();
+  record(&all_shot);
+  sc.click([](StudioProbe& p) { return p.failed_only_box; });
+  sc.wait_thumbnails();
+  record(&failed_shot);
+  sc.pick(model_of, "zoo:tiny-mlp");
+  record();
+  sc.click([](StudioProbe& p) { return p.failed_only_box; });
+  record();
+  sc.pick(model_of, "All");
+  sc.pick(layer_of, "conv2");
+  record();
+  sc.click([](StudioProbe& p) { return p.failed_only_box; });
+  record();
+  sc.pick(category_of, "cat");
+  record();
+  run(o, [&](StudioProbe& p) { sc(p); });
+
+  ASSERT_EQ(seen.size(), 7u);
+  const std::vector<std::tuple<std::string, std::string, std::string, bool, size_t>> want{
+      {"All", "All", "All", false, 12}, {"All", "All", "All", true, 3},   {"All", "zoo:tiny-mlp", "All", true, 2},
+      {"All", "zoo:tiny-mlp", "All", false, 4}, {"All", "All", "conv2", false, 4}, {"All", "All", "conv2", true, 1},
+      {"cat", "All", "conv2", true, 0}};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    const auto& [category, model, layer, failed_only, n] = want[i];
+    const Stage& s = seen[i];
+    EXPECT_EQ(s.category, category) << i;
+    EXPECT_EQ(s.model, model) << i;
+    EXPECT_EQ(s.layer, layer) << i;
+    EXPECT_EQ(s.failed_only, failed_only) << i;
+    const auto e = expected(stored, category, model, layer, failed_only);
+    EXPECT_EQ(e.size(), n) << i;  // the script's own arithmetic
+    EXPECT_EQ(s.cells, e) << "stage " << i;
+  }
+  // Layers are the chosen model's.
+  EXPECT_EQ(seen[0].layers, (std::vector<std::string>{"All", "conv1", "conv2", "fc"}));
+  EXPECT_EQ(seen[2].layers, (std::vector<std::string>{"All", "fc"}));
+  // On screen with "failed only": the three red FAIL marks, and the nine green pass marks of
+  // the unfiltered grid are gone (their frames are about 800 green pixels each).
+  ASSERT_GT(failed_shot.width, 0);
+  keep(all_shot, "studio_filters_none.png");
+  keep(failed_shot, "studio_failed_only.png");
+  const auto red = [](const uint8_t* p) { return p[0] > 200 && p[1] < 130 && p[2] < 130; };
+  const auto green = [](const uint8_t* p) { return p[1] > 190 && p[0] < 150 && p[2] < 150; };
+  EXPECT_GT(count(failed_shot, red), 1500u);
+  EXPECT_GT(count(all_shot, green), count(failed_shot, green) + 9 * 600);
+}
+
+TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
+  mm::test::TempDir tmp("studio_csv");
+  const Lab lab = make_lab(tmp);
+  const std::string db_before = mm::test::read_bytes(lab.db);
+  fs::create_directories(tmp / "study");
+  const std::string second = tmp / "study/chosen.csv";
+  StudioOptions o;
+  o.db = lab.db;
+  o.panel = "Stimuli";
+  o.width = 1280;
+  o.height = 800;
+  // Where the cell of reference `name` at `layer` is (its image, or its checkbox).
+  const auto cell = [](StudioProbe& p, const std::string& name, const std::string& layer, bool box) {
+    for (const auto& c : p.cells)
+      if (c.layer == layer && fs::path(c.reference).filename() == name) return box ? c.checkbox : c.rect;
+    ADD_FAILURE() << "no cell " << name << " at " << layer;
+    return Rect{};
+  };
+  std::string default_path, status1, status2, status3;
+  size_t chosen1 = 0, chosen2 = 0, chosen_ctrl = 0;
+  mm::app::Image shot;
+  Script sc;
+  sc.wait_thumbnails();
+  sc.then([&](StudioProbe& p, int64_t) { return default_path = p.csv_path, true; });
+  // A checkbox: boat_1 at conv2.
+  sc.click([&](StudioProbe& p) { return cell(p, "boat_1.png", "conv2", true); });
+  // Ctrl-click on cat_0 at conv1 (ImGui reads the modifiers from SDL's state at a key event).
+  sc.then([](StudioProbe& p, int64_t) {
+    SDL_SetModState(KMOD_LCTRL);
+    p.display->push_key("Left Ctrl", true);
+    return true;
+  });
+  sc.click([&](StudioProbe& p) { return cell(p, "cat_0.png", "conv1", false); });
+  sc.then([&](StudioProbe& p, int64_t) {
+    SDL_SetModState(KMOD_NONE);
+    p.display->push_key("Left Ctrl");
+    chosen_ctrl = p.chosen;
+    return true;
+  });
+  sc.click([](StudioProbe& p) { return p.save_csv; });  // to the default path, beside the database
+  sc.then([&](StudioProbe& p, int64_t k) { return k >= 2 && (status1 = p.csv_status, chosen1 = p.chosen, true); });
+  // The cat references only, all of them shown selected, then saved to a typed path.
+  sc.pick(category_of, "cat");
+  sc.click([](StudioProbe& p) { return p.select_all; });
+  sc.type([](StudioProbe& p) { return p.csv_field; }, second);
+  sc.click([](StudioProbe& p) { return p.save_csv; });
+  sc.then([&](StudioProbe& p, int64_t k) {
+    if (k < 3) return false;
+    status2 = p.csv_status, chosen2 = p.chosen, shot = p.display->capture();
+    return true;
+  });
+  // The database's own path is refused.
+  sc.type([](StudioProbe& p) { return p.csv_field; }, lab.db);
+  sc.click([](StudioProbe& p) { return p.save_csv; });
+  sc.then([&](StudioProbe& p, int64_t k) { return k >= 2 && (status3 = p.csv_status, true); });
+  run(o, [&](StudioProbe& p) { sc(p); });
+
+  EXPECT_EQ(default_path, tmp / "selection.csv");
+  EXPECT_EQ(chosen_ctrl, 2u) << "the checkbox and the Ctrl-click";
+  EXPECT_EQ(chosen1, 2u);
+  EXPECT_NE(status1.find("wrote 2 stimuli to " + tmp / "selection.csv"), std::string::npos) << status1;
+  // The table beside the database names the files relative to it, and parses back.
+  EXPECT_EQ(mm::test::read_bytes(tmp / "selection.csv"),
+            "file,category\nout/conv2/boat/boat_1_m.png,boat\nout/conv1/cat/cat_0_m.png,cat\n");
+  EXPECT_FALSE(fs::exists(tmp / "selection.csv.tmp"));
+  const auto first = parse_set(write_table_experiment(tmp.path, "selection.csv"));
+  EXPECT_EQ(first, (std::vector<std::pair<std::string, std::string>>{{"boat", lab.out + "/conv2/boat/boat_1_m.png"},
+                                                                      {"cat", lab.out + "/conv1/cat/cat_0_m.png"}}));
+  // Select all shown added the three other cat cells; the boat one stays selected though hidden.
+  EXPECT_EQ(chosen2, 5u);
+  EXPECT_NE(status2.find("wrote 5 stimuli to " + second), std::string::npos) << status2;
+  const auto both = parse_set(write_table_experiment(tmp / "study", "chosen.csv"));
+  EXPECT_EQ(both, (std::vector<std::pair<std::string, std::string>>{{"boat", lab.out + "/conv2/boat/boat_1_m.png"},
+                                                                     {"cat", lab.out + "/conv1/cat/cat_0_m.png"},
+                                                                     {"cat", lab.out + "/conv1/cat/cat_1_m.png"},
+                                                                     {"cat", lab.out + "/conv2/cat/cat_0_m.png"},
+                                                                     {"cat", lab.out + "/conv2/cat/cat_1_m.png"}}));
+  // Absolute paths: the files are outside the table's folder.
+  EXPECT_NE(mm::test::read_bytes(second).find("\n" + lab.out + "/conv1/cat/cat_1_m.png,cat\n"), std::string::npos);
+  EXPECT_EQ(status3, "not saved: " + lab.db + " is the database, which the studio never writes; choose another file");
+  EXPECT_EQ(mm::test::read_bytes(lab.db), db_before) << "the studio never writes to the database";
+  ASSERT_GT(shot.width, 0);
+  keep(shot, "studio_selection.png");
+  // The selected cells' blue frames.
+  EXPECT_GT(count(shot, [](const uint8_t* p) { return p[2] > 220 && p[0] < 120 && p[1] > 130 && p[1] < 190; }), 400u);
+}
+
+TEST(Studio, AFolderShowsItsImagesPerCategoryAndAnUnwritablePathWritesNothing) {
+  mm::test::TempDir tmp("studio_folder");
+  mm::test::write_image_set(tmp / "plain", {"boat", "cat", "dog"}, 3, 48);
+  mm::test::write_bytes(tmp / "plain/notes.txt", "not an image\n");
+  mm::test::write_bytes(tmp / "afile", "a file, not a folder\n");
+  // What the folder holds, counted from the disk.
+  std::multiset<std::string> on_disk;
+  for (const auto& e : fs::recursive_directory_iterator(tmp / "plain"))
+    if (e.path().extension() == ".png") on_disk.insert(e.path().parent_path().filename().string() + "|" + e.path().string());
+  ASSERT_EQ(on_disk.size(), 9u);
+  StudioOptions o;
+  o.db = tmp / "none.db";  // no database: the folder needs none
+  o.panel = "Stimuli";
+  o.width = 1280;
+  o.height = 800;
+  std::multiset<std::string> shown, dogs;
+  std::vector<std::string> categories;
+  std::string folder, bad_status, good_status;
+  size_t thumbs = 0, chosen = 0, chosen_after_click = 99;
+  std::string large;
+  std::vector<std::string> files_before, files_after;
+  mm::app::Image folder_shot, before_shot, error_shot;
+  Script sc;
+  sc.then([](StudioProbe& p, int64_t k) { return p.panel == "Stimuli" && k >= 3; });
+  sc.type([](StudioProbe& p) { return p.folder_field; }, tmp / "plain");
+  sc.click([](StudioProbe& p) { return p.folder_show; });
+  sc.wait_thumbnails();
+  sc.then([&](StudioProbe& p, int64_t) {
+    folder = p.folder, categories = p.categories;
+    for (const auto& c : p.cells) shown.insert(c.category + "|" + c.reference), thumbs += c.thumbnail;
+    folder_shot = p.display->capture();
+    return true;
+  });
+  sc.pick(category_of, "dog");
+  sc.then([&](StudioProbe& p, int64_t k) {
+    if (k < 2) return false;
+    for (const auto& c : p.cells) dogs.insert(c.category + "|" + c.reference);
+    return true;
+  });
+  // A plain click on dog_0 (shows it large), a Shift-click on dog_2: the three dogs selected.
+  const auto dog = [](StudioProbe& p, const std::string& name) {
+    for (const auto& c : p.cells)
+      if (fs::path(c.reference).filename() == name) return c.rect;
+    ADD_FAILURE() << "no image " << name;
+    return Rect{};
+  };
+  sc.click([&](StudioProbe& p) { return dog(p, "dog_0.png"); });
+  sc.then([&](StudioProbe& p, int64_t) {
+    chosen_after_click = p.chosen, large = p.detail;
+    SDL_SetModState(KMOD_LSHIFT);  // ImGui reads the modifiers from SDL's state at a key event
+    p.display->push_key("Left Shift", false, true);
+    return true;
+  });
+  sc.click([&](StudioProbe& p) { return dog(p, "dog_2.png"); });
+  sc.then([](StudioProbe& p, int64_t) {
+    SDL_SetModState(KMOD_NONE);
+    p.display->push_key("Left Shift");
+    return true;
+  });
+  sc.type([](StudioProbe& p) { return p.csv_field; }, tmp / "afile/selection.csv");
+  sc.then([&](StudioProbe& p, int64_t) {
+    before_shot = p.display->capture();
+    return files_before = files_under(tmp.path), true;
+  });
+  sc.click([](StudioProbe& p) { return p.save_csv; });
+  sc.then([&](StudioProbe& p, int64_t k) {
+    if (k < 2) return false;
+    bad_status = p.csv_status, chosen = p.chosen, error_shot = p.display->capture();
+    files_after = files_under(tmp.path);
+    return true;
+  });
+  sc.type([](StudioProbe& p) { return p.csv_field; }, tmp / "dogs.csv");
+  sc.click([](StudioProbe& p) { return p.save_csv; });
+  sc.then([&](StudioProbe& p, int64_t k) { return k >= 2 && (good_status = p.csv_status, true); });
+  run(o, [&](StudioProbe& p) { sc(p); });
+
+  EXPECT_EQ(folder, tmp / "plain");
+  EXPECT_EQ(categories, (std::vector<std::string>{"All", "boat", "cat", "dog"}));
+  EXPECT_EQ(shown, on_disk);
+  EXPECT_EQ(thumbs, 9u);
+  std::multiset<std::string> want_dogs;
+  for (const auto& f : on_disk)
+    if (f.rfind("dog|", 0) == 0) want_dogs.insert(f);
+  EXPECT_EQ(dogs, want_dogs);
+  ASSERT_GT(folder_shot.width, 0);
+  keep(folder_shot, "studio_folder.png");
+
+  EXPECT_EQ(chosen_after_click, 0u) << "a plain click selects nothing";
+  EXPECT_EQ(large, "category dog\n" + tmp / "plain/dog/dog_0.png" + "\n");
+  // The unwritable path: one line in the panel, nothing written anywhere.
+  EXPECT_EQ(chosen, 3u) << "the Shift-click selected dog_0 ... dog_2";
+  EXPECT_EQ(bad_status.rfind("not saved: " + tmp / "afile/selection.csv", 0), 0u) << bad_status;
+  EXPECT_EQ(bad_status.find('\n'), std::string::npos) << bad_status;
+  EXPECT_EQ(files_after, files_before);
+  EXPECT_EQ(mm::test::read_bytes(tmp / "afile"), "a file, not a folder\n");
+  ASSERT_GT(error_shot.width, 0);
+  keep(error_shot, "studio_csv_error.png");
+  const auto red = [](const uint8_t* p) { return p[0] > 200 && p[1] < 130 && p[2] < 130; };
+  EXPECT_GT(count(error_shot, red), count(before_shot, red) + 150);  // the red line
+  EXPECT_FALSE(fs::exists(o.db)) << "no database is created";
+
+  // Then a good path: the three dogs, parsed back through the experiments module.
+  EXPECT_NE(good_status.find("wrote 3 stimuli"), std::string::npos) << good_status;
+  std::multiset<std::string> parsed;
+  for (const auto& [category, path] : parse_set(write_table_experiment(tmp.path, "dogs.csv", {"boat", "cat", "dog"}))) parsed.insert(category + "|" + path);
+  EXPECT_EQ(parsed, want_dogs);
 }
