@@ -882,6 +882,7 @@ TEST(Studio, ResultsAreComputedOncePerDatabaseChangeAndSayWhatIsMissing) {
     EXPECT_EQ(std::count(status.begin(), status.end(), '\n'), 0) << status;
   }
   EXPECT_FALSE(fs::exists(tmp / "none.db"));
+}
 
 TEST(Studio, FiltersLeaveTheCellsOfTheStoredRowsThatMatch) {
   mm::test::TempDir tmp("studio_filters");
