@@ -123,6 +123,7 @@ struct StudioProbe {
     std::string state;
     double fraction = 0;
     std::string last_line;
+    Rect action;  // its Cancel or Resume button (drawable pixels; empty when it has none)
   };
   std::vector<Job> jobs;
   double frame_ms = 0;                  // the time since the last frame

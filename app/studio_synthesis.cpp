@@ -319,8 +319,10 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
   std::string what;
   for (const auto& j : q.jobs()) {
     ImGui::PushID(j.id);
-    std::string label = "#" + std::to_string(j.id);
-    for (size_t i = 2; i + 1 < j.args.size() && i < 6; i += 2) label += " " + j.args[i + 1];  // model, layers
+    std::string label = "#" + std::to_string(j.id);  // model, layers and the input folder's name
+    for (size_t i = 1; i + 1 < j.args.size(); i += 2)
+      if (j.args[i] == "--model" || j.args[i] == "--layers") label += " " + j.args[i + 1];
+      else if (j.args[i] == "--input") label += " on " + fs::path(j.args[i + 1]).filename().string();
     ImGui::TextUnformatted(label.c_str());
     ImGui::SameLine(360 * scale);
     const ImVec4 c = j.state == "done" ? kGreen : j.state == "failed" ? kRed : ImVec4(1, 1, 1, 1);
@@ -331,17 +333,20 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
                   j.eta_s >= 0 ? ("  ETA " + fmt_s(j.eta_s)).c_str() : "");
     ImGui::ProgressBar(static_cast<float>(j.fraction), ImVec2(260 * scale, 0), overlay);
     ImGui::SameLine();
+    Rect action;
     if (j.state == "running" || j.state == "queued") {
       if (ImGui::SmallButton("Cancel")) act = j.id, what = "cancel";
+      action = rect_of_item();
     } else if (j.state == "cancelled" || j.state == "failed") {
       if (ImGui::SmallButton("Resume")) act = j.id, what = "resume";
+      action = rect_of_item();
       ImGui::SameLine();
       if (ImGui::SmallButton("Remove")) act = j.id, what = "remove";
     } else if (ImGui::SmallButton("Remove")) {
       act = j.id, what = "remove";
     }
     if (!j.last_line.empty()) ImGui::TextColored(kDim, "    %s", j.last_line.c_str());
-    probe.jobs.push_back({j.id, j.state, j.fraction, j.last_line});
+    probe.jobs.push_back({j.id, j.state, j.fraction, j.last_line, action});
     ImGui::PopID();
   }
   if (what == "cancel") q.cancel(act);
