@@ -781,6 +781,16 @@ void Display::push_text(const std::string& utf8) {
   SDL_PushEvent(&e);
 }
 
+void Display::push_wheel(float dy) {
+  SDL_Event e;
+  std::memset(&e, 0, sizeof e);
+  e.type = SDL_MOUSEWHEEL;
+  e.wheel.windowID = SDL_GetWindowID(impl_->window);
+  e.wheel.y = static_cast<Sint32>(std::lround(dy));
+  e.wheel.direction = SDL_MOUSEWHEEL_NORMAL;
+  SDL_PushEvent(&e);
+}
+
 std::string display_provenance_json(const DisplayInfo& di) {
   return nlohmann::json{{"driver", di.video_driver}, {"gl_renderer", di.gl_renderer}, {"gl_version", di.gl_version},
                         {"width", di.width}, {"height", di.height}, {"fullscreen", di.fullscreen},

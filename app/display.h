@@ -198,6 +198,8 @@ class Display {
   // clicks on ImGui widgets (the workbench's tests) move the pointer first, then push_click.
   void move_pointer(float x, float y);
   void push_text(const std::string& utf8);
+  // A turn of the mouse wheel over the window (positive: away from the user, scrolling up).
+  void push_wheel(float dy);
 
  private:
   struct Impl;

@@ -10,6 +10,8 @@
 
 #include <imgui.h>
 
+#include <functional>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -97,6 +99,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   bool quit = false;
   const int n = static_cast<int>(studio_panels().size());
   for (int64_t frame = 1; !quit; ++frame) {
+    const double frame_start = now_s();
     for (const auto& ev : d.poll_events()) {
       if (ev.type == InputEvent::quit) quit = true;
       if (ev.type == InputEvent::key_down && !ev.ctrl && studio_panels()[current] == "Sessions" &&
@@ -125,16 +128,19 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
           why = "cannot read the database: " + m.substr(0, m.find('\n'));
         }
       }
-      try {
-        sessions.refresh(store.get(), why);
-        library.refresh(store.get(), why, db);
-      } catch (const std::exception& e) {  // a query failing on a damaged database
-        const std::string m = "cannot read the database: " + std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
-        sessions.refresh(nullptr, m);
-        library.refresh(nullptr, m);
-      }
+      // Each panel's query on its own: one failing on a damaged database leaves the others.
+      const auto guarded = [&](const std::function<void(data::Store*, const std::string&)>& refresh) {
+        try {
+          refresh(store.get(), why);
+        } catch (const std::exception& e) {
+          const std::string m = e.what();
+          refresh(nullptr, "cannot read the database: " + m.substr(0, m.find('\n')));
+        }
+      };
+      guarded([&](data::Store* st, const std::string& w) { sessions.refresh(st, w); });
+      guarded([&](data::Store* st, const std::string& w) { library.refresh(st, w, db); });
+      guarded([&](data::Store* st, const std::string&) { results.refresh(st); });
       last_read = now_s();
-      results.refresh();  // the file looked at (its own worker reads it when it changed)
     }
     start.update();
     queue.poll();
@@ -195,6 +201,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       shoot = quit = true;
     if (shoot) save_png(o.screenshot, d.capture());
     if (o.probe) {
+      probe.work_ms = 1000 * (now_s() - frame_start);
       o.probe(probe);
       if (probe.quit) quit = true;
     }

@@ -21,7 +21,8 @@
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
 // button closes it. The settings (app/studio_settings.h) are read at start and written at
-// the end. Nothing is written to the database here (a missing file is reported, not
+// the end. The window writes nothing to the database (Synthesis jobs, being synth, record into
+// it; a missing file is reported, not
 // created; an older one is migrated on open, as by every command).
 //
 // Tests drive it in-process through StudioOptions::probe: called every frame with what
@@ -127,6 +128,9 @@ struct StudioProbe {
   };
   std::vector<Job> jobs;
   double frame_ms = 0;                  // the time since the last frame
+  double work_ms = 0;                   // this frame's work so far: events, database, drawing (not the flip)
+  size_t thumbnails = 0;                // Stimuli: textures held by the thumbnail cache
+  size_t thumbnail_bytes = 0;           // and their size (RGBA8)
   bool quit = false;                    // the test sets this to close the window
 };
 

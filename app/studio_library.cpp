@@ -299,7 +299,7 @@ void StimulusLibrary::save_csv() {
     return;
   }
   if (!db_.empty() && fs::exists(path, ec) && fs::equivalent(path, db_, ec)) {
-    csv_status_ = "not saved: " + path + " is the database, which the studio never writes; choose another file";
+    csv_status_ = "not saved: " + path + " is the database, which the window never writes; choose another file";
     return;
   }
   std::vector<experiments::SetTableRow> rows;
@@ -323,6 +323,8 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
   drawn_chosen_ = 0;
   const float px = d_.pixel_scale();
   p.selected = selected_;
+  p.thumbnails = thumbs_.size();
+  for (const auto& [k, t] : thumbs_) p.thumbnail_bytes += static_cast<size_t>(t.tex.width) * t.tex.height * 4;
 
   // Plain folders: the field, "Show folder", and the way back to the database.
   ImGui::AlignTextToFramePadding();

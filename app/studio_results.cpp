@@ -129,7 +129,7 @@ ResultsPanel::ResultsPanel(std::string db, int permutations, int bootstrap)
   const fs::path p(db_);
   const std::string folder = (p.parent_path() / (p.stem().string() + "-export")).string();
   std::snprintf(folder_.data(), folder_.size(), "%s", folder.c_str());
-  signature_ = file_signature(db_);
+  signature_ = "file " + file_signature(db_);
 }
 
 ResultsPanel::~ResultsPanel() {
@@ -137,7 +137,9 @@ ResultsPanel::~ResultsPanel() {
   if (export_job_.valid()) export_job_.wait();
 }
 
-void ResultsPanel::refresh() { signature_ = file_signature(db_); }
+void ResultsPanel::refresh(data::Store* store) {
+  signature_ = store ? "responses " + store->responses_version() : "file " + file_signature(db_);
+}
 
 void ResultsPanel::poll() {
   if (ready(job_)) {

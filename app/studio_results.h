@@ -11,6 +11,7 @@
 // the panel says "computing..." meanwhile and the window keeps drawing. Exports run on a
 // worker too. Nothing here writes to the database.
 #pragma once
+#include "data/store.h"
 #include <array>
 #include <future>
 #include <string>
@@ -29,8 +30,10 @@ class ResultsPanel {
   ResultsPanel(const ResultsPanel&) = delete;
   ResultsPanel& operator=(const ResultsPanel&) = delete;
 
-  // Looks at the database file (no query): a change makes the next draw compute again.
-  void refresh();
+  // Reads what the analysis depends on (data::Store::responses_version; the database file's
+  // size and time when `store` is null): a change makes the next draw compute again, and
+  // metamers recorded by a synthesis job do not.
+  void refresh(data::Store* store);
   // Draws the panel, starting the analysis when the database changed since the last one.
   void draw(float scale, float px_per_point, StudioProbe& probe);
   // An analysis or an export is running.

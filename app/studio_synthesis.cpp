@@ -6,6 +6,7 @@
 #include "app/studio_synthesis.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -25,6 +26,8 @@
 #include <toml++/toml.h>
 
 #include "app/studio.h"
+#include "experiments/plan.h"
+#include "stimuli/stimuli.h"
 
 namespace fs = std::filesystem;
 
@@ -40,13 +43,13 @@ std::string trim(const std::string& s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
-// The last `bytes` of a file, "" when it cannot be read.
-std::string tail_of(const std::string& path, std::streamoff bytes) {
+// The last `bytes` of a file, from offset `from` on at most; "" when it cannot be read.
+std::string tail_of(const std::string& path, std::streamoff bytes, std::streamoff from = 0) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return "";
   f.seekg(0, std::ios::end);
   const std::streamoff size = f.tellg();
-  f.seekg(std::max<std::streamoff>(0, size - bytes));
+  f.seekg(std::max<std::streamoff>(from, size - bytes));
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
@@ -61,14 +64,6 @@ std::string last_line_of(const std::string& text) {
   return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
-std::string fmt_s(double s) {
-  char b[32];
-  if (s < 60) std::snprintf(b, sizeof b, "%.0f s", s);
-  else if (s < 3600) std::snprintf(b, sizeof b, "%d min %02d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(b, sizeof b, "%d h %02d min", static_cast<int>(s) / 3600, static_cast<int>(s) / 60 % 60);
-  return b;
-}
-
 }  // namespace
 
 // [SECTION] Queue -------------------------------------------------------------------------
@@ -76,10 +71,23 @@ SynthQueue::SynthQueue(std::string program, std::string file, std::string db, st
     : program_(std::move(program)), file_(std::move(file)), db_(std::move(db)) {
   std::error_code ec;
   if (!file_.empty()) {
+    fs::create_directories(fs::path(file_).parent_path(), ec);
+    lock_fd_ = ::open((file_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      warn << "metamerlab: studio: another window holds the synthesis queue " << file_
+           << "; this one's jobs are kept only while it is open\n";
+      if (lock_fd_ >= 0) ::close(lock_fd_);
+      lock_fd_ = -1;
+      file_.clear();
+    }
+  }
+  if (!file_.empty()) {
     log_dir_ = (fs::path(file_).parent_path() / "synthesis-logs").string();
   } else {
     log_dir_ = (fs::temp_directory_path(ec) / ("metamerlab-queue-" + std::to_string(::getpid()))).string();
   }
+  if (!program_.empty() && ::access(program_.c_str(), X_OK) != 0)
+    error_ = "cannot run " + program_ + " for the synthesis jobs";
   if (file_.empty() || !fs::exists(file_, ec)) return;
   try {
     const toml::table t = toml::parse_file(file_);
@@ -96,6 +104,12 @@ SynthQueue::SynthQueue(std::string program, std::string file, std::string db, st
           for (const toml::node& x : *args) j.args.push_back(x.value_or(std::string()));
         if (j.id <= 0 || j.args.empty() || j.args[0] != "synth")
           throw std::runtime_error("a [[job]] without its id or its synth command");
+        if (std::any_of(jobs_.begin(), jobs_.end(), [&](const QueueJob& o) { return o.id == j.id; }))
+          throw std::runtime_error("two jobs numbered " + std::to_string(j.id));
+        static const std::vector<std::string> states{"queued", "running", "done", "failed", "cancelled"};
+        if (std::find(states.begin(), states.end(), j.state) == states.end())
+          throw std::runtime_error("job " + std::to_string(j.id) + " has the state '" + j.state +
+                                   "' (queued, running, done, failed or cancelled)");
         if (j.state == "running") j.state = "queued";  // the window closed or died while it ran: resume it
         next_id_ = std::max(next_id_, j.id + 1);
         jobs_.push_back(std::move(j));
@@ -109,7 +123,10 @@ SynthQueue::SynthQueue(std::string program, std::string file, std::string db, st
   }
 }
 
-SynthQueue::~SynthQueue() { shutdown(); }
+SynthQueue::~SynthQueue() {
+  shutdown();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
 
 std::string SynthQueue::add(const SynthRequest& r) {
   const std::string model = trim(r.model), layers = trim(r.layers), input = trim(r.input), out = trim(r.out);
@@ -120,9 +137,12 @@ std::string SynthQueue::add(const SynthRequest& r) {
   if (out.empty()) return "give an output folder";
   if (db_.empty()) return "the studio has no database to record into (--db)";
   if (r.iterations < 1 || r.rounds < 1) return "iterations and rounds must be at least 1";
+  // Absolute paths: the queue outlives the window, and the next one may start elsewhere.
+  const auto abs = [&](const std::string& p) { return fs::absolute(p, ec).lexically_normal().string(); };
+  const std::string m = model.rfind("zoo:", 0) == 0 ? model : abs(model);
   QueueJob j;
   j.id = next_id_++;
-  j.args = {"synth", "--model", model, "--layers", layers, "--input", input, "--out", out, "--db", db_,
+  j.args = {"synth", "--model", m, "--layers", layers, "--input", abs(input), "--out", abs(out), "--db", abs(db_),
             "--iterations", std::to_string(r.iterations), "--rounds", std::to_string(r.rounds), "--progress-every",
             "1"};
   j.log = log_dir_ + "/job-" + std::to_string(j.id) + ".log";
@@ -134,7 +154,7 @@ std::string SynthQueue::add(const SynthRequest& r) {
 void SynthQueue::cancel(int id) {
   for (auto& j : jobs_)
     if (j.id == id) {
-      if (j.state == "running" && j.pid > 0) ::kill(j.pid, SIGTERM);  // reaped by poll()
+      if (j.state == "running" && j.pid > 0) j.cancel_requested = true, ::kill(j.pid, SIGTERM);  // reaped by poll()
       else if (j.state == "queued") j.state = "cancelled";
     }
   save();
@@ -166,6 +186,8 @@ void SynthQueue::start(QueueJob& j) {
     j.last_line = error_ = "cannot write the job's log " + j.log;
     return;
   }
+  const long long log_from = static_cast<long long>(::lseek(fd, 0, SEEK_END));
+  static const char kExecFailed[] = "metamerlab: studio: the synthesis program could not be started\n";
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {  // the child: only async-signal-safe calls until exec
@@ -175,7 +197,9 @@ void SynthQueue::start(QueueJob& j) {
     if (null >= 0) ::dup2(null, 0);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    for (int k = 3; k < 1024; ++k) ::close(k);  // nothing of the window's (audio, X) held by the job
     ::execv(cargv[0], cargv.data());
+    if (::write(2, kExecFailed, sizeof kExecFailed - 1) < 0) ::_exit(127);
     ::_exit(127);
   }
   ::close(fd);
@@ -186,7 +210,10 @@ void SynthQueue::start(QueueJob& j) {
   }
   j.pid = pid;
   j.state = "running";
+  j.cancel_requested = false;
+  j.log_from = log_from;
   j.started_s = now_s();
+  error_.clear();
   j.fraction = 0;
   j.eta_s = -1;
   j.last_line.clear();
@@ -195,7 +222,7 @@ void SynthQueue::start(QueueJob& j) {
 // synth's progress line: "[k/n] layer L step s/t round r loss x elapsed ... ETA ...": the
 // k-th of the n metamers this run makes, s of t steps into it.
 void SynthQueue::read_progress(QueueJob& j) {
-  const std::string text = tail_of(j.log, 4096);
+  const std::string text = tail_of(j.log, 4096, j.log_from);  // this run's output only
   j.last_line = last_line_of(text);
   static const std::regex line(R"(\[(\d+)/(\d+)\] layer \S+ step (\d+)/(\d+))");
   std::smatch last;
@@ -216,11 +243,11 @@ void SynthQueue::poll() {
     const pid_t r = ::waitpid(j.pid, &status, WNOHANG);
     if (r == 0) continue;
     j.pid = 0;
-    j.last_line = last_line_of(tail_of(j.log, 4096));
+    j.last_line = last_line_of(tail_of(j.log, 4096, j.log_from));
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       j.state = "done";
       j.fraction = 1;
-    } else if (r > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) {
+    } else if (j.cancel_requested) {
       j.state = "cancelled";
     } else {
       j.state = "failed";
@@ -249,7 +276,15 @@ void SynthQueue::shutdown() {
     if (j.state != "running" || j.pid <= 0) continue;
     ::kill(j.pid, SIGTERM);
     int status = 0;
-    ::waitpid(j.pid, &status, 0);
+    const double until = now_s() + 5;  // then SIGKILL: closing the window never hangs on a job
+    while (::waitpid(j.pid, &status, WNOHANG) == 0) {
+      if (now_s() > until) {
+        ::kill(j.pid, SIGKILL);
+        ::waitpid(j.pid, &status, 0);
+        break;
+      }
+      ::usleep(20000);
+    }
     j.pid = 0;
     j.state = "queued";  // resumes at the next start
   }
@@ -265,20 +300,15 @@ void SynthQueue::save() {
     arr.push_back(toml::table{{"id", j.id}, {"state", j.state}, {"log", j.log}, {"last_line", j.last_line},
                               {"args", std::move(args)}});
   }
-  const toml::table t{{"job", std::move(arr)}};
-  std::error_code ec;
-  fs::create_directories(fs::path(file_).parent_path(), ec);
-  const std::string tmp = file_ + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << "# metamerlab studio: the synthesis queue (written by the workbench)\n" << t << "\n";
-    if (!f.flush()) {
-      error_ = "cannot write the synthesis queue " + file_;
-      return;
-    }
+  std::ostringstream text;
+  text << "# metamerlab studio: the synthesis queue (written by the workbench)\n" << toml::table{{"job", std::move(arr)}}
+       << "\n";
+  try {
+    stimuli::write_file_atomic(file_, text.str());
+    error_.clear();
+  } catch (const std::exception& e) {
+    error_ = "cannot write the synthesis queue " + file_ + " (" + e.what() + ")";
   }
-  fs::rename(tmp, file_, ec);
-  if (ec) error_ = "cannot write the synthesis queue " + file_ + " (" + ec.message() + ")";
 }
 
 // [SECTION] Panel -------------------------------------------------------------------------
@@ -323,6 +353,8 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
     for (size_t i = 1; i + 1 < j.args.size(); i += 2)
       if (j.args[i] == "--model" || j.args[i] == "--layers") label += " " + j.args[i + 1];
       else if (j.args[i] == "--input") label += " on " + fs::path(j.args[i + 1]).filename().string();
+      else if (j.args[i] == "--db" && j.args[i + 1] != fs::absolute(q.db()).lexically_normal().string())
+        label += " into " + j.args[i + 1];  // another database than the window's
     ImGui::TextUnformatted(label.c_str());
     ImGui::SameLine(360 * scale);
     const ImVec4 c = j.state == "done" ? kGreen : j.state == "failed" ? kRed : ImVec4(1, 1, 1, 1);
@@ -330,7 +362,7 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
     ImGui::SameLine(460 * scale);
     char overlay[64];
     std::snprintf(overlay, sizeof overlay, "%.0f%%%s", 100 * j.fraction,
-                  j.eta_s >= 0 ? ("  ETA " + fmt_s(j.eta_s)).c_str() : "");
+                  j.eta_s >= 0 ? ("  ETA " + experiments::format_duration(j.eta_s)).c_str() : "");
     ImGui::ProgressBar(static_cast<float>(j.fraction), ImVec2(260 * scale, 0), overlay);
     ImGui::SameLine();
     Rect action;

@@ -45,14 +45,19 @@ struct QueueJob {
   double fraction = 0;            // 0..1, from the progress lines
   double eta_s = -1;              // < 0: not known yet
   double started_s = 0;           // when this run of the job started (monotonic seconds)
+  long long log_from = 0;         // this run's output starts here in the log (earlier runs' before)
+  bool cancel_requested = false;  // Cancel was pressed while it ran
   pid_t pid = 0;                  // running: the child
 };
 
 class SynthQueue {
  public:
   // program: the metamerlab executable; file: where the jobs are kept ("" = nowhere: they
-  // live as long as the window); db: the database every job records into. A file that cannot
-  // be read gives one line on `warn`, is set aside as FILE.bad, and the queue starts empty.
+  // live as long as the window); db: the database new jobs record into (each job keeps its
+  // own, as an absolute path). A file that cannot be read gives one line on `warn`, is set
+  // aside as FILE.bad, and the queue starts empty. The file is locked (FILE.lock, flock) for
+  // the window's life: a second window on the same file gives one line and keeps its jobs
+  // only in memory, so no job is run twice.
   SynthQueue(std::string program, std::string file, std::string db, std::ostream& warn);
   ~SynthQueue();
   SynthQueue(const SynthQueue&) = delete;
@@ -76,6 +81,7 @@ class SynthQueue {
   void start(QueueJob& j);
   void read_progress(QueueJob& j);
   std::string program_, file_, db_, log_dir_, error_;
+  int lock_fd_ = -1;
   std::vector<QueueJob> jobs_;
   int next_id_ = 1;
   double last_progress_read_ = -1e9;

@@ -478,4 +478,14 @@ std::string Store::integrity_check() const {
   return out;
 }
 
+std::string Store::responses_version() const {
+  const Db d{db_, path_, busy_timeout_ms_};
+  Stmt s(d,
+         "SELECT (SELECT COUNT(*) || ':' || IFNULL(MAX(rowid), 0) || ':' || IFNULL(group_concat(status), '') FROM sessions)"
+         " || '|' || (SELECT COUNT(*) || ':' || IFNULL(MAX(rowid), 0) FROM trials)"
+         " || '|' || (SELECT COUNT(*) || ':' || IFNULL(MAX(rowid), 0) FROM trial_judgments)",
+         "reading what the responses' analysis reads");
+  return s.step() ? s.text(0) : "";
+}
+
 }  // namespace mm::data

@@ -361,6 +361,10 @@ class Store {
 
   // PRAGMA integrity_check's answer: "ok" for a healthy file.
   std::string integrity_check() const;
+  // Changes when what the analysis of responses reads changes (sessions and their statuses,
+  // trials, models' judgments of trials), and not when metamers or runs are recorded: the
+  // workbench's Results panel recomputes only then.
+  std::string responses_version() const;
 
   sqlite3* handle() { return db_; }  // for the store's own code (data/) and tests (tests/data) only
 

@@ -1064,7 +1064,7 @@ TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
                                                                      {"cat", lab.out + "/conv2/cat/cat_1_m.png"}}));
   // Absolute paths: the files are outside the table's folder.
   EXPECT_NE(mm::test::read_bytes(second).find("\n" + lab.out + "/conv1/cat/cat_1_m.png,cat\n"), std::string::npos);
-  EXPECT_EQ(status3, "not saved: " + lab.db + " is the database, which the studio never writes; choose another file");
+  EXPECT_EQ(status3, "not saved: " + lab.db + " is the database, which the window never writes; choose another file");
   EXPECT_EQ(mm::test::read_bytes(lab.db), db_before) << "the studio never writes to the database";
   ASSERT_GT(shot.width, 0);
   keep(shot, "studio_selection.png");
