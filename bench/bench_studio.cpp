@@ -9,7 +9,7 @@
 // workbench on it in this process (a private Xvfb unless DISPLAY is set) and drives it with
 // real SDL events:
 //   1. library: the Stimuli panel, the grid scrolled by the mouse wheel (3 notches every 10
-//      frames, down then up), thumbnails loading as cells come into view;
+//      frames, down for 200 frames then up), thumbnails loading as cells come into view;
 //   2. library + synthesis: a `metamerlab synth` job queued in the Synthesis panel (zoo:
 //      emoji16-standard on the bundled sample, a long schedule), then the Stimuli panel
 //      scrolled again the same way while the job runs in its own process; the job is stopped
@@ -110,8 +110,8 @@ void print(const std::string& name, const Phase& p) {
   const double mx = p.interval_ms.empty() ? 0 : *std::max_element(p.interval_ms.begin(), p.interval_ms.end());
   const double wmx = p.work_ms.empty() ? 0 : *std::max_element(p.work_ms.begin(), p.work_ms.end());
   std::printf("| %s | %zu | %.1f / %.1f / %.1f | %ld | %.1f / %.1f / %.1f | %ld | %zu | %.1f | %s |\n", name.c_str(),
-              p.interval_ms.size(), q(p.interval_ms, 0.5), q(p.interval_ms, 0.99), mx, static_cast<long>(over),
-              q(p.work_ms, 0.5), q(p.work_ms, 0.99), wmx, static_cast<long>(work_over), p.thumbnails,
+              p.interval_ms.size(), q(p.interval_ms, 50), q(p.interval_ms, 99), mx, static_cast<long>(over),
+              q(p.work_ms, 50), q(p.work_ms, 99), wmx, static_cast<long>(work_over), p.thumbnails,
               p.thumbnail_bytes / 1048576.0, p.note.c_str());
 }
 
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
       const auto scroll = [&](int i) {
         if (i % 10 == 0) {
           d.move_pointer(width * 0.5f * d.pixel_scale(), height * 0.6f * d.pixel_scale());
-          d.push_wheel((i / 10) % 40 < 20 ? -3.0f : 3.0f);  // down for 200 frames, then up
+          for (int k = 0; k < 3; ++k) d.push_wheel((i / 10) % 40 < 20 ? -1.0f : 1.0f);  // down 200 frames, then up
         }
       };
       if (!p.jobs.empty()) job_state = p.jobs[0].state;
