@@ -22,6 +22,7 @@
 #include "app/studio_results.h"
 #include "app/studio_sessions.h"
 #include "app/studio_settings.h"
+#include "app/studio_widgets.h"
 
 namespace fs = std::filesystem;
 
@@ -35,8 +36,8 @@ const std::vector<std::string>& studio_panels() {
 
 namespace {
 
-const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
-const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
+using studio::kDim;
+using studio::kYellow;
 
 void not_built(const char* what) {
   ImGui::TextColored(kYellow, "not built yet: see issue 13");

@@ -10,6 +10,7 @@
 //   [SECTION] Grid        the table of cells (database) or thumbnails per category (folder)
 //   [SECTION] Detail      reference and metamer side by side, the measures
 #include "app/studio_library.h"
+#include "app/studio_widgets.h"
 
 #include <imgui.h>
 
@@ -28,24 +29,11 @@ namespace fs = std::filesystem;
 namespace mm::app::studio {
 
 namespace {
-const ImVec4 kPass(0.45f, 0.88f, 0.45f, 1.0f);
-const ImVec4 kFail(1.0f, 0.36f, 0.36f, 1.0f);
-const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
+const ImVec4& kPass = kGreen;
+const ImVec4& kFail = kRed;
 const ImVec4 kChosen(0.35f, 0.62f, 1.0f, 1.0f);  // a cell in the selection
 
 ImTextureID tex_id(const Texture& t) { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(t.id)); }
-
-Rect to_rect(ImVec2 a, ImVec2 b, float px_per_point) {
-  return {a.x * px_per_point, a.y * px_per_point, (b.x - a.x) * px_per_point, (b.y - a.y) * px_per_point};
-}
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // "All" and the values; the old choice kept by name (else "All").
 void choices(std::vector<std::string>& list, int& index, const std::set<std::string>& values) {

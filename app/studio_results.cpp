@@ -20,6 +20,7 @@
 
 #include "analysis/export.h"
 #include "app/results_input.h"
+#include "app/studio_widgets.h"
 #include "data/store.h"
 
 namespace fs = std::filesystem;
@@ -27,24 +28,10 @@ namespace fs = std::filesystem;
 namespace mm::app::studio {
 
 namespace {
-const ImVec4 kRed(1.0f, 0.36f, 0.36f, 1.0f);
-const ImVec4 kGreen(0.45f, 0.88f, 0.45f, 1.0f);
-const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
-const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
 // The plot's series: humans, then the judging models in order.
 const ImU32 kSeries[] = {IM_COL32(240, 150, 40, 255), IM_COL32(90, 160, 255, 255), IM_COL32(200, 120, 255, 255),
                          IM_COL32(80, 210, 190, 255), IM_COL32(255, 110, 170, 255)};
 
-Rect to_rect(ImVec2 a, ImVec2 b, float k) { return {a.x * k, a.y * k, (b.x - a.x) * k, (b.y - a.y) * k}; }
-
-std::string first_line(const std::string& m) { return m.substr(0, m.find('\n')); }
-
-std::string fmt(const char* f, double v) {
-  if (!std::isfinite(v)) return "-";
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 // [SECTION] Workers -----------------------------------------------------------------------
 // The database file's size and modification time, and its WAL's (an empty WAL, as every

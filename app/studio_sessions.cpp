@@ -6,6 +6,7 @@
 //   [SECTION] Table       the sessions
 //   [SECTION] Detail      the summary lines and the trials table
 #include "app/studio_sessions.h"
+#include "app/studio_widgets.h"
 
 #include <imgui.h>
 
@@ -19,19 +20,6 @@ namespace fs = std::filesystem;
 namespace mm::app::studio {
 
 namespace {
-const ImVec4 kRed(1.0f, 0.36f, 0.36f, 1.0f);
-const ImVec4 kGreen(0.45f, 0.88f, 0.45f, 1.0f);
-const ImVec4 kYellow(0.95f, 0.82f, 0.35f, 1.0f);
-const ImVec4 kDim(0.7f, 0.7f, 0.7f, 1.0f);
-const ImVec4 kWhite(1, 1, 1, 1);
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-Rect to_rect(ImVec2 a, ImVec2 b, float k) { return {a.x * k, a.y * k, (b.x - a.x) * k, (b.y - a.y) * k}; }
 }  // namespace
 
 // [SECTION] Data --------------------------------------------------------------------------

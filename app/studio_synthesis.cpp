@@ -26,6 +26,7 @@
 #include <toml++/toml.h>
 
 #include "app/studio.h"
+#include "app/studio_widgets.h"
 #include "experiments/plan.h"
 #include "stimuli/stimuli.h"
 
@@ -313,11 +314,7 @@ void SynthQueue::save() {
 
 // [SECTION] Panel -------------------------------------------------------------------------
 void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float pixel_scale, StudioProbe& probe) {
-  static const ImVec4 kDim(0.6f, 0.6f, 0.6f, 1), kRed(1, 0.4f, 0.4f, 1), kGreen(0.4f, 0.9f, 0.4f, 1);
-  const auto rect_of_item = [&] {
-    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-    return Rect{a.x * pixel_scale, a.y * pixel_scale, (b.x - a.x) * pixel_scale, (b.y - a.y) * pixel_scale};
-  };
+  const auto rect_of_item = [&] { return item_rect(pixel_scale); };
   ImGui::TextColored(kDim, "Jobs run one at a time as `metamerlab synth` in their own process, recording into %s.",
                      q.db().c_str());
   const float w = 420 * scale;
