@@ -1,8 +1,10 @@
 // data/library.h: the stimulus library's query: every metamer recorded in a database with
 // the model that made it, for the workbench's Stimuli panel (app/studio.h), which shows
-// them as a grid of references x model x layer. Read-only; SQL stays in data/.
+// them as a grid of references x model x layer, and one metamer in full (with its loss curve)
+// for the panel's detail view. Read-only; SQL stays in data/.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,5 +25,10 @@ struct LibraryMetamer {
 // left out (they belong to a session, not to the library). Throws std::runtime_error
 // naming the file for a database it cannot read.
 std::vector<LibraryMetamer> library_metamers(Store& store);
+
+// One metamer of the library by id, with its loss curve (MetamerRecord::loss_curve_json,
+// "[]" for a record older than schema v4); nullopt when no metamer has this id or it is a
+// live one. Throws std::runtime_error naming the file for a database it cannot read.
+std::optional<LibraryMetamer> library_metamer(Store& store, int64_t id);
 
 }  // namespace mm::data

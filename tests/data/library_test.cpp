@@ -1,6 +1,8 @@
 // Tests of the stimulus library's query (data/library.h): every metamer of every synthesis
 // run with its model's spec, every field read back, ordered by model, layer, category and
-// reference, live metamers made for sessions left out, and an empty database listing none.
+// reference, live metamers made for sessions left out, and an empty database listing none;
+// one metamer by id with its loss curve ("[]" when none was recorded), none for a live or
+// unknown id.
 #include "data/library.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +29,7 @@ TEST(StoreLibrary, EveryMetamerWithItsModelInGridOrderLiveOnesLeftOut) {
   m2.converged = 0;
   m3.layer = m2.layer;
   m3.category = "cat";  // sorts before dog2 within model a's layer
+  m2.loss_curve_json = "[[0,2.5],[10,0.25],[20,0.0125]]";
   const int64_t id1 = s.add_metamer(m1), id2 = s.add_metamer(m2), id3 = s.add_metamer(m3);
 
   // A live metamer of a session: not part of the library.
@@ -40,7 +43,7 @@ TEST(StoreLibrary, EveryMetamerWithItsModelInGridOrderLiveOnesLeftOut) {
   sr.planned_trials = 1;
   sr.display_json = sr.audio_json = "{}";
   const int64_t session = s.create_session(sr);
-  s.add_live_metamer(session, 0, 0, sample_metamer(run_a, 9));
+  const int64_t live = s.add_live_metamer(session, 0, 0, sample_metamer(run_a, 9));
 
   const auto lib = library_metamers(s);
   ASSERT_EQ(lib.size(), 3u);
@@ -54,6 +57,18 @@ TEST(StoreLibrary, EveryMetamerWithItsModelInGridOrderLiveOnesLeftOut) {
   EXPECT_EQ(lib[1].metamer.converged, 0);
   EXPECT_EQ(lib[2].metamer.converged, 1);
   EXPECT_EQ(lib[0].metamer.category, "cat");
+  EXPECT_EQ(lib[1].metamer.loss_curve_json, "");  // the grid reads no curves
+
+  // One by id, in full.
+  const auto one = library_metamer(s, id2);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->id, id2);
+  EXPECT_EQ(one->model_spec, "zoo:alexnet-a");
+  expect_same(one->metamer, m2);
+  EXPECT_EQ(one->metamer.loss_curve_json, m2.loss_curve_json);
+  EXPECT_EQ(library_metamer(s, id1)->metamer.loss_curve_json, "[]");
+  EXPECT_FALSE(library_metamer(s, live).has_value());
+  EXPECT_FALSE(library_metamer(s, 999).has_value());
 }
 
 }  // namespace
