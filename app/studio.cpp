@@ -85,6 +85,8 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   LaunchPanel start(lo, d.info().frame_hz);
   studio::SessionsPanel sessions;
   studio::StimulusLibrary library(d);
+  library.set_cochleagram(o.cochleagram);
+  if (o.select) library.select(o.select);
   studio::ResultsPanel results(db, o.permutations, o.bootstrap);
   std::string queue_file = o.queue;
   if (queue_file.empty() && !o.settings.empty())
@@ -115,7 +117,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       settings.font_px = std::clamp<float>(settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx);
     }
     const std::string panel = studio_panels()[current];
-    if (now_s() - last_read >= o.refresh_s || sessions.wants_read()) {  // the database, every few seconds, opened once for both panels
+    if (now_s() - last_read >= o.refresh_s || sessions.wants_read() || library.wants_read()) {  // the database, every few seconds, opened once for both panels
       std::error_code ec;
       std::unique_ptr<data::Store> store;
       std::string why;

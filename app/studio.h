@@ -10,8 +10,11 @@
 //   Stimuli    the stimulus library: a grid of references x model x layer, each cell the
 //              metamer's thumbnail with its pass/fail mark, filters (category, model, layer,
 //              failed only), for the clicked cell reference and metamer side by side with
-//              the measures; a selection of cells saved as a stimulus set's CSV table; and
-//              plain folders (ImageFolder layout) as thumbnails per category, no database
+//              the measures and its loss curve as a plot, and for sounds Play buttons
+//              (OpenAL) and both cochleagrams (StudioOptions::cochleagram, set by the program
+//              layer: torch) (app/studio_detail.h); a selection of cells saved as a stimulus
+//              set's CSV table; and plain folders (ImageFolder layout) as thumbnails per
+//              category, no database
 //   Synthesis  a queue of synth jobs, each in its own process (app/studio_synthesis.h)
 //   Results    the analysis of `metamerlab analyze` (proportion correct per condition, humans
 //              and judging models, as a table and a plot), computed in the background once per
@@ -115,7 +118,18 @@ struct StudioProbe {
   std::string folder;
   int64_t selected = 0;                 // the selected metamer's id (0 none)
   std::string detail;                   // the detail view's measures, one per line
-  int pending_thumbnails = 0;           // cells still waiting for their image
+  int pending_thumbnails = 0;           // cells still waiting for their image (and cochleagrams being computed)
+  // Stimuli, the selected metamer's loss curve and sound (app/studio_detail.h).
+  std::vector<std::pair<int64_t, double>> loss_curve;  // the points plotted (step, loss)
+  Rect loss_plot;                       // the plot's area (drawable pixels; empty when none is drawn)
+  bool loss_log = false;                // its loss axis is logarithmic (the curve spans 2 decades or more)
+  std::string loss_message;             // "" or why no curve is drawn (older database, unreadable)
+  Rect play_reference, play_metamer;    // audio metamers: the Play buttons (drawable pixels)
+  std::string audio_status;             // what is playing, or the one line why nothing can be
+  int played = 0;                       // sounds started since the window opened
+  std::vector<Rect> cochleagrams;       // the cochleagram images on screen (reference, metamer)
+  std::string cochleagram_source;       // which cochleagram: the model's front end, or the default and why
+  std::string cochleagram_status;       // "" or why a cochleagram is not shown (no torch, a bad file)
   // Synthesis: the form's fields and button (drawable pixels), its complaint, the jobs.
   Rect synth_input, synth_out, synth_queue;
   std::string synth_message;
@@ -134,6 +148,16 @@ struct StudioProbe {
   bool quit = false;                    // the test sets this to close the window
 };
 
+// A sound's cochleagram as an image (StudioOptions::cochleagram): rows are channels, the
+// lowest first; values in [0, 1].
+struct StudioCochleagram {
+  int channels = 0, frames = 0;
+  std::vector<float> values;  // channels x frames, row-major
+  std::string source;         // what computed it (the model's front end, or the default and why)
+};
+// wav file, model spec -> its cochleagram; throws std::runtime_error (one line) for a bad file.
+using StudioCochleagramFn = std::function<StudioCochleagram(const std::string& wav, const std::string& model_spec)>;
+
 struct StudioOptions {
   std::string experiment;            // preselected in Start ("" = the last one remembered)
   std::string db;                    // "" = the remembered database, else metamerlab.db
@@ -149,6 +173,10 @@ struct StudioOptions {
   studio::SynthRequest synth_form;   // Synthesis: the form's first values
   int permutations = 10000;          // Results: permutations per test (as analyze's default)
   int bootstrap = 1000;              // Results: bootstrap resamples
+  // Stimuli: computes an audio metamer's cochleagrams, on a background thread. Torch's, so set
+  // by the program layer (app/program/session_commands.cpp); empty: the panel says none.
+  StudioCochleagramFn cochleagram;
+  int64_t select = 0;                // Stimuli: the metamer (its id) whose details show at start (0: none)
   std::function<void(StudioProbe&)> probe;  // tests: called every frame after drawing
 };
 

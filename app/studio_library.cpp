@@ -8,7 +8,8 @@
 //   [SECTION] Filters     category, model, layer, failed only; the cells they leave
 //   [SECTION] Selection   clicks, checkboxes, "Select all shown", the CSV written
 //   [SECTION] Grid        the table of cells (database) or thumbnails per category (folder)
-//   [SECTION] Detail      reference and metamer side by side, the measures
+//   [SECTION] Detail      reference and metamer side by side (or, for sounds, playback and
+//                         cochleagrams), the loss curve (app/studio_detail.cpp), the measures
 #include "app/studio_library.h"
 #include "app/studio_widgets.h"
 
@@ -86,8 +87,15 @@ void StimulusLibrary::refresh(data::Store* store, const std::string& why, const 
     std::snprintf(csv_, sizeof csv_, "%s", f.c_str());
   }
   set_choices();
-  if (std::none_of(lib_.begin(), lib_.end(), [&](const data::LibraryMetamer& m) { return m.id == selected_; }))
+  if (std::none_of(lib_.begin(), lib_.end(), [&](const data::LibraryMetamer& m) { return m.id == selected_; })) {
+    if (requested_ && store)
+      select_status_ = "no metamer " + std::to_string(requested_) + " in this database's library to select";
     selected_ = 0;
+  }
+  if (store) requested_ = 0;
+  // The selected metamer in full, for its loss curve (the grid's query leaves curves out).
+  read_for_ = selected_;
+  detail_.set_record(store && selected_ ? data::library_metamer(*store, selected_) : std::nullopt);
 }
 
 void StimulusLibrary::show_folder(const std::string& dir) {
@@ -345,6 +353,7 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
     draw_folder(scale, p);
   } else {
     if (!status_.empty()) ImGui::TextColored(kFail, "%s", status_.c_str());
+    if (!select_status_.empty()) ImGui::TextColored(kFail, "%s", select_status_.c_str());
     if (lib_.empty()) {
       if (status_.empty()) ImGui::TextColored(kDim, "No metamers in this database (metamerlab synth records them).");
     } else {
@@ -527,9 +536,15 @@ void StimulusLibrary::draw_detail(const data::LibraryMetamer& lm, float scale, S
     p.pending_thumbnails += pending;
     ImGui::EndGroup();
   };
-  image(m.reference_path, m.reference_sha256, "reference");
-  ImGui::SameLine();
-  image(m.png_path, m.png_sha256, "metamer");
+  if (m.png_path.empty() && !m.wav_path.empty()) {  // a sound: play it, see its cochleagram
+    detail_.draw_audio(lm, scale, p);
+  } else {
+    image(m.reference_path, m.reference_sha256, "reference");
+    ImGui::SameLine();
+    image(m.png_path, m.png_sha256, "metamer");
+  }
+  detail_.draw_loss_curve(lm.id, scale, p);
+  ImGui::Separator();
 
   std::vector<std::pair<std::string, ImVec4>> lines;
   const ImVec4 white(1, 1, 1, 1);

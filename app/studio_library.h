@@ -1,7 +1,8 @@
 // app/studio_library.h (internal to the workbench, app/studio.cpp): the Stimuli panel: the
 // database's metamers (data/library.h) as a grid of references x model x layer with
 // thumbnails and pass/fail marks, filtered by category, model, layer and "failed only"; the
-// selected cell's reference and metamer side by side with its measures; a selection of cells
+// selected cell's reference and metamer side by side with its measures, its loss curve and,
+// for sounds, playback and cochleagrams (app/studio_detail.h); a selection of cells
 // (checkboxes, Ctrl-click, Shift-click, "Select all shown") saved as a stimulus set's CSV
 // table (experiments/set_table.h); and plain folders in ImageFolder layout shown as a grid
 // of thumbnails per category (stimuli::list_stimuli), without a database. Thumbnails are
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "app/display.h"
+#include "app/studio_detail.h"
 #include "app/studio.h"
 #include "data/library.h"
 #include "stimuli/stimuli.h"
@@ -30,12 +32,20 @@ class StimulusLibrary {
   static constexpr size_t kMaxThumbs = 1500;   // at most this many textures (about 55 MB)
   static constexpr int kLoadsPerFrame = 12;    // images read per frame (the window stays responsive)
 
-  explicit StimulusLibrary(Display& d) : d_(d) {}
+  explicit StimulusLibrary(Display& d) : d_(d), detail_(d) {}
   ~StimulusLibrary();
-  // Re-reads the database (a missing file or an unreadable one becomes status()).
+  // Re-reads the database (a missing file or an unreadable one becomes status()), and the
+  // selected metamer in full (its loss curve).
   // `store`: the database opened for this refresh, or null with `why` saying why not.
   // `db`: the database's path (the CSV's default folder).
   void refresh(data::Store* store, const std::string& why, const std::string& db = "");
+  // A metamer was selected whose full record has not been read: refresh now.
+  bool wants_read() const { return selected_ != 0 && selected_ != read_for_; }
+  // Selects the metamer with this id at the next refresh (one line in the panel when the
+  // database has none).
+  void select(int64_t id) { selected_ = requested_ = id; }
+  // Computes audio metamers' cochleagrams (StudioOptions::cochleagram; empty: none shown).
+  void set_cochleagram(StudioCochleagramFn f) { detail_.set_cochleagram(std::move(f)); }
   // Shows a plain folder (ImageFolder layout) instead of the database ("" = the database
   // again). A folder that is missing or holds no image becomes a line in the panel.
   void show_folder(const std::string& dir);
@@ -83,6 +93,10 @@ class StimulusLibrary {
   int category_ = 0, model_ = 0, layer_ = 0;
   bool failed_only_ = false;
   int64_t selected_ = 0;                  // the cell in the detail view
+  int64_t read_for_ = 0;                  // the selection when the database was last read
+  int64_t requested_ = 0;                 // select()'s id until the next refresh looks it up
+  std::string select_status_;             // "" or why it was not selected
+  MetamerDetail detail_;                  // its loss curve, sound and cochleagrams
   // The selection as (category, file), in the order the CSV lists them.
   std::set<std::pair<std::string, std::string>> chosen_;
   std::vector<std::pair<std::string, std::string>> order_, drawn_;  // cells drawn last frame, this frame
