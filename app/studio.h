@@ -122,7 +122,7 @@ struct StudioProbe {
   // Stimuli, the selected metamer's loss curve and sound (app/studio_detail.h).
   std::vector<std::pair<int64_t, double>> loss_curve;  // the points plotted (step, loss)
   Rect loss_plot;                       // the plot's area (drawable pixels; empty when none is drawn)
-  bool loss_log = false;                // its loss axis is logarithmic (the curve spans 2 decades or more)
+  bool loss_log = false;                // its loss axis is logarithmic (the curve spans more than a decade)
   std::string loss_message;             // "" or why no curve is drawn (older database, unreadable)
   Rect play_reference, play_metamer;    // audio metamers: the Play buttons (drawable pixels)
   std::string audio_status;             // what is playing, or the one line why nothing can be

@@ -93,7 +93,7 @@ void MetamerDetail::plot(const LossCurve& c, const data::MetamerRecord& m, float
 
   double lo = c.points[0].second, hi = lo;
   for (const auto& [step, loss] : c.points) lo = std::min(lo, loss), hi = std::max(hi, loss);
-  const bool log = lo > 0 && hi / lo >= 100;
+  const bool log = lo > 0 && hi / lo > 10;  // more than a decade
   p.loss_log = log;
   const auto y_of = [&](double v) { return log ? std::log10(v) : v; };
   double y0 = y_of(lo), y1 = y_of(hi);
@@ -101,28 +101,32 @@ void MetamerDetail::plot(const LossCurve& c, const data::MetamerRecord& m, float
   if (y1 - y0 < 1e-12) y0 -= 0.5 * std::max(std::abs(y0), 1e-6), y1 += 0.5 * std::max(std::abs(y1), 1e-6);
   const int64_t s0 = c.points.front().first, s1 = std::max(c.points.back().first, s0 + 1);
 
+  // The loss labels (fraction of the height from the bottom, text): decades on a log axis,
+  // else the bottom, middle and top values.
+  std::vector<std::pair<double, std::string>> labels;
+  if (log) {
+    const int decades = static_cast<int>(y1 - y0), every = std::max(1, decades / 4);
+    for (int e = static_cast<int>(y0); e <= static_cast<int>(y1); e += every)
+      labels.emplace_back((e - y0) / (y1 - y0), "1e" + std::to_string(e));
+  } else {
+    for (int k = 0; k <= 2; ++k) labels.emplace_back(k / 2.0, fmt("%.3g", y0 + (y1 - y0) * k / 2));
+  }
+  float label_w = 0;
+  for (const auto& [f, t] : labels) label_w = std::max(label_w, ImGui::CalcTextSize(t.c_str()).x);
+
   // The frame: loss labels on the left, step labels below.
-  const float left = ImGui::CalcTextSize("1e-10").x + 8 * scale, bottom = line + 4 * scale;
+  const float left = label_w + 8 * scale, bottom = line + 4 * scale;
   const ImVec2 a(at.x + left, at.y + line * 0.5f), b(at.x + size.x - 6 * scale, at.y + size.y - bottom);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImU32 axis = ImGui::GetColorU32(kDim), grid = ImGui::GetColorU32(ImVec4(1, 1, 1, 0.12f));
   dl->AddRectFilled(a, b, ImGui::GetColorU32(ImVec4(0, 0, 0, 0.25f)));
   const auto x_at = [&](double step) { return a.x + static_cast<float>((step - s0) / double(s1 - s0)) * (b.x - a.x); };
   const auto y_at = [&](double v) { return b.y - static_cast<float>((y_of(v) - y0) / (y1 - y0)) * (b.y - a.y); };
-  const auto label_y = [&](float y, const std::string& t) {
+  for (const auto& [f, t] : labels) {
+    const float y = b.y - static_cast<float>(f) * (b.y - a.y);
     const ImVec2 ts = ImGui::CalcTextSize(t.c_str());
     dl->AddText(ImVec2(a.x - ts.x - 4 * scale, y - ts.y * 0.5f), axis, t.c_str());
     dl->AddLine(ImVec2(a.x, y), ImVec2(b.x, y), grid);
-  };
-  if (log) {
-    const int decades = static_cast<int>(y1 - y0), every = std::max(1, decades / 4);
-    for (int e = static_cast<int>(y0); e <= static_cast<int>(y1); e += every)
-      label_y(b.y - static_cast<float>((e - y0) / (y1 - y0)) * (b.y - a.y), "1e" + std::to_string(e));
-  } else {
-    for (int k = 0; k <= 2; ++k) {
-      const double v = y0 + (y1 - y0) * k / 2;
-      label_y(b.y - (b.y - a.y) * k / 2.0f, fmt("%.3g", v));
-    }
   }
   dl->AddLine(ImVec2(a.x, a.y), ImVec2(a.x, b.y), axis, 1.5f * scale);
   dl->AddLine(ImVec2(a.x, b.y), ImVec2(b.x, b.y), axis, 1.5f * scale);

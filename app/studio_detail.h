@@ -1,8 +1,8 @@
 // app/studio_detail.h (internal to the workbench's Stimuli panel, app/studio_library.cpp):
 // what the detail view shows of a selected metamer beyond its images and measures:
 //   - its loss curve (MetamerRecord::loss_curve_json, "[[step, loss], ...]"), drawn as a plot
-//     with axes, step and loss labels, a logarithmic loss axis when the curve spans two
-//     decades or more, the final loss and whether it converged; a record older than schema
+//     with axes, step and loss labels, a logarithmic loss axis when the curve spans more
+//     than a decade, the final loss and whether it converged; a record older than schema
 //     v4 ("[]") says so in one line;
 //   - for audio metamers, "Play reference" and "Play metamer" through OpenAL (app/audio.h:
 //     the device is opened at the first Play; no device is one line, not a failure) and both

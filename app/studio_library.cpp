@@ -16,6 +16,7 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -64,6 +65,13 @@ bool combo(const char* label, const std::vector<std::string>& list, int& index, 
   }
   out.box = to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point);
   return changed;
+}
+
+// A sound file, by its extension (those stimuli::list_stimuli takes as audio): no thumbnail.
+bool is_sound(const std::string& path) {
+  std::string e = fs::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == ".wav" || e == ".flac" || e == ".ogg" || e == ".aiff" || e == ".aif" || e == ".au";
 }
 
 // The file a metamer's cell stands for in a selection (its image, else its sound).
@@ -384,8 +392,9 @@ void StimulusLibrary::draw_grid(const Shown& s, float scale, StudioProbe& p) {
       bool pending = false;
       const ImVec2 at = ImGui::GetCursorScreenPos();
       const bool shown = ImGui::IsRectVisible(ImVec2(t, t));  // rows scrolled out of view load nothing
-      if (const Thumb* th = shown ? thumb(ref, kThumbPx, pending) : nullptr) ImGui::Image(tex_id(th->tex), ImVec2(t, t));
-      else ImGui::Dummy(ImVec2(t, t)), ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(kDim), !shown || pending ? "..." : "no file");
+      const bool sound = is_sound(ref);
+      if (const Thumb* th = shown && !sound ? thumb(ref, kThumbPx, pending) : nullptr) ImGui::Image(tex_id(th->tex), ImVec2(t, t));
+      else ImGui::Dummy(ImVec2(t, t)), ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(kDim), sound ? "sound" : !shown || pending ? "..." : "no file");
       p.pending_thumbnails += pending;
       ImGui::TextUnformatted(fs::path(ref).filename().string().c_str());
       ImGui::TextColored(kDim, "%s", category.c_str());

@@ -228,7 +228,7 @@ TEST(StudioDetail, AClickedMetamerShowsItsLossCurveAndAnOlderRecordSaysItHasNone
   EXPECT_TRUE(older_probe.loss_curve.empty());
   EXPECT_EQ(older_probe.loss_plot.w, 0);
 
-  // Less than two decades: a linear axis.
+  // Within a decade (1.0 to 0.7): a linear axis.
   EXPECT_EQ(flat_probe.loss_curve.size(), 3u);
   EXPECT_FALSE(flat_probe.loss_log);
   keep(flat_shot, "studio_loss_curve_linear.png");
