@@ -7,6 +7,7 @@
 //   [SECTION] Low-pass kernel       Kaiser-windowed sinc for envelope downsampling
 //   [SECTION] Options check
 //   [SECTION] Module                constructor, sizes, forward
+//   [SECTION] Picture               a file's cochleagram to look at (cochleagram_image.h)
 //
 // Design (numbers for the defaults: 20 kHz, 40000 samples, n = 50, s = 4, 50 Hz-10 kHz):
 // - Filters live on the ERB-number axis e(f) = 9.265 ln(1 + f / (24.7 * 9.265)). The interval
@@ -32,13 +33,20 @@
 //   on. Applied as a 'valid' convolution with stride D: T = (N - taps) / D + 1, 390 for 2 s
 //   (as in the paper); frame t is centred on sample t*D + 5*D, and no padding enters it.
 #include "synth/cochleagram.h"
+#include "synth/cochleagram_image.h"
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "synth/model.h"
+#include "stimuli/stimuli.h"
 
 namespace mm::synth {
 namespace {
@@ -318,6 +326,101 @@ torch::Tensor CochleagramImpl::forward(const torch::Tensor& wave) {
                     /*bias=*/{}, /*stride=*/downsample_ / r);  // [B*F, 1, T]
   const torch::Tensor coch = lowpassed.reshape({batch, 1, channels, frames_});
   return clipped_power(relu_identity_grad(coch), opt_.compression, opt_.grad_clip);
+}
+
+// [SECTION] Picture -----------------------------------------------------------------------
+namespace {
+
+// [1, 1, F, T] (or [1, F, T]) as a picture scaled by its largest value.
+CochleagramPicture to_picture(const torch::Tensor& coch, double seconds, std::string source) {
+  const torch::Tensor c = coch.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  if (c.dim() < 2 || c.numel() == 0) throw std::runtime_error("the cochleagram came out empty");
+  CochleagramPicture p;
+  p.channels = c.size(-2);
+  p.frames = c.size(-1);
+  p.seconds = seconds;
+  p.source = std::move(source);
+  const float* v = c.data_ptr<float>();
+  p.values.assign(v, v + p.channels * p.frames);
+  float top = 0;
+  for (float x : p.values) top = std::isfinite(x) ? std::max(top, x) : top;
+  for (float& x : p.values) x = top > 0 && std::isfinite(x) ? std::clamp(x / top, 0.0f, 1.0f) : 0.0f;
+  return p;
+}
+
+torch::Tensor wave_tensor(const stimuli::Array& a) {
+  return torch::from_blob(const_cast<float*>(a.data.data()), {1, static_cast<int64_t>(a.data.size())}, torch::kFloat)
+      .clone();
+}
+
+}  // namespace
+
+CochleagramPicture cochleagram_picture(const std::string& wav, const std::string& model_spec) {
+  static std::mutex mu;
+  struct Opened {
+    std::shared_ptr<ModelHandle> handle;  // null: could not be used (why)
+    std::string why;
+  };
+  // Kept for the process's life, never destroyed (torch's own statics may be gone at exit).
+  static auto& models = *new std::map<std::string, Opened>;
+  static auto& fallback = *new std::unique_ptr<Cochleagram>;
+  std::lock_guard<std::mutex> lock(mu);
+  torch::NoGradGuard no_grad;
+  const auto file_error = [&](const std::exception& e) {
+    const std::string m = e.what();
+    return std::runtime_error("cochleagram of " + wav + ": " + m.substr(0, m.find('\n')));
+  };
+
+  std::string why = "no model recorded";
+  if (!model_spec.empty()) {
+    auto it = models.find(model_spec);
+    if (it == models.end()) {
+      Opened o;
+      try {
+        auto h = std::make_shared<ModelHandle>(ModelHandle::open(model_spec, Device::cpu));
+        const auto& layers = h->info().layers;
+        if (h->info().modality != "audio") o.why = model_spec + " is not an audio model";
+        else if (std::find(layers.begin(), layers.end(), "cochleagram") == layers.end())
+          o.why = model_spec + " has no layer named cochleagram";
+        else o.handle = h;
+      } catch (const std::exception& e) {
+        const std::string m = e.what();
+        o.why = "cannot open " + model_spec + ": " + m.substr(0, m.find('\n'));
+      }
+      it = models.emplace(model_spec, o).first;
+    }
+    if (const auto& h = it->second.handle) {
+      stimuli::Array a;
+      try {
+        a = h->load_stimulus(wav);
+      } catch (const std::exception& e) {
+        throw file_error(e);
+      }
+      Model& m = h->impl();
+      const torch::Tensor c = m.forward(wave_tensor(a).to(m.device()), {"cochleagram"}, false).at("cochleagram");
+      const double rate = h->info().sample_rate > 0 ? h->info().sample_rate : 20000;
+      return to_picture(c, static_cast<double>(a.data.size()) / rate,
+                        model_spec + "'s own front end (its layer cochleagram)");
+    }
+    why = it->second.why;
+  }
+
+  stimuli::AudioSpec spec;  // the engine's default: 20 kHz, 2 s, RMS 0.1
+  stimuli::Array a;
+  try {
+    a = stimuli::load_audio(wav, spec);
+  } catch (const std::exception& e) {
+    throw file_error(e);
+  }
+  if (!fallback) {
+    CochleagramOptions o;
+    o.sample_rate = spec.sample_rate;
+    o.signal_samples = spec.samples;
+    fallback = std::make_unique<Cochleagram>(o);
+  }
+  const torch::Tensor c = (*fallback)->forward(wave_tensor(a));
+  return to_picture(c, static_cast<double>(spec.samples) / spec.sample_rate,
+                    "the default cochleagram (synth/cochleagram.h: 20 kHz, 211 channels), not the model's: " + why);
 }
 
 }  // namespace mm::synth
