@@ -32,6 +32,7 @@
 #include "data/store.h"
 #include "experiments/session.h"
 #include "experiments/station.h"
+#include "synth/cochleagram_image.h"
 #include "stimuli/resources.h"
 
 namespace fs = std::filesystem;
@@ -212,6 +213,18 @@ int cmd_launch(const Args& a) {
   return run_launch(o, std::cout, std::cerr);
 }
 
+// The Stimuli panel's cochleagrams: the model's own front end when it has one, else the
+// default cochleagram (synth/cochleagram_image.h), for the panel's image.
+StudioCochleagram studio_cochleagram(const std::string& wav, const std::string& model_spec) {
+  synth::CochleagramPicture p = synth::cochleagram_picture(wav, model_spec);
+  StudioCochleagram c;
+  c.channels = static_cast<int>(p.channels);
+  c.frames = static_cast<int>(p.frames);
+  c.values = std::move(p.values);
+  c.source = std::move(p.source);
+  return c;
+}
+
 int cmd_studio(const Args& a) {
   if (a.positionals().size() > 1) throw UsageError("studio: give at most one EXPERIMENT.toml");
   StudioOptions o;
@@ -235,6 +248,7 @@ int cmd_studio(const Args& a) {
     throw UsageError("studio: --panel " + o.panel + " is not a panel; use Experiment, Stimuli, Synthesis, Sessions, "
                      "Results or Start");
   o.screenshot = a.get("screenshot");
+  if (a.has("select")) o.select = positive(a, "select", 1);
   const experiments::StationChoice station = experiments::choose_station(a.get("station"));
   o.run.station = station.label;
   o.run.station_profile = station.profile;
@@ -244,6 +258,7 @@ int cmd_studio(const Args& a) {
   const auto live = live_generation(a, o.run);  // Start runs sessions as launch does
   std::error_code ec;
   o.program = fs::read_symlink("/proc/self/exe", ec).string();  // Synthesis runs this program's synth
+  o.cochleagram = studio_cochleagram;  // Stimuli: audio metamers' cochleagrams (torch, in synth/)
   return run_studio(o, std::cout, std::cerr);
 }
 
@@ -386,9 +401,10 @@ std::vector<CommandEntry> session_commands() {
         "Opens one window with the panels Experiment, Stimuli, Synthesis, Sessions, Results and Start.\n"
         "Start is the launch screen (as metamerlab launch); Sessions lists the database's sessions\n"
         "(re-read every 3 s); Stimuli shows its metamers as a grid of references x model x layer with\n"
-        "thumbnails and pass/fail marks, filters (category, model, layer, failed only), a cell's measures,\n"
-        "a selection saved as a stimulus set's CSV table, and plain image folders (its Folder field).\n"
-        "Experiment, Synthesis and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
+        "thumbnails and pass/fail marks, filters (category, model, layer, failed only), a cell's measures\n"
+        "and loss curve (sounds: Play buttons and both cochleagrams), a selection saved as a stimulus set's\n"
+        "CSV table, and plain image folders (its Folder field). Synthesis queues synth jobs; Results shows\n"
+        "the analysis. Experiment is not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
         "Ctrl+= / Ctrl+- the text size, Ctrl+Q closes. The text size, the last experiment files, the\n"
         "database, the window size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml\n"
         "(default ~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is\n"
@@ -399,6 +415,7 @@ std::vector<CommandEntry> session_commands() {
          {"height", "H", "window height (default: the last one, else 800)", ""},
          {"panel", "NAME", "open at this panel: Experiment Stimuli Synthesis Sessions Results Start", ""},
          {"station", "FILE|NAME", "this computer's station profile (as for launch)", ""},
+         {"select", "ID", "Stimuli: show the details of the metamer with this id (as in the database)", ""},
          {"screenshot", "FILE", "scripted: save the window as PNG once the panel shows its data, then close", ""}},
         "EXPERIMENT.toml"},
        cmd_studio, EngineUse::live},
