@@ -7,21 +7,18 @@
 
 namespace mm::data {
 
-namespace {
 // The columns both queries read: id, the model's spec, then the metamer (MM_METAMER_COLUMNS'
-// order, data/records_internal.h) with `curve` as its loss curve column.
-std::string library_select(const char* curve) {
-  return std::string(
-             "SELECT m.id, mo.spec, m.run_id, m.reference_path, m.reference_sha256, m.category, m.layer, "
-             "m.seed, m.iterations, m.final_loss, m.spearman, m.pearson, m.snr_db, m.null_spearman_max, "
-             "m.null_pearson_max, m.null_snr_max, m.null_id, m.pred_metamer, m.pred_reference, m.passed, "
-             "m.status, m.message, m.png_path, m.png_sha256, m.wav_path, m.wav_sha256, m.float_path, "
-             "m.float_sha256, m.wall_s, ifnull(m.converged, -1), ") +
-         curve +
-         " FROM metamers AS m JOIN synth_runs AS r ON r.id = m.run_id JOIN models AS mo ON mo.id = r.model_id "
-         "WHERE m.id NOT IN (SELECT metamer_id FROM live_metamers) ";
-}
+// order, data/records_internal.h) with CURVE (SQL text) as its loss curve column. Fixed text.
+#define MM_LIBRARY_SELECT(CURVE)                                                                         \
+  "SELECT m.id, mo.spec, m.run_id, m.reference_path, m.reference_sha256, m.category, m.layer, "         \
+  "m.seed, m.iterations, m.final_loss, m.spearman, m.pearson, m.snr_db, m.null_spearman_max, "          \
+  "m.null_pearson_max, m.null_snr_max, m.null_id, m.pred_metamer, m.pred_reference, m.passed, "         \
+  "m.status, m.message, m.png_path, m.png_sha256, m.wav_path, m.wav_sha256, m.float_path, "             \
+  "m.float_sha256, m.wall_s, ifnull(m.converged, -1), " CURVE                                           \
+  " FROM metamers AS m JOIN synth_runs AS r ON r.id = m.run_id JOIN models AS mo ON mo.id = r.model_id " \
+  "WHERE m.id NOT IN (SELECT metamer_id FROM live_metamers) "
 
+namespace {
 LibraryMetamer read_library_metamer(const detail::Stmt& s) {
   LibraryMetamer l;
   int c = 0;
@@ -34,9 +31,10 @@ LibraryMetamer read_library_metamer(const detail::Stmt& s) {
 
 std::vector<LibraryMetamer> library_metamers(Store& store) {
   const detail::Db d{store.handle(), store.path(), 5000};
-  const std::string sql = library_select("''") +  // no loss curves: the grid draws none
-                          "ORDER BY mo.spec, m.layer, m.category, m.reference_path, m.id";
-  detail::Stmt s(d, sql.c_str(), "listing the stimulus library");
+  detail::Stmt s(d,
+                 MM_LIBRARY_SELECT("''")  // no loss curves: the grid draws none
+                 "ORDER BY mo.spec, m.layer, m.category, m.reference_path, m.id",
+                 "listing the stimulus library");
   std::vector<LibraryMetamer> out;
   while (s.step()) out.push_back(read_library_metamer(s));
   return out;
@@ -44,8 +42,8 @@ std::vector<LibraryMetamer> library_metamers(Store& store) {
 
 std::optional<LibraryMetamer> library_metamer(Store& store, int64_t id) {
   const detail::Db d{store.handle(), store.path(), 5000};
-  const std::string sql = library_select("ifnull(m.loss_curve, '[]')") + "AND m.id = ?1";
-  detail::Stmt s(d, sql.c_str(), "reading metamer " + std::to_string(id) + " of the stimulus library");
+  detail::Stmt s(d, MM_LIBRARY_SELECT("ifnull(m.loss_curve, '[]')") "AND m.id = ?1",
+                 "reading metamer " + std::to_string(id) + " of the stimulus library");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   return read_library_metamer(s);
