@@ -73,12 +73,12 @@ TEST_P(ZooModel, LoadsMatchesItsRecordAndClassifiesHeldOutReferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Bundled, ZooModel,
-                         // Measured on these 16 (build of 2026-11-23, `metamerlab classify`): 15, 13, 14, 14;
-                         // chance is 1.
+                         // Measured on these 16 (`metamerlab classify`; build of 2026-11-23, words16-robust
+                         // trained from scratch on 2026-12-02): 15, 13, 14, 12; each bound 2 below; chance is 1.
                          ::testing::Values(ZooCase{"emoji16-standard", "emoji16", 13},
                                            ZooCase{"emoji16-robust", "emoji16", 11},
                                            ZooCase{"words16-standard", "words16", 12},
-                                           ZooCase{"words16-robust", "words16", 12}),
+                                           ZooCase{"words16-robust", "words16", 10}),
                          [](const auto& i) {
                            std::string n = i.param.name;
                            std::replace(n.begin(), n.end(), '-', '_');
