@@ -388,11 +388,13 @@ std::vector<CommandEntry> session_commands() {
         "(re-read every 3 s); Stimuli shows its metamers as a grid of references x model x layer with\n"
         "thumbnails and pass/fail marks, filters (category, model, layer, failed only), a cell's measures,\n"
         "a selection saved as a stimulus set's CSV table, and plain image folders (its Folder field).\n"
-        "Experiment, Synthesis and Results are not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
+        "Experiment designs an experiment file: a widget per key, plan's messages at their fields, a plan\n"
+        "preview; Save asks before dropping comments or layout. Synthesis queues synth jobs; Results\n"
+        "shows analyze's tables and plot. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
         "Ctrl+= / Ctrl+- the text size, Ctrl+Q closes. The text size, the last experiment files, the\n"
         "database, the window size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml\n"
         "(default ~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is\n"
-        "not created); Stimuli writes only the CSV table it is asked for.",
+        "not created); Stimuli writes only the CSV table it is asked for, Experiment only the file saved.",
         {{"db", "FILE", "database (default: the last one, else metamerlab.db)", ""},
          {"folder", "DIR", "another folder to list experiment files from (Start)", "", false, true},
          {"width", "W", "window width (default: the last one, else 1280)", ""},
