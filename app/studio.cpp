@@ -1,10 +1,10 @@
 // app/studio.cpp: the experimenter's workbench (app/studio.h): the window, the tab bar and
-// its keys, the text size, the settings read and written, and the panels not built yet.
-// The Start panel is the launch screen (app/launch.h); the Stimuli panel is
+// its keys, the text size, the settings read and written. The Start panel is the launch
+// screen (app/launch.h); the Experiment panel is app/studio_designer.cpp, Stimuli
 // app/studio_library.cpp, Sessions app/studio_sessions.cpp, Results app/studio_results.cpp.
 //
 // Sections
-//   [SECTION] Panels     names, the honest placeholders
+//   [SECTION] Panels     names
 //   [SECTION] Window     the frame loop, keys, settings, the scripted screenshot
 #include "app/studio.h"
 
@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "app/launch.h"
+#include "app/studio_designer.h"
 #include "app/studio_library.h"
 #include "app/studio_results.h"
 #include "app/studio_sessions.h"
@@ -37,12 +38,6 @@ const std::vector<std::string>& studio_panels() {
 namespace {
 
 using studio::kDim;
-using studio::kYellow;
-
-void not_built(const char* what) {
-  ImGui::TextColored(kYellow, "not built yet: see issue 13");
-  ImGui::TextColored(kDim, "%s", what);
-}
 
 // [SECTION] Window ------------------------------------------------------------------------
 int panel_index(const std::string& name) {
@@ -84,6 +79,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   lo.run.db = db;
   LaunchPanel start(lo, d.info().frame_hz);
   studio::SessionsPanel sessions;
+  studio::ExperimentDesigner designer(d, db, o.experiment);  // the Experiment panel: the file given, else a new one
   studio::StimulusLibrary library(d);
   library.set_cochleagram(o.cochleagram);
   if (o.select) library.select(o.select);
@@ -186,9 +182,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
         else if (name == "Sessions") sessions.draw(o.refresh_s, d.pixel_scale(), probe);
         else if (name == "Results") results.draw(scale, d.pixel_scale(), probe);
         else if (name == "Stimuli") library.draw(scale, probe);
-        else if (name == "Experiment")
-          not_built("The experiment designer (issue 13, part 2). Edit the TOML file (experiments/README.md); "
-                    "Start validates it and shows its plan.");
+        else if (name == "Experiment") designer.draw(scale, probe);
         else if (name == "Synthesis")
           studio::draw_synthesis_panel(queue, synth_form, scale, d.pixel_scale(), probe);
         ImGui::EndTabItem();
@@ -200,7 +194,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
 
     // The scripted screenshot: once the panel has read its data and its images are in.
     bool shoot = false;
-    if (!o.screenshot.empty() && frame >= 6 && ((probe.pending_thumbnails == 0 && !probe.computing) || frame >= 600))
+    if (!o.screenshot.empty() && frame >= 6 && ((probe.pending_thumbnails == 0 && !probe.computing && !probe.designer.checking) || frame >= 600))
       shoot = quit = true;
     if (shoot) save_png(o.screenshot, d.capture());
     if (o.probe) {

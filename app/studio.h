@@ -1,6 +1,13 @@
 // app/studio.h: the experimenter's workbench (`metamerlab studio`, issue 13): one window
 // with the panels Experiment, Stimuli, Synthesis, Sessions, Results and Start.
 //
+//   Experiment the experiment designer (app/studio_designer.h): New, Open, Save, Save as of an
+//              experiment file; every key of experiments/README.md through widgets (timing
+//              with its whole frames at the display's refresh, icons shown, files per category,
+//              model layers from the model's sidecar, blocks added, moved and removed); the
+//              messages of `metamerlab plan`, each at its field (a click focuses it); a
+//              participant's plan and the rotation table; a file whose comments or layout the
+//              writer would not keep is saved only after "Save anyway" or under a new name
 //   Start      the launch screen (app/launch.h, LaunchPanel): pick a file and a participant,
 //              see validation and the plan, start the session in this window
 //   Sessions   the database's sessions (participant, experiment, status, answered/planned,
@@ -19,7 +26,6 @@
 //   Results    the analysis of `metamerlab analyze` (proportion correct per condition, humans
 //              and judging models, as a table and a plot), computed in the background once per
 //              database change, and the exports of `metamerlab export` (app/studio_results.h)
-//   Experiment: not built yet (one line says so; see issue 13)
 //
 // Mouse and keyboard: click a tab, or Ctrl+Tab / Ctrl+Shift+Tab, or Ctrl+1 ... Ctrl+6;
 // Ctrl+= and Ctrl+- change the text size (also a slider); Ctrl+Q or the window's close
@@ -146,6 +152,22 @@ struct StudioProbe {
   size_t thumbnails = 0;                // Stimuli: textures held by the thumbnail cache
   size_t thumbnail_bytes = 0;           // and their size (RGBA8)
   bool quit = false;                    // the test sets this to close the window
+  // Experiment: the designer (app/studio_designer.h), when shown.
+  struct Designer {
+    std::map<std::string, Rect> widgets;  // field ("experiment.name", "blocks.2.set", see
+                                          // experiments/experiment_writer.h) or button label
+                                          // ("New", "Save", "Add block", ...) -> drawable pixels
+    std::string path;                     // the path field
+    std::string status;                   // the last New/Open/Save's line ("" = none)
+    bool dirty = false;                   // edited since opened or saved
+    bool checking = false;                // the validation of the latest edit is not in yet
+    std::vector<std::string> messages;    // the validation's errors, then notes, as `plan` prints them
+    size_t errors = 0;                    // how many of them are errors (the first ones)
+    std::vector<Rect> message_rows;       // each message's row
+    std::vector<std::string> message_fields;  // the field each message is shown at ("" = none)
+    std::string focus;                    // the field a click on a message focused ("" = none)
+    std::string plan;                     // the plan preview's summary, one line per block
+  } designer;
 };
 
 // A sound's cochleagram as an image (StudioOptions::cochleagram): rows are channels, the

@@ -602,27 +602,15 @@ void parse_blocks(const toml::table& root, const std::string& file, Experiment& 
 }  // namespace
 
 // [SECTION] load_experiment ---------------------------------------------------------------
-Experiment load_experiment(const std::string& path, const LoadOptions& options) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw ExperimentError(path, 0, fs::exists(path, ec) ? "not a file; give an experiment .toml file"
-                                                        : "no such experiment file; check the path");
+namespace {
+
+// Everything after the TOML is parsed: the tables, then the sets listed and metamers resolved.
+Experiment load_parsed(const toml::table& root, const std::string& path, std::string sha256, const LoadOptions& options) {
   Experiment e;
   e.path = fs::absolute(path).lexically_normal().string();
   e.dir = fs::path(e.path).parent_path().string();
   e.file = path;
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& err) {
-    std::string d(err.description());
-    std::replace(d.begin(), d.end(), '\n', ' ');
-    const auto& b = err.source().begin;
-    throw ExperimentError(path, static_cast<int>(b.line),
-                          "TOML syntax error" + (b.column > 0 ? " at column " + std::to_string(b.column) : std::string()) +
-                              ": " + d + "; fix the syntax (see experiments/README.md)");
-  }
-  e.sha256 = data::sha256_file(path);
+  e.sha256 = std::move(sha256);
   const std::string& file = path;  // messages name the file as the user gave it
 
   Tab top(root, "the experiment file", file,
@@ -640,6 +628,41 @@ Experiment load_experiment(const std::string& path, const LoadOptions& options) 
   detail::list_sets(e);
   detail::resolve_metamers(e);
   return e;
+}
+
+[[noreturn]] void syntax_error(const std::string& path, const toml::parse_error& err) {
+  std::string d(err.description());
+  std::replace(d.begin(), d.end(), '\n', ' ');
+  const auto& b = err.source().begin;
+  throw ExperimentError(path, static_cast<int>(b.line),
+                        "TOML syntax error" + (b.column > 0 ? " at column " + std::to_string(b.column) : std::string()) +
+                            ": " + d + "; fix the syntax (see experiments/README.md)");
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const LoadOptions& options) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw ExperimentError(path, 0, fs::exists(path, ec) ? "not a file; give an experiment .toml file"
+                                                        : "no such experiment file; check the path");
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& err) {
+    syntax_error(path, err);
+  }
+  return load_parsed(root, path, data::sha256_file(path), options);
+}
+
+Experiment load_experiment_text(const std::string& text, const std::string& path, const LoadOptions& options) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& err) {
+    syntax_error(path, err);
+  }
+  return load_parsed(root, path, data::sha256_hex(text.data(), text.size()), options);
 }
 
 }  // namespace mm::experiments

@@ -258,6 +258,10 @@ struct LoadOptions {
 // the first problem (bad syntax, unknown or missing keys, missing folders or files, an
 // unknown model or layer).
 Experiment load_experiment(const std::string& path, const LoadOptions& options = {});
+// The same for text held in memory (the workbench's designer checks what is being edited
+// before it is saved): `path` names the file in messages and its folder anchors relative
+// paths; nothing is read at `path` itself. sha256 is the text's.
+Experiment load_experiment_text(const std::string& text, const std::string& path, const LoadOptions& options = {});
 
 // [SECTION] Validation --------------------------------------------------------------------
 // A phase duration at a refresh rate: whole frames and the milliseconds they really last.

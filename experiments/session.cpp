@@ -3,7 +3,7 @@
 // and headphone-check blocks, and fill a trial's row from the plan.
 //
 // Sections
-//   [SECTION] Checking     check_experiment
+//   [SECTION] Checking     check_experiment, check_experiment_text
 //   [SECTION] Planning     plan_session, trim_plan
 //   [SECTION] Opening      open_session
 //   [SECTION] Criteria     score_block
@@ -11,6 +11,7 @@
 #include "experiments/session.h"
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 namespace mm::experiments {
@@ -23,15 +24,16 @@ std::string first_line(std::string m) {
 }  // namespace
 
 // [SECTION] Checking ----------------------------------------------------------------------
-CheckedExperiment check_experiment(const std::string& file, const std::string& db, double refresh_hz,
-                                   const ValidateOptions& extra) {
+namespace {
+CheckedExperiment check_with(const std::string& file, const std::string& db, double refresh_hz,
+                             const ValidateOptions& extra, const std::function<Experiment(const LoadOptions&)>& load) {
   CheckedExperiment x;
   x.file = file;
   x.refresh_hz = refresh_hz;
   try {
     LoadOptions lo;
     lo.default_database = db;
-    Experiment e = load_experiment(file, lo);
+    Experiment e = load(lo);
     ValidateOptions vo = extra;
     vo.refresh_hz = refresh_hz;
     x.validation = validate_experiment(e, vo);
@@ -41,6 +43,18 @@ CheckedExperiment check_experiment(const std::string& file, const std::string& d
     x.errors.push_back(first_line(ex.what()));
   }
   return x;
+}
+}  // namespace
+
+CheckedExperiment check_experiment(const std::string& file, const std::string& db, double refresh_hz,
+                                   const ValidateOptions& extra) {
+  return check_with(file, db, refresh_hz, extra, [&](const LoadOptions& lo) { return load_experiment(file, lo); });
+}
+
+CheckedExperiment check_experiment_text(const std::string& text, const std::string& path, const std::string& db,
+                                        double refresh_hz, const ValidateOptions& extra) {
+  return check_with(path, db, refresh_hz, extra,
+                    [&](const LoadOptions& lo) { return load_experiment_text(text, path, lo); });
 }
 
 // [SECTION] Planning ----------------------------------------------------------------------

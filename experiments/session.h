@@ -1,7 +1,8 @@
 // experiments/session.h: one participant's session from the experiment file to its record,
 // without a display: the lifecycle that `run`, `launch` and `plan` share.
 //
-//   check_experiment   load + validate, problems as messages (never throws for the file)
+//   check_experiment   load + validate, problems as messages (never throws for the file);
+//                      check_experiment_text the same for text not saved yet
 //   plan_session       read the store: a new plan, the stored plan to resume, or a refusal
 //   open_session       write the store: the new session row, or the resumption
 //   score_block        the demo and headphone-check pass criteria
@@ -46,6 +47,9 @@ struct CheckedExperiment {
 // at refresh_hz. Never throws for problems in the file or the database: they become errors.
 CheckedExperiment check_experiment(const std::string& file, const std::string& db, double refresh_hz,
                                    const ValidateOptions& extra = {});
+// The same for unsaved text (load_experiment_text): the same messages, naming `path`.
+CheckedExperiment check_experiment_text(const std::string& text, const std::string& path, const std::string& db,
+                                        double refresh_hz, const ValidateOptions& extra = {});
 
 // [SECTION] Planning ----------------------------------------------------------------------
 // What a participant's session request becomes.

@@ -403,12 +403,14 @@ std::vector<CommandEntry> session_commands() {
         "(re-read every 3 s); Stimuli shows its metamers as a grid of references x model x layer with\n"
         "thumbnails and pass/fail marks, filters (category, model, layer, failed only), a cell's measures\n"
         "and loss curve (sounds: Play buttons and both cochleagrams), a selection saved as a stimulus set's\n"
-        "CSV table, and plain image folders (its Folder field). Synthesis queues synth jobs; Results shows\n"
-        "the analysis. Experiment is not built yet. Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
+        "CSV table, and plain image folders (its Folder field). Experiment designs an experiment file: a\n"
+        "widget per key, plan's messages at their fields, a plan preview; Save asks before dropping\n"
+        "comments or layout. Synthesis queues synth jobs; Results shows analyze's tables and plot.\n"
+        "Keys: Ctrl+Tab / Ctrl+1..6 switch panels,\n"
         "Ctrl+= / Ctrl+- the text size, Ctrl+Q closes. The text size, the last experiment files, the\n"
         "database, the window size and the panel are remembered in $XDG_CONFIG_HOME/metamerlab/studio.toml\n"
         "(default ~/.config/metamerlab/studio.toml). Nothing is written to the database (a missing one is\n"
-        "not created); Stimuli writes only the CSV table it is asked for.",
+        "not created); Stimuli writes only the CSV table it is asked for, Experiment only the file saved.",
         {{"db", "FILE", "database (default: the last one, else metamerlab.db)", ""},
          {"folder", "DIR", "another folder to list experiment files from (Start)", "", false, true},
          {"width", "W", "window width (default: the last one, else 1280)", ""},

@@ -1,7 +1,8 @@
 // Shared fixtures for the experiments tests: a small "lab" on disk (reference and practice
 // images in ImageFolder layout, icons, and a database recording metamers of a toy model
 // with some failed and some missing), a WAV set for audio experiments, the standard
-// experiment text, and checks on located error messages.
+// experiment text, a scratch tree holding a bundled experiment file with the bundled sample
+// and a fake demo database, and checks on located error messages.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -181,6 +182,63 @@ inline void write_tone(const std::string& path, int rate, double seconds, double
   for (int64_t i = 0; i < n; ++i) a.data[static_cast<size_t>(i)] = 0.2f * static_cast<float>(std::sin(2 * M_PI * hz * i / rate));
   fs::create_directories(fs::path(path).parent_path());
   mm::stimuli::save_wav_float(path, a, rate);
+}
+
+// [The bundled experiments' scratch trees, shared by bundled_test.cpp and writer_test.cpp]
+inline std::string source(const std::string& rel) { return mm::test::source_dir() + "/" + rel; }
+
+// The demo's output under ROOT/OUT, as `metamerlab demo --out OUT` run in ROOT leaves it:
+// metamers of each reference in SET_DIR at four layers of the two models of the modality,
+// the standard model's logits metamers failing their test. Files are written here
+// (test images or tones; no torch), paths recorded relative to ROOT as the demo does.
+inline void write_fake_demo(const std::string& root, const std::string& out, const std::string& set_dir, bool audio) {
+  const std::string prefix = audio ? "words16" : "emoji16";
+  fs::create_directories(root + "/" + out);
+  mm::data::Store s(root + "/" + out + "/metamerlab.db");
+  auto refs = mm::stimuli::list_stimuli({root + "/" + set_dir},
+                                        audio ? mm::stimuli::Modality::audio : mm::stimuli::Modality::image);
+  unsigned seed = 1;
+  for (const std::string kind : {"standard", "robust"}) {
+    mm::data::ModelRecord m;
+    m.spec = "zoo:" + prefix + "-" + kind;
+    m.sha256 = std::string(64, kind == "standard" ? 'b' : 'c');
+    m.modality = audio ? "audio" : "image";
+    m.info_json = R"({"layers":["conv1","stage1","stage2","stage3","avgpool","logits"]})";
+    mm::data::SynthRunRecord r;
+    r.model_id = s.upsert_model(m);
+    r.command = "metamerlab demo --out " + out;
+    r.options_json = "{}";
+    r.out_dir = out + "/" + prefix + "-" + kind;
+    const int64_t run = s.begin_synth_run(r);
+    for (const std::string layer : {"conv1", "stage2", "stage3", "logits"})
+      for (const auto& it : refs) {
+        const std::string stem = fs::path(it.path).stem().string();
+        const std::string rel = r.out_dir + "/" + layer + "/" + it.category + "/" + stem + (audio ? ".wav" : ".png");
+        if (audio) write_tone(root + "/" + rel, 16000, 1.0, 200 + 10 * seed++);
+        else mm::test::write_test_png(root + "/" + rel, 64, 64, 3, seed++);
+        mm::data::MetamerRecord x;
+        x.run_id = run;
+        x.reference_path = fs::relative(it.path, root).string();
+        x.reference_sha256 = mm::data::sha256_file(it.path);
+        x.category = it.category;
+        x.layer = layer;
+        x.passed = !(kind == "standard" && layer == "logits");
+        x.status = x.passed ? "ok" : "failed";
+        (audio ? x.wav_path : x.png_path) = rel;
+        (audio ? x.wav_sha256 : x.png_sha256) = mm::data::sha256_file(root + "/" + rel);
+        s.add_metamer(x);
+      }
+  }
+}
+
+// A scratch tree with the experiment file, its icons and the bundled sample.
+inline std::string scratch_tree(const std::string& root, const std::string& toml, const std::string& set) {
+  fs::create_directories(root + "/experiments");
+  fs::copy(source("experiments/" + toml), root + "/experiments/" + toml);
+  if (set == "emoji16") fs::copy(source("experiments/icons-emoji16"), root + "/experiments/icons-emoji16");
+  fs::create_directories(root + "/stimuli/samples");
+  fs::copy(source("stimuli/samples/" + set), root + "/stimuli/samples/" + set, fs::copy_options::recursive);
+  return root + "/experiments/" + toml;
 }
 
 // Runs f, expecting an ExperimentError at file:line whose message holds every part and

@@ -1,0 +1,124 @@
+// app/studio_designer.h: the workbench's Experiment panel (issue 13, part 2): an experiment
+// file designed through widgets instead of written by hand.
+//
+//   File         New, Open (the path field), Save, Save as (the path field). The panel edits
+//                an ExperimentDraft (experiments/experiment_writer.h: the keys as written);
+//                Save writes write_draft's TOML atomically. A file whose text the writer would
+//                not give back as it is (comments, another layout, keys it drops) is saved
+//                only after a second click ("Save anyway") or under another name: the panel
+//                says so first.
+//   Widgets      every key of experiments/README.md: [experiment]; responses (the icons shown);
+//                timing with the whole frames each duration lasts at the display's refresh;
+//                sets (files per category once the file loads); metamer sources (models of
+//                the zoo or a file, layers from the model's sidecar JSON when it has one, how
+//                many references have a passing metamer per layer and how many fall back);
+//                blocks added per kind, removed, moved up and down, with each kind's keys;
+//                the main block's conditions; [analysis].
+//   Validation   the messages `metamerlab plan` gives (experiments/session.h,
+//                check_experiment_text): for the file on disk while it is unedited, then for
+//                the text Save would write; each shown at its field, and a click on one
+//                scrolls to and focuses that field.
+//   Plan         a participant's plan (plan_session): blocks, trials, conditions, the
+//                estimated duration, and the rotation table (references x participants ->
+//                condition) over one rotation group.
+//
+// Not here: thumbnails of the sets' files, previewing a trial in the window, a file picker.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/display.h"
+#include "experiments/experiment_writer.h"
+#include "experiments/session.h"
+
+namespace mm::app {
+struct StudioProbe;
+}
+
+namespace mm::app::studio {
+
+class ExperimentDesigner {
+ public:
+  // db: the database metamer sources naming none use (as `plan --db`); file: opened at
+  // start ("" = a new experiment).
+  ExperimentDesigner(Display& d, std::string db, const std::string& file = "");
+  ~ExperimentDesigner();
+  ExperimentDesigner(const ExperimentDesigner&) = delete;
+  ExperimentDesigner& operator=(const ExperimentDesigner&) = delete;
+
+  // Draws the panel; fills probe.designer.
+  void draw(float scale, StudioProbe& probe);
+
+  // The file operations the buttons run; each leaves its line in status().
+  void new_experiment();
+  void open(const std::string& path);
+  void save(const std::string& path, bool as);
+  const std::string& status() const { return status_; }
+  const experiments::ExperimentDraft& draft() const { return draft_; }
+
+ private:
+  struct Check;  // the last validation and plan preview
+
+  // [widgets] (studio_designer.cpp) each returns true when the value changed
+  bool text(const std::string& field, const char* label, std::string& v, bool multiline = false);
+  bool list(const std::string& field, const char* label, std::vector<std::string>& v);
+  // frames_default: a duration; its whole frames (or the default's) are shown beside it
+  bool integer(const std::string& field, const char* label, std::optional<int64_t>& v,
+               const int* frames_default = nullptr);
+  bool number(const std::string& field, const char* label, std::optional<double>& v);
+  bool flag(const std::string& field, const char* label, std::optional<bool>& v, const char* unset);
+  bool choice(const std::string& field, const char* label, std::string& v, const std::vector<std::string>& options,
+              const char* unset);
+  bool button(const std::string& label);
+  void label(const char* text);
+  // After a field's widget (rect: its rectangle when other items followed it): registers it
+  // for the probe, scrolls to and focuses it when asked, shows its messages.
+  void at_field(const std::string& field, const Rect* rect = nullptr);
+  void frames_beside(const std::optional<int64_t>& ms, int fallback_ms);
+
+  void draw_file_bar();
+  void draw_settings();
+  void draw_responses();
+  void draw_timing();
+  void draw_sets();
+  void draw_sources();
+  void draw_blocks();
+  void draw_analysis();
+  void draw_messages();
+  void draw_plan();
+
+  void edited();                  // the draft changed
+  void recheck();                 // validation and plan of the current draft (or file)
+  std::string anchor() const;     // where the draft's relative paths start: the file's folder
+  const Texture* icon(const std::string& path);
+
+  Display& d_;
+  std::string db_;
+  experiments::ExperimentDraft draft_;
+  std::string file_;              // the file the draft came from or was saved to ("" = new)
+  std::string disk_text_;         // that file's text when opened or saved
+  std::map<std::string, int> disk_lines_;  // its fields' lines (read_draft)
+  std::string disk_error_;        // its TOML syntax error ("" = none)
+  bool edited_ = false;           // the draft differs from the file's (edited since)
+  std::string path_field_;
+  std::string status_;
+  bool status_bad_ = false;
+  std::string confirm_;           // "save:PATH" armed by a first click that needs a second
+  int version_ = 0, checked_version_ = -1;
+  double last_edit_s_ = 0;
+  std::unique_ptr<Check> check_;
+  std::map<std::string, std::string> buffers_;  // numbers being typed, by field
+  std::string focus_;             // the field to scroll to and focus (set by a message click)
+  int focus_frames_ = 0;
+  int participant_ = 1;
+  std::map<std::string, Texture> icons_;  // by path (absolute)
+  std::vector<std::string> zoo_;          // zoo:NAME of the models folder's sidecars
+  std::map<std::string, std::vector<std::string>> layers_;  // a model's layers (sidecar), by model and folder
+  StudioProbe* probe_ = nullptr;          // while drawing
+  float scale_ = 1, k_ = 1;               // widget scale, drawable pixels per point
+};
+
+}  // namespace mm::app::studio

@@ -1,0 +1,358 @@
+// Tests of the workbench's experiment designer (app/studio_designer.h) under a private Xvfb,
+// driven through SDL's event queue (pointer moves, clicks, wheel turns and typed text at the
+// widgets the probe names): demo-images built from a new experiment, field by field, saves
+// to a file whose plan is the bundled file's plan; a malformed file shows its error at its
+// field (a click on the message focuses the field) and nothing is written; a file with
+// comments is saved only after "Save anyway", and then as the writer writes it.
+#include <gtest/gtest.h>
+
+#include <SDL.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "app/studio.h"
+#include "experiments/experiment.h"
+#include "experiments/experiment_writer.h"
+#include "experiments/plan.h"
+#include "tests/experiments/lab.h"
+#include "tests/support/app_testutil.h"
+#include "tests/testutil.h"
+
+using namespace mm::app;
+namespace fs = std::filesystem;
+namespace ex = mm::experiments;
+
+namespace {
+
+// A list of steps, each called every frame until it says it is done.
+struct Steps {
+  std::vector<std::function<bool(StudioProbe&, int64_t)>> steps;
+  size_t i = 0;
+  int64_t at = 0;
+  void operator()(StudioProbe& p) {
+    if (i >= steps.size()) {
+      p.quit = true;
+      return;
+    }
+    if (at == 0) at = p.frame;
+    if (steps[i](p, p.frame - at)) ++i, at = 0;
+  }
+  void then(std::function<bool(StudioProbe&, int64_t)> f) { steps.push_back(std::move(f)); }
+  void wait(int frames) {
+    then([frames](StudioProbe&, int64_t k) { return k >= frames; });
+  }
+  // Waits for the validation of the last edit (its messages move the widgets below them),
+  // scrolls the design column until the widget is inside it, points at it and clicks once
+  // it has stayed in place for two frames.
+  void click(const std::string& widget) {
+    then([widget](StudioProbe& p, int64_t k) {
+      const auto& w = p.designer.widgets;
+      if (!w.count(widget) || p.designer.checking) {
+        if (k > 120) ADD_FAILURE() << "no widget " << widget;
+        return k > 120;
+      }
+      const Rect r = w.at(widget);
+      static const std::set<std::string> bar = {"New", "path", "Open", "Save", "Save as"};
+      if (w.count("design") && widget.find('=') == std::string::npos && !bar.count(widget) &&  // combo items float
+          r.cx() >= w.at("design").x && r.cx() <= w.at("design").x + w.at("design").w) {      // over the column
+        const Rect c = w.at("design");
+        const bool above = r.y < c.y + 4, below = r.y + r.h > c.y + c.h - 4;
+        if ((above || below) && k < 300) {
+          if (k % 3 == 0) {
+            p.display->move_pointer(c.cx(), c.cy());
+            p.display->push_wheel(above ? 1.0f : -1.0f);
+          }
+          return false;
+        }
+      }
+      return true;
+    });
+    then([widget, last = Rect{}, still = 0, clicked = int64_t(-1)](StudioProbe& p, int64_t k) mutable {
+      if (clicked >= 0) return k >= clicked + 4;
+      const Rect r = p.designer.widgets.count(widget) ? p.designer.widgets.at(widget) : Rect{};
+      if (r.x != last.x || r.y != last.y) {
+        p.display->move_pointer(r.cx(), r.cy());
+        last = r, still = 0;
+      } else if (++still >= 2 || k > 60) {
+        p.display->push_click(r.cx(), r.cy());
+        clicked = k;
+      }
+      return false;
+    });
+  }
+  // Clicks the field and types `text` (a field that selects all on focus is replaced).
+  void type(const std::string& widget, const std::string& text) {
+    click(widget);
+    then([text](StudioProbe& p, int64_t k) {
+      if (k == 0)
+        for (size_t i = 0; i < text.size(); i += 24) p.display->push_text(text.substr(i, 24));  // SDL's event holds 31 bytes
+      return k >= 3;
+    });
+  }
+  // Opens a combo box and picks `choice`.
+  void pick(const std::string& widget, const std::string& choice) {
+    click(widget);
+    click(widget + "=" + choice);
+  }
+  // Waits until the validation of the latest edit is in.
+  void settle() {
+    then([](StudioProbe& p, int64_t k) { return k >= 3 && !p.designer.checking; });
+  }
+};
+
+std::string run(StudioOptions o, Steps& steps, int64_t max_frames) {
+  mm::test::ensure_xvfb();
+  o.width = 1280, o.height = 900;
+  o.panel = "Experiment";
+  o.probe = [&](StudioProbe& p) {
+    steps(p);
+    if (p.frame > max_frames) {
+      ADD_FAILURE() << "the workbench was still open at frame " << p.frame << " (step " << steps.i << ")";
+      p.quit = true;
+    }
+  };
+  std::ostringstream out, err;
+  run_studio(o, out, err);
+  return err.str();
+}
+
+void keep(const Image& img, const std::string& name) {
+  if (const char* dir = std::getenv("METAMERLAB_KEEP_SCREENSHOTS")) save_png(std::string(dir) + "/" + name, img);
+}
+
+std::string plan_text(const ex::Experiment& e, int64_t participant) {
+  ex::Plan p = ex::make_plan(e, participant);
+  p.experiment_path.clear();
+  p.experiment_sha256.clear();
+  p.experiment_name.clear();
+  return ex::plan_to_json(p, 1);
+}
+
+std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> v;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) v.push_back(e.path().string());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(StudioDesigner, DemoImagesBuiltFromANewExperimentPlansAsTheBundledFile) {
+  mm::test::TempDir tmp("designer-build");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string bundled = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
+  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string db = root + "/out/demo/metamerlab.db";
+  const std::string built = root + "/experiments/built.toml";
+
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.click("New");
+  s.type("path", built);
+  s.type("experiment.name", "demo-images");
+  s.type("experiment.description", "Recognition of emoji16 metamers of a standard and a robust network (16-way)");
+  s.type("experiment.seed", "2023");
+  s.type("responses.alternatives",
+         "airplane, bear, bicycle, bird, boat, bottle, car, cat, chair, clock, dog, elephant, fish, keyboard, knife, truck");
+  s.type("responses.icons", "icons-emoji16");
+  s.type("images.size", "256");
+  for (const auto& [phase, ms] : std::vector<std::pair<std::string, std::string>>{
+           {"fixation", "300"}, {"stimulus", "300"}, {"mask", "300"}, {"response", "0"}, {"iti", "500"}})
+    s.type("timing." + phase, ms);
+  s.click("Add set");
+  s.type("sets.0", "references");
+  s.type("sets.0.folders", "../stimuli/samples/emoji16/reference");
+  s.click("Add set");
+  s.type("sets.1", "practice");
+  s.type("sets.1.folders", "../stimuli/samples/emoji16/practice");
+  for (const std::string kind : {"standard", "robust"}) {
+    const std::string f = kind == "standard" ? "metamers.0" : "metamers.1";
+    s.click("Add metamer source");
+    s.type(f + ".model", "zoo:emoji16-" + kind);
+    s.type(f + ".layers", "conv1, stage2, stage3, logits");
+  }
+  s.click("Add instructions");
+  s.type("blocks.0.text",
+         "Each trial shows a cross, then a picture for a moment, then a noisy pattern.\n"
+         "Click the icon of the object you saw (or press its key).\n"
+         "Some pictures are hard to recognize: guess when unsure.\n");
+  s.click("Add practice");
+  s.type("blocks.1.name", "practice");
+  s.pick("blocks.1.set", "practice");
+  s.type("blocks.1.trials", "16");
+  s.pick("blocks.1.feedback", "true");
+  s.type("blocks.1.timing.fixation", "500");
+  s.type("blocks.1.timing.stimulus", "400");
+  s.type("blocks.1.timing.mask", "400");
+  s.click("Add demo");
+  s.type("blocks.2.name", "demo");
+  s.pick("blocks.2.set", "practice");
+  s.type("blocks.2.trials", "12");
+  s.type("blocks.2.pass_min_correct", "7");
+  s.type("blocks.2.text", "Now a few trials without feedback. You need 7 of 12 correct to continue.");
+  s.type("blocks.2.fail_text", "Thank you! That is the end of the session.");
+  s.click("Add debrief");  // added before main, then moved below it
+  s.type("blocks.3.text",
+         "Thank you for taking part! Many pictures were model metamers: images a network treats as the same as a "
+         "natural one.");
+  s.click("Add main");
+  s.type("blocks.4.name", "main");
+  s.pick("blocks.4.set", "references");
+  s.type("blocks.4.catch", "16");
+  s.type("blocks.4.max_run", "3");
+  s.type("blocks.4.break_every", "16");
+  s.type("blocks.4.text", "The experiment starts now. Take breaks when offered.");
+  s.click("blocks.4.up");
+  s.settle();
+  Image shot;
+  std::vector<std::string> messages;
+  size_t errors = 99;
+  std::string plan;
+  s.then([&](StudioProbe& p, int64_t k) {
+    if (k < 2) return false;
+    messages = p.designer.messages;
+    errors = p.designer.errors;
+    plan = p.designer.plan;
+    shot = p.display->capture();
+    return true;
+  });
+  s.click("Save as");
+  std::string status;
+  s.then([&](StudioProbe& p, int64_t k) {
+    status = p.designer.status;
+    return k >= 3;
+  });
+  const std::string err = run([&] {
+    StudioOptions o;
+    o.db = db;
+    return o;
+  }(), s, 4000);
+  EXPECT_EQ(err, "");
+  keep(shot, "designer-built.png");
+  EXPECT_EQ(status.rfind("saved " + built, 0), 0u) << status;
+  EXPECT_EQ(errors, 0u) << (messages.empty() ? "" : messages[0]);
+  EXPECT_NE(plan.find("participant 1: "), std::string::npos) << plan;
+  ASSERT_TRUE(fs::exists(built));
+
+  ex::LoadOptions lo;
+  lo.default_database = db;
+  const ex::Experiment a = ex::load_experiment(bundled, lo), b = ex::load_experiment(built, lo);
+  for (int64_t participant : {1, 4, 9}) EXPECT_EQ(plan_text(a, participant), plan_text(b, participant)) << participant;
+  EXPECT_EQ(a.name, b.name);
+  // The screenshot shows the panel: not one colour.
+  ASSERT_GT(shot.width, 0);
+  std::set<uint32_t> colours;
+  for (int y = 0; y < shot.height; y += 7)
+    for (int x = 0; x < shot.width; x += 7) {
+      const uint8_t* px = shot.at(x, y);
+      colours.insert(px[0] << 16 | px[1] << 8 | px[2]);
+    }
+  EXPECT_GT(colours.size(), 20u);
+}
+
+TEST(StudioDesigner, AMalformedFileShowsItsErrorAtItsFieldAndNothingIsWritten) {
+  ex::testing::Lab lab("designer-bad", 2);
+  std::string t = lab.standard();
+  ex::testing::replace(t, "stimulus = 300", "stimulus = -5");
+  const std::string path = lab.write(t);
+  const std::vector<std::string> before = listing(lab.root);
+  const int line = ex::testing::line_with(t, "stimulus = -5");
+
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.type("path", path);
+  s.click("Open");
+  s.settle();
+  StudioProbe::Designer seen;
+  s.then([&](StudioProbe& p, int64_t k) {
+    seen = p.designer;
+    return k >= 1;
+  });
+  // A click on the message focuses its field.
+  s.then([&](StudioProbe& p, int64_t k) {
+    const auto& m = p.designer.messages;
+    for (size_t i = 0; i < m.size(); ++i)
+      if (m[i].find("out of range") != std::string::npos && i < p.designer.message_rows.size()) {
+        const Rect r = p.designer.message_rows[i];
+        if (k == 0) p.display->move_pointer(r.cx(), r.cy());
+        if (k == 2) p.display->push_click(r.cx(), r.cy());
+        return k >= 6;
+      }
+    ADD_FAILURE() << "no message to click";
+    return true;
+  });
+  std::string focus;
+  Image shot;
+  s.then([&](StudioProbe& p, int64_t k) {
+    focus = p.designer.focus;
+    if (k == 2) shot = p.display->capture();
+    return k >= 2;
+  });
+  s.click("Save");  // the file's comments-free text still differs from the writer's? Either way: asked or refused
+  std::string status;
+  s.then([&](StudioProbe& p, int64_t k) {
+    status = p.designer.status;
+    return k >= 3;
+  });
+  StudioOptions none;
+  const std::string err = run(none, s, 800);
+  keep(shot, "designer-malformed.png");
+  ASSERT_FALSE(seen.messages.empty());
+  const std::string expected = path + ":" + std::to_string(line) + ": ";
+  bool found = false;
+  for (size_t i = 0; i < seen.messages.size(); ++i)
+    if (seen.messages[i].rfind(expected, 0) == 0) {
+      found = true;
+      EXPECT_NE(seen.messages[i].find("out of range"), std::string::npos) << seen.messages[i];
+      EXPECT_EQ(seen.message_fields[i], "timing.stimulus");
+    }
+  EXPECT_TRUE(found) << seen.messages[0];
+  EXPECT_TRUE(seen.widgets.count("timing.stimulus"));
+  EXPECT_EQ(focus, "timing.stimulus");
+  // Save on an unedited file with an error: the text Save would write is the writer's; the
+  // file's own text differs (its layout), so Save asks first; nothing was written.
+  EXPECT_NE(status.find("Save anyway"), std::string::npos) << status;
+  EXPECT_EQ(mm::test::read_bytes(path), t);
+  EXPECT_EQ(listing(lab.root), before);
+}
+
+TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
+  mm::test::TempDir tmp("designer-comments");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
+  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string original = mm::test::read_bytes(path);
+
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.type("path", path);
+  s.click("Open");
+  s.settle();
+  s.click("Save");
+  std::string first, bytes_after_first, second;
+  s.then([&](StudioProbe& p, int64_t k) {
+    first = p.designer.status;
+    bytes_after_first = mm::test::read_bytes(path);
+    return k >= 2;
+  });
+  s.click("Save");  // now labelled "Save anyway"
+  s.then([&](StudioProbe& p, int64_t k) {
+    second = p.designer.status;
+    return k >= 2;
+  });
+  StudioOptions o;
+  o.db = root + "/out/demo/metamerlab.db";
+  run(o, s, 800);
+  EXPECT_NE(first.find("comments"), std::string::npos) << first;
+  EXPECT_NE(first.find("Save anyway"), std::string::npos) << first;
+  EXPECT_EQ(bytes_after_first, original);
+  EXPECT_EQ(second.rfind("saved " + path, 0), 0u) << second;
+  const std::string saved = mm::test::read_bytes(path);
+  EXPECT_EQ(saved, ex::write_draft(ex::read_draft(original).draft).text);
+  EXPECT_EQ(saved.find('#'), std::string::npos);
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+}
+
+}  // namespace
