@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -185,17 +186,35 @@ void ExperimentDesigner::edited() {
 }
 
 void ExperimentDesigner::recheck() {
-  auto c = std::make_unique<Check>();
-  std::string text;
+  if (pending_.valid()) return;  // one check at a time; the newer version is checked after it
+  std::string text, file;
   std::map<std::string, int> lines;
   if (!edited_ && !file_.empty()) {  // the file as it is on disk: `plan`'s messages exactly
-    text = disk_text_, lines = disk_lines_, c->file = file_;
+    text = disk_text_, lines = disk_lines_, file = file_;
   } else {
     const ex::DraftText w = ex::write_draft(draft_);
     text = w.text, lines = w.lines;
-    c->file = !file_.empty() ? file_ : !path_field_.empty() ? path_field_ : (fs::path(anchor()) / "untitled.toml").string();
+    file = !file_.empty() ? file_ : !path_field_.empty() ? path_field_ : (fs::path(anchor()) / "untitled.toml").string();
   }
-  c->checked = ex::check_experiment_text(text, c->file, db_, d_.info().frame_hz);
+  // Validation lists the sets' folders and reads the database, and the preview plans a
+  // rotation group: on a worker thread, with copies, so the window keeps drawing.
+  pending_version_ = version_;
+  pending_ = std::async(std::launch::async, &ExperimentDesigner::compute_check, std::move(text), std::move(lines),
+                        std::move(file), db_, d_.info().frame_hz, participant_);
+}
+
+void ExperimentDesigner::collect_check() {
+  if (!pending_.valid() || pending_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+  check_ = pending_.get();
+  checked_version_ = pending_version_;
+}
+
+std::unique_ptr<ExperimentDesigner::Check> ExperimentDesigner::compute_check(std::string text, std::map<std::string, int> lines,
+                                                                            std::string file, std::string db, double hz,
+                                                                            int participant) {
+  auto c = std::make_unique<Check>();
+  c->file = std::move(file);
+  c->checked = ex::check_experiment_text(text, c->file, db, hz);
   const auto add = [&](const std::string& m, bool error) {
     const int line = message_line(m, c->file);
     const std::string field = line > 0 ? ex::field_at_line(lines, line) : "";
@@ -208,12 +227,12 @@ void ExperimentDesigner::recheck() {
   for (const auto& m : c->checked.notes) add(m, false);
 
   // The plan preview: this participant's plan and the rotation over their group.
-  c->participant = participant_;
+  c->participant = participant;
   if (c->checked.experiment) {
     const ex::Experiment& e = *c->checked.experiment;
     try {
       ex::SessionRequest r;
-      r.participant = participant_;
+      r.participant = participant;
       c->plan = ex::plan_session(e, r, nullptr).plan;
       c->summary = ex::summarize_plan(c->plan);
       const ex::PlannedBlock* main = nullptr;
@@ -225,7 +244,7 @@ void ExperimentDesigner::recheck() {
         c->group_first = main->rotation_group * n + 1;
         std::map<std::string, std::vector<std::string>> rows;
         for (int k = 0; k < n; ++k) {
-          const ex::Plan p = k + c->group_first == participant_ ? c->plan : ex::make_plan(e, c->group_first + k);
+          const ex::Plan p = k + c->group_first == participant ? c->plan : ex::make_plan(e, c->group_first + k);
           for (const auto& t : p.trials)
             if (t.block == main->index && !t.reference.empty()) {
               auto& row = rows[t.reference];
@@ -242,8 +261,7 @@ void ExperimentDesigner::recheck() {
       c->plan_error = first_line(err.what());
     }
   }
-  check_ = std::move(c);
-  checked_version_ = version_;
+  return c;
 }
 
 // [SECTION] File --------------------------------------------------------------------------
@@ -254,6 +272,7 @@ ExperimentDesigner::ExperimentDesigner(Display& d, std::string db, const std::st
 }
 
 ExperimentDesigner::~ExperimentDesigner() {
+  if (pending_.valid()) pending_.wait();  // a check still running (it holds no reference to this)
   for (auto& [p, t] : icons_) d_.release(t);
 }
 
@@ -315,6 +334,7 @@ void ExperimentDesigner::save(const std::string& path, bool as) {
     const std::string disk = s.str();
     const ex::DraftRead r = ex::read_draft(disk, path);
     if (as && path != file_) why = path + " exists: Save as replaces it";
+    else if (path == file_ && disk != disk_text_) why = path + " changed on disk since it was opened: Save replaces those changes";
     else if (!r.error.empty()) why = path + " is not valid TOML: Save replaces all of it";
     else if (ex::write_draft(r.draft).text != disk) {
       int comments = 0;
@@ -560,14 +580,22 @@ void ExperimentDesigner::draw_responses() {
     for (const auto& a : draft_.alternatives) {
       std::string path;
       if (!draft_.icons_folder.empty()) {
-        for (const char* ext : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga"}) {
-          const fs::path p = fs::path(dir) / draft_.icons_folder / (a + ext);
-          std::error_code ec;
-          if (fs::is_regular_file(p, ec)) {
-            path = p.lexically_normal().string();
-            break;
+        // Looked up once per folder and alternative (not every frame).
+        const std::string key = (fs::path(dir) / draft_.icons_folder / a).string();
+        auto found = icon_files_.find(key);
+        if (found == icon_files_.end()) {
+          std::string file;
+          for (const char* ext : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga"}) {
+            const fs::path p = key + ext;
+            std::error_code ec;
+            if (fs::is_regular_file(p, ec)) {
+              file = p.lexically_normal().string();
+              break;
+            }
           }
+          found = icon_files_.emplace(key, file).first;
         }
+        path = found->second;
       } else {
         for (auto& i : draft_.icons)
           if (i.alternative == a) path = (fs::path(dir) / i.file).lexically_normal().string();
@@ -966,6 +994,7 @@ void ExperimentDesigner::draw(float scale, StudioProbe& probe) {
   probe_ = &probe;
   scale_ = scale;
   k_ = d_.pixel_scale();
+  collect_check();
   if (checked_version_ != version_ && now_s() - last_edit_s_ > 0.3) recheck();
   if (focus_frames_ > 0) --focus_frames_;
 

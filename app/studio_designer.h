@@ -24,6 +24,7 @@
 //
 // Not here: thumbnails of the sets' files, previewing a trial in the window, a file picker.
 #pragma once
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,7 +92,12 @@ class ExperimentDesigner {
   void draw_plan();
 
   void edited();                  // the draft changed
-  void recheck();                 // validation and plan of the current draft (or file)
+  void recheck();                 // starts the validation and plan of the current draft (or file)
+  void collect_check();           // takes the finished check, if any
+  // The check of a file's text (validation with plan's messages, the plan preview), on a
+  // worker thread: everything it needs is given by value.
+  static std::unique_ptr<Check> compute_check(std::string text, std::map<std::string, int> lines, std::string file,
+                                              std::string db, double hz, int participant);
   std::string anchor() const;     // where the draft's relative paths start: the file's folder
   const Texture* icon(const std::string& path);
 
@@ -110,11 +116,14 @@ class ExperimentDesigner {
   int version_ = 0, checked_version_ = -1;
   double last_edit_s_ = 0;
   std::unique_ptr<Check> check_;
+  std::future<std::unique_ptr<Check>> pending_;  // the check running (recheck)
+  int pending_version_ = -1;                      // the version it checks
   std::map<std::string, std::string> buffers_;  // numbers being typed, by field
   std::string focus_;             // the field to scroll to and focus (set by a message click)
   int focus_frames_ = 0;
   int participant_ = 1;
   std::map<std::string, Texture> icons_;  // by path (absolute)
+  std::map<std::string, std::string> icon_files_;  // FOLDER/alternative -> its image file ("" none)
   std::vector<std::string> zoo_;          // zoo:NAME of the models folder's sidecars
   std::map<std::string, std::vector<std::string>> layers_;  // a model's layers (sidecar), by model and folder
   StudioProbe* probe_ = nullptr;          // while drawing

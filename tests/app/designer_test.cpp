@@ -338,8 +338,23 @@ TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
     return k >= 2;
   });
   s.click("Save");  // now labelled "Save anyway"
+  std::string saved;
   s.then([&](StudioProbe& p, int64_t k) {
     second = p.designer.status;
+    saved = mm::test::read_bytes(path);
+    return k >= 2;
+  });
+  // Another editor changes the file (in the writer's own layout): Save asks again.
+  std::string changed, third, bytes_after_third;
+  s.then([&](StudioProbe&, int64_t) {
+    changed = ex::write_draft(ex::read_draft(original).draft).text + "\n";
+    mm::test::write_bytes(path, changed);
+    return true;
+  });
+  s.click("Save");
+  s.then([&](StudioProbe& p, int64_t k) {
+    third = p.designer.status;
+    bytes_after_third = mm::test::read_bytes(path);
     return k >= 2;
   });
   StudioOptions o;
@@ -349,9 +364,10 @@ TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
   EXPECT_NE(first.find("Save anyway"), std::string::npos) << first;
   EXPECT_EQ(bytes_after_first, original);
   EXPECT_EQ(second.rfind("saved " + path, 0), 0u) << second;
-  const std::string saved = mm::test::read_bytes(path);
   EXPECT_EQ(saved, ex::write_draft(ex::read_draft(original).draft).text);
   EXPECT_EQ(saved.find('#'), std::string::npos);
+  EXPECT_NE(third.find("changed on disk"), std::string::npos) << third;
+  EXPECT_EQ(bytes_after_third, changed);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
