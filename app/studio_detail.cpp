@@ -11,7 +11,6 @@
 
 #include <imgui.h>
 #include <nlohmann/json.hpp>
-#include <sndfile.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <filesystem>
 
 #include "app/timing.h"
+#include "stimuli/stimuli.h"
 
 namespace fs = std::filesystem;
 
@@ -275,26 +275,6 @@ void MetamerDetail::draw_audio(const data::LibraryMetamer& lm, float scale, Stud
 }
 
 // [SECTION] Sound -------------------------------------------------------------------------
-namespace {
-// The file as it is (its own rate, mixed to mono); throws naming what went wrong.
-std::vector<float> read_sound(const std::string& path, int& rate) {
-  SF_INFO info{};
-  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-  if (!f) throw std::runtime_error(std::string("cannot read ") + path + ": " + sf_strerror(nullptr));
-  std::vector<float> frames(static_cast<size_t>(info.frames) * std::max(1, info.channels));
-  const sf_count_t got = sf_readf_float(f, frames.data(), info.frames);
-  sf_close(f);
-  if (got <= 0 || info.channels <= 0) throw std::runtime_error(path + " holds no sound");
-  std::vector<float> mono(static_cast<size_t>(got));
-  for (sf_count_t i = 0; i < got; ++i) {
-    float s = 0;
-    for (int ch = 0; ch < info.channels; ++ch) s += frames[static_cast<size_t>(i) * info.channels + ch];
-    mono[static_cast<size_t>(i)] = s / info.channels;
-  }
-  rate = info.samplerate;
-  return mono;
-}
-}  // namespace
 
 void MetamerDetail::play(const std::string& path) {
   audio_ok_ = false;
@@ -308,7 +288,7 @@ void MetamerDetail::play(const std::string& path) {
   }
   try {
     int rate = 0;
-    const std::vector<float> samples = read_sound(path, rate);
+    const std::vector<float> samples = stimuli::load_sound_as_is(path, &rate);
     if (sound_.id) audio_->stop(sound_), audio_->unload(sound_);
     sound_ = audio_->load(samples, 1, rate);
     audio_->play_at(sound_, now_s());

@@ -173,6 +173,13 @@ std::string tmp_fail_msg(const std::string& path, const std::string& what) {
 }  // namespace
 
 // [SECTION] API ---------------------------------------------------------------------------
+std::vector<float> load_sound_as_is(const std::string& path, int* rate) {
+  Decoded d = decode(path);
+  if (d.mono.empty()) fail(path + ": holds no sound; replace or remove the file");
+  if (rate) *rate = d.rate;
+  return std::move(d.mono);
+}
+
 Array load_audio(const std::string& path, const AudioSpec& spec, AudioLoadReport* report) {
   if (spec.sample_rate <= 0)
     fail(path + ": audio spec sample rate " + std::to_string(spec.sample_rate) + " Hz is invalid; use a positive rate");

@@ -57,6 +57,9 @@ struct AudioLoadReport {
 // resamples with libsamplerate (SRC_SINC_BEST_QUALITY) when rates differ, crops or pads,
 // subtracts the mean and scales to spec.rms. A silent clip is an error.
 Array load_audio(const std::string& path, const AudioSpec& spec, AudioLoadReport* report = nullptr);
+// The file's sound as it is, for listening: mixed to mono at its own rate (set in *rate),
+// with load_audio's checks (missing, empty, a folder, a bad rate, too long, undecodable).
+std::vector<float> load_sound_as_is(const std::string& path, int* rate);
 // Writes mono float samples as a 32-bit float WAV, atomically.
 void save_wav_float(const std::string& path, const Array& mono, int sample_rate);
 
