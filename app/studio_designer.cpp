@@ -79,8 +79,6 @@ bool input_string(const char* id, std::string& s, ImGuiInputTextFlags flags, boo
   return ImGui::InputText(id, s.data(), s.capacity() + 1, flags, resize_string, &s);
 }
 
-ImTextureID tex_id(const Texture& t) { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(t.id)); }
-
 // The models folder: METAMERLAB_MODELS, else the data folder's models/ ("" when neither).
 std::string models_dir() {
   if (const char* env = std::getenv("METAMERLAB_MODELS"); env && *env) return env;

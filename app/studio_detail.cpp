@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 namespace mm::app::studio {
 
 namespace {
-ImTextureID tex_id(const Texture& t) { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(t.id)); }
 const ImVec4 kCurve(0.40f, 0.72f, 1.0f, 1.0f);
 }  // namespace
 

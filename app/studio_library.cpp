@@ -35,8 +35,6 @@ const ImVec4& kPass = kGreen;
 const ImVec4& kFail = kRed;
 const ImVec4 kChosen(0.35f, 0.62f, 1.0f, 1.0f);  // a cell in the selection
 
-ImTextureID tex_id(const Texture& t) { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(t.id)); }
-
 // "All" and the values; the old choice kept by name (else "All").
 void choices(std::vector<std::string>& list, int& index, const std::set<std::string>& values) {
   const std::string keep = index >= 0 && index < static_cast<int>(list.size()) ? list[index] : "All";

@@ -1,10 +1,11 @@
 // app/studio_widgets.h: what the workbench's panels (app/studio*.cpp) share: the palette, a
-// widget's rectangle in drawable pixels (for the tests' probe), number formatting, and a
-// message's first line.
+// widget's rectangle in drawable pixels (for the tests' probe), a texture's ImGui id, number
+// formatting, and a message's first line.
 #pragma once
 #include <imgui.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -30,6 +31,9 @@ inline std::string fmt(const char* f, double v) {
   std::snprintf(b, sizeof b, f, v);
   return b;
 }
+
+// A texture uploaded by Display, as ImGui draws it.
+inline ImTextureID tex_id(const Texture& t) { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(t.id)); }
 
 inline std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
