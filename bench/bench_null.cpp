@@ -4,7 +4,7 @@
 //
 //   bench_null --model resnet18.pt [--layers relu,layer4] [--counts 100,500,1000]
 //              [--dense-up-to 100] [--budget 512] [--spill DIR] [--pairs 0] [--batch 16]
-//              [--threads 0] [--json]
+//              [--threads 0] [--sort-reference] [--json]
 //
 // Each configuration (layer x count x implementation) runs in a child process of this
 // program (it re-executes itself with --child), so its peak resident memory is its own:
@@ -13,6 +13,8 @@
 // prints the wall time and where it went (stimuli made, forward passes, sorting every row,
 // turning the sorted rows into ranks, writing and reading the rows, the Gram products), whether the rows were
 // spilled to a temporary file, and the maxima (dense and streaming agree within rounding).
+// --sort-reference adds, per layer and count, the time std::sort takes over every row's
+// activations (the usual way ranks are made): the yardstick of the time goal.
 //
 // resnet18.pt comes from `/usr/bin/python3 tools/export_model.py --arch resnet18 --out
 // resnet18.pt` (untrained weights: the figures depend on sizes, not on what was learned);
@@ -66,8 +68,9 @@ const mm::app::Command kCommand{
      {"pairs", "N", "pairs (0: the paper's 10^6, or every ordered pair of a smaller set)", "0"},
      {"batch", "B", "stimuli per forward pass", "16"},
      {"threads", "N", "torch threads (0: one per core)", "0"},
+     {"sort-reference", "", "also time std::sort of every row's activations (the usual way to rank), the time goal's yardstick"},
      {"json", "", "print one JSON object per configuration instead of the table"},
-     {"child", "LAYER:COUNT:stream|dense", "internal: run one configuration, print one JSON line", ""}},
+     {"child", "LAYER:COUNT:stream|dense|sort", "internal: run one configuration, print one JSON line", ""}},
     "", false, {}, "bench_null"};
 
 long long number(const std::string& v, const std::string& what) {
@@ -128,8 +131,20 @@ int run_child(const mm::app::Args& p) {
     st = mm::synth::null_distribution(
         m, layer, n, [&](int64_t i) { return make_image(m.info(), i); }, pairs, 0, batch, mem);
     D = static_cast<int64_t>(m.activations({make_image(m.info(), 0)}, layer).at(0).size());
+  } else if (mode == "sort") {  // the reference: std::sort of each row's activations, as ranks are usually made
+    for (int64_t b0 = 0; b0 < n; b0 += std::max(1, batch)) {
+      std::vector<mm::stimuli::Array> xs;
+      for (int64_t i = b0; i < std::min<int64_t>(n, b0 + std::max(1, batch)); ++i) xs.push_back(make_image(m.info(), i));
+      auto rows = m.activations(xs, layer);
+      D = static_cast<int64_t>(rows.at(0).size());
+      const auto s0 = Clock::now();
+      at::parallel_for(0, static_cast<int64_t>(rows.size()), 1, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) std::sort(rows[static_cast<size_t>(r)].begin(), rows[static_cast<size_t>(r)].end());
+      });
+      st.sort_s += std::chrono::duration<double>(Clock::now() - s0).count();
+    }
   } else {
-    throw std::runtime_error("bench_null: --child mode must be stream or dense");
+    throw std::runtime_error("bench_null: --child mode must be stream, dense or sort");
   }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   json j{{"layer", layer}, {"stimuli", n}, {"mode", mode}, {"values_per_stimulus", D}, {"pairs", st.pairs},
@@ -214,8 +229,9 @@ int run_parent(const mm::app::Args& p) {
   for (const auto& layer : p.list("layers"))
     for (const auto& cs : p.list("counts")) {
       const long long n = number(cs, "--counts");
-      for (const std::string mode : {"stream", "dense"}) {
+      for (const std::string mode : {"stream", "dense", "sort"}) {
         if (mode == "dense" && n > dense_up_to) continue;
+        if (mode == "sort" && !p.flag("sort-reference")) continue;
         auto args = common;
         args.insert(args.end(), {"--child", layer + ":" + std::to_string(n) + ":" + mode});
         const Child c = spawn(args);
@@ -232,6 +248,12 @@ int run_parent(const mm::app::Args& p) {
           continue;
         }
         const json& r = c.result;
+        if (mode == "sort") {
+          std::cout << "| " << layer << " | " << r["values_per_stimulus"].get<int64_t>() << " | " << n
+                    << " | std::sort of the rows (reference) | " << f(c.peak_mb, 0) << " | " << f(r["wall_s"], 1)
+                    << " | | " << f(r["sort_s"], 1) << " | | | | | | |" << std::endl;
+          continue;
+        }
         std::cout << "| " << layer << " | " << r["values_per_stimulus"].get<int64_t>() << " | " << n << " | " << mode
                   << " | " << f(c.peak_mb, 0) << " | " << f(r["wall_s"], 1) << " | "
                   << (mode == "dense" ? "" : f(r["forward_s"], 1)) << " | "
