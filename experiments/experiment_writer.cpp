@@ -57,16 +57,10 @@ std::string key_text(const std::string& k) {
   return bare ? k : quoted(k);
 }
 
-// The shortest text that reads back to the same double.
+// A float key's value: shortest_number, and a whole number stays a float ("250.0").
 std::string number_text(double v) {
-  if (!std::isfinite(v)) return v > 0 ? "inf" : v < 0 ? "-inf" : "nan";
-  char b[40];
-  for (int p = 1; p <= 17; ++p) {
-    std::snprintf(b, sizeof b, "%.*g", p, v);
-    if (std::strtod(b, nullptr) == v) break;
-  }
-  std::string s = b;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // a float stays a float
+  std::string s = shortest_number(v);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
   return s;
 }
 
@@ -473,6 +467,16 @@ bool ExperimentDraft::operator==(const ExperimentDraft& o) const {
              std::tie(o.size, o.size_deg, o.fit, o.scaling, o.sample_rate, o.clip_ms, o.rms_dbfs, o.judges,
                       o.exclude_catch_below) &&
          all(sets, o.sets, set) && all(sources, o.sources, source) && all(blocks, o.blocks, block);
+}
+
+std::string shortest_number(double v) {
+  if (!std::isfinite(v)) return v > 0 ? "inf" : v < 0 ? "-inf" : "nan";
+  char b[40];
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(b, sizeof b, "%.*g", p, v);
+    if (std::strtod(b, nullptr) == v) break;
+  }
+  return b;
 }
 
 }  // namespace mm::experiments

@@ -128,4 +128,8 @@ DraftRead read_draft(const std::string& text, const std::string& name = "");
 // (the innermost), else the nearest declared before it; "" when none.
 std::string field_at_line(const std::map<std::string, int>& lines, int line);
 
+// The shortest decimal text that reads back (strtod) to the same double: "0.5", "250",
+// "1e-06"; "inf", "-inf", "nan". The writer adds ".0" to whole numbers of float keys.
+std::string shortest_number(double v);
+
 }  // namespace mm::experiments

@@ -29,15 +29,6 @@ std::string ext_list(Modality m) {
   return s;
 }
 
-bool has_ext(const fs::path& p, Modality m) {
-  std::string e = p.extension().string();
-  if (e.size() < 2) return false;
-  e = e.substr(1);
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const auto& list = extensions(m);
-  return std::find(list.begin(), list.end(), e) != list.end();
-}
-
 bool hidden(const fs::path& p) {
   std::string n = p.filename().string();
   return !n.empty() && n[0] == '.';
@@ -68,12 +59,21 @@ void collect(const fs::path& dir, const std::string& category, Modality m, std::
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(ec) && has_ext(p, m)) out.push_back({p.string(), category});
+    if (it->is_regular_file(ec) && is_stimulus_file(p.string(), m)) out.push_back({p.string(), category});
   }
   if (ec) fail(dir.string() + ": cannot list folder (" + ec.message() + "); fix its permissions");
 }
 
 }  // namespace
+
+bool is_stimulus_file(const std::string& path, Modality m) {
+  std::string e = fs::path(path).extension().string();
+  if (e.size() < 2) return false;
+  e = e.substr(1);
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto& list = extensions(m);
+  return std::find(list.begin(), list.end(), e) != list.end();
+}
 
 std::vector<Item> list_stimuli(const std::vector<std::string>& inputs, Modality m) {
   const std::string kind = m == Modality::image ? "image" : "sound";
@@ -96,7 +96,7 @@ std::vector<Item> list_stimuli(const std::vector<std::string>& inputs, Modality 
         if (hidden(p)) continue;
         if (it->is_directory(ec)) {
           collect(p, p.filename().string(), m, found);
-        } else if (it->is_regular_file(ec) && has_ext(p, m)) {
+        } else if (it->is_regular_file(ec) && is_stimulus_file(p.string(), m)) {
           found.push_back({p.string(), own});
         }
       }
@@ -105,7 +105,7 @@ std::vector<Item> list_stimuli(const std::vector<std::string>& inputs, Modality 
         fail("no " + ext_list(m) + " files in " + in + "; expected " + in + "/<category>/<file>");
       items.insert(items.end(), found.begin(), found.end());
     } else {
-      if (!has_ext(in, m))
+      if (!is_stimulus_file(in, m))
         fail(in + ": not " + a_kind + " file (expected " + ext_list(m) + "); pass " + a_kind +
              " file or an ImageFolder-style folder");
       std::string cat = folder_name(fs::path(in).parent_path().empty() ? "." : fs::path(in).parent_path().string());

@@ -80,6 +80,8 @@ struct Item {
 // ogg aiff aif au). Sorted by category then path. A missing input, or one that yields no
 // stimulus, is an error.
 std::vector<Item> list_stimuli(const std::vector<std::string>& inputs, Modality m);
+// Whether list_stimuli takes `path` as a stimulus of modality m (by its extension, any case).
+bool is_stimulus_file(const std::string& path, Modality m);
 
 // [SECTION] Files -------------------------------------------------------------------------
 // Writes bytes to path.tmp, fsyncs, renames over path. Throws with the path and a fix.
