@@ -113,7 +113,10 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
       settings.font_px = std::clamp<float>(settings.font_px, StudioSettings::kMinFontPx, StudioSettings::kMaxFontPx);
     }
     const std::string panel = studio_panels()[current];
-    if (now_s() - last_read >= o.refresh_s || sessions.wants_read() || library.wants_read()) {  // the database, every few seconds, opened once for both panels
+    // The database, every few seconds (or when a session is selected), opened once for the
+    // panels; a metamer selected in the library reads that one record only.
+    const bool due = now_s() - last_read >= o.refresh_s || sessions.wants_read();
+    if (due || library.wants_read()) {
       std::error_code ec;
       std::unique_ptr<data::Store> store;
       std::string why;
@@ -136,10 +139,14 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
           refresh(nullptr, "cannot read the database: " + m.substr(0, m.find('\n')));
         }
       };
-      guarded([&](data::Store* st, const std::string& w) { sessions.refresh(st, w); });
-      guarded([&](data::Store* st, const std::string& w) { library.refresh(st, w, db); });
-      guarded([&](data::Store* st, const std::string&) { results.refresh(st); });
-      last_read = now_s();
+      if (!due) {
+        guarded([&](data::Store* st, const std::string&) { library.read_selected(st); });
+      } else {
+        guarded([&](data::Store* st, const std::string& w) { sessions.refresh(st, w); });
+        guarded([&](data::Store* st, const std::string& w) { library.refresh(st, w, db); });
+        guarded([&](data::Store* st, const std::string&) { results.refresh(st); });
+        last_read = now_s();
+      }
     }
     start.update();
     queue.poll();

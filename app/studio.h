@@ -167,6 +167,7 @@ struct StudioProbe {
     std::vector<std::string> message_fields;  // the field each message is shown at ("" = none)
     std::string focus;                    // the field a click on a message focused ("" = none)
     std::string plan;                     // the plan preview's summary, one line per block
+    size_t set_thumbnails = 0;            // thumbnails drawn under the stimulus sets (one per category)
   } designer;
 };
 

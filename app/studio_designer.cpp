@@ -54,15 +54,6 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-std::string number_text(double v) {
-  char b[40];
-  for (int p = 1; p <= 17; ++p) {
-    std::snprintf(b, sizeof b, "%.*g", p, v);
-    if (std::strtod(b, nullptr) == v) break;
-  }
-  return b;
-}
-
 int resize_string(ImGuiInputTextCallbackData* data) {
   if (data->EventFlag == ImGuiInputTextFlags_CallbackResize) {
     auto* s = static_cast<std::string*>(data->UserData);
@@ -467,7 +458,7 @@ bool ExperimentDesigner::number(const std::string& field, const char* lbl, std::
   label(lbl);
   const std::string id = "##" + field;
   std::string& buf = buffers_[field];
-  if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = v ? number_text(*v) : "";
+  if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = v ? ex::shortest_number(*v) : "";
   bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll | ImGuiInputTextFlags_CharsScientific, false, {});
   if (changed) {
     std::optional<double> parsed;
@@ -644,6 +635,31 @@ void ExperimentDesigner::draw_timing() {
   if (c) edited();
 }
 
+// One thumbnail per category of an image set (its first file), captioned with the
+// category, wrapping to the column's width; a sound set shows none.
+void ExperimentDesigner::draw_set_thumbnails(const ex::StimulusSet& set, const std::string& field) {
+  std::map<std::string, const std::string*> first;  // category -> its first file
+  for (const auto& it : set.items) first.emplace(it.category, &it.path);
+  const float t = 48 * scale_, right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  bool line_start = true;
+  for (const auto& [category, path] : first) {
+    if (!stimuli::is_stimulus_file(*path, stimuli::Modality::image)) continue;
+    if (!line_start && ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + t <= right) ImGui::SameLine();
+    line_start = false;
+    ImGui::BeginGroup();
+    bool pending = false;
+    if (const Texture* th = thumbs_.get(*path, 96, pending)) {
+      ImGui::Image(tex_id(*th), ImVec2(t, t));
+      ++probe_->designer.set_thumbnails;
+    } else {
+      ImGui::Dummy(ImVec2(t, t));  // being read, or not an image
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", category.c_str(), path->c_str());
+    probe_->designer.widgets[field + ".thumbnail." + category] = item_rect(k_);
+    ImGui::EndGroup();
+  }
+}
+
 void ExperimentDesigner::draw_sets() {
   if (!section("Stimulus sets", "sets", focus_)) return;
   bool c = false;
@@ -667,6 +683,7 @@ void ExperimentDesigner::draw_sets() {
       ImGui::PushTextWrapPos(0);
       ImGui::TextColored(kDim, "%zu files: %s", set->items.size(), line.c_str());
       ImGui::PopTextWrapPos();
+      draw_set_thumbnails(*set, f);
     } else {
       ImGui::TextColored(kDim, "files counted once the experiment loads");
     }
@@ -996,6 +1013,7 @@ void ExperimentDesigner::draw(float scale, StudioProbe& probe) {
   if (checked_version_ != version_ && now_s() - last_edit_s_ > 0.3) recheck();
   if (focus_frames_ > 0) --focus_frames_;
 
+  thumbs_.begin_frame();
   draw_file_bar();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   ImGui::BeginChild("##design", ImVec2(avail.x * 0.58f, avail.y), true);
@@ -1014,6 +1032,7 @@ void ExperimentDesigner::draw(float scale, StudioProbe& probe) {
   draw_messages();
   draw_plan();
   ImGui::EndChild();
+  thumbs_.end_frame();
 
   auto& pd = probe.designer;
   pd.path = path_field_;

@@ -9,7 +9,8 @@
 //                says so first.
 //   Widgets      every key of experiments/README.md: [experiment]; responses (the icons shown);
 //                timing with the whole frames each duration lasts at the display's refresh;
-//                sets (files per category once the file loads); metamer sources (models of
+//                sets (files per category once the file loads, and a thumbnail of each
+//                image category's first file); metamer sources (models of
 //                the zoo or a file, layers from the model's sidecar JSON when it has one, how
 //                many references have a passing metamer per layer and how many fall back);
 //                blocks added per kind, removed, moved up and down, with each kind's keys;
@@ -22,7 +23,7 @@
 //                estimated duration, and the rotation table (references x participants ->
 //                condition) over one rotation group.
 //
-// Not here: thumbnails of the sets' files, previewing a trial in the window, a file picker.
+// Not here: previewing a trial in the window, a file picker.
 #pragma once
 #include <future>
 #include <map>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "app/display.h"
+#include "app/studio_thumbnails.h"
 #include "experiments/experiment_writer.h"
 #include "experiments/session.h"
 
@@ -85,6 +87,7 @@ class ExperimentDesigner {
   void draw_responses();
   void draw_timing();
   void draw_sets();
+  void draw_set_thumbnails(const experiments::StimulusSet& set, const std::string& field);
   void draw_sources();
   void draw_blocks();
   void draw_analysis();
@@ -125,6 +128,7 @@ class ExperimentDesigner {
   std::map<std::string, Texture> icons_;  // by path (absolute)
   std::map<std::string, std::string> icon_files_;  // FOLDER/alternative -> its image file ("" none)
   std::vector<std::string> zoo_;          // zoo:NAME of the models folder's sidecars
+  ThumbnailCache thumbs_{d_, 256, 8};     // the stimulus sets' thumbnails, one per category
   std::map<std::string, std::vector<std::string>> layers_;  // a model's layers (sidecar), by model and folder
   StudioProbe* probe_ = nullptr;          // while drawing
   float scale_ = 1, k_ = 1;               // widget scale, drawable pixels per point

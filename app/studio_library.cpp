@@ -1,10 +1,9 @@
 // app/studio_library.cpp: the workbench's Stimuli panel (app/studio_library.h): the grid of
-// references x model x layer, its filters, lazily loaded thumbnails in a bounded cache, the
+// references x model x layer, its filters, thumbnails (app/studio_thumbnails.h), the
 // selection saved as a set's CSV table, plain folders, and the selected metamer's detail view.
 //
 // Sections
 //   [SECTION] Data        refresh: the library read through data/library.h; plain folders
-//   [SECTION] Thumbnails  loading, caching, eviction
 //   [SECTION] Filters     category, model, layer, failed only; the cells they leave
 //   [SECTION] Selection   clicks, checkboxes, "Select all shown", the CSV written
 //   [SECTION] Grid        the table of cells (database) or thumbnails per category (folder)
@@ -65,22 +64,11 @@ bool combo(const char* label, const std::vector<std::string>& list, int& index, 
   return changed;
 }
 
-// A sound file, by its extension (those stimuli::list_stimuli takes as audio): no thumbnail.
-bool is_sound(const std::string& path) {
-  std::string e = fs::path(path).extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return e == ".wav" || e == ".flac" || e == ".ogg" || e == ".aiff" || e == ".aif" || e == ".au";
-}
-
 // The file a metamer's cell stands for in a selection (its image, else its sound).
 const std::string& cell_file(const data::LibraryMetamer& m) {
   return m.metamer.png_path.empty() ? m.metamer.wav_path : m.metamer.png_path;
 }
 }  // namespace
-
-StimulusLibrary::~StimulusLibrary() {
-  for (auto& [k, t] : thumbs_) d_.release(t.tex);
-}
 
 // [SECTION] Data --------------------------------------------------------------------------
 void StimulusLibrary::refresh(data::Store* store, const std::string& why, const std::string& db) {
@@ -99,6 +87,10 @@ void StimulusLibrary::refresh(data::Store* store, const std::string& why, const 
     selected_ = 0;
   }
   if (store) requested_ = 0;
+  read_selected(store);
+}
+
+void StimulusLibrary::read_selected(data::Store* store) {
   // The selected metamer in full, for its loss curve (the grid's query leaves curves out).
   read_for_ = selected_;
   detail_.set_record(store && selected_ ? data::library_metamer(*store, selected_) : std::nullopt);
@@ -137,45 +129,6 @@ void StimulusLibrary::set_choices() {
   for (const auto& m : lib_)
     if (model_ == 0 || m.model_spec == models_[model_]) layers.insert(m.metamer.layer);
   choices(layers_, layer_, layers);
-}
-
-// [SECTION] Thumbnails --------------------------------------------------------------------
-const StimulusLibrary::Thumb* StimulusLibrary::thumb(const std::string& path, int px, bool& pending,
-                                                     const std::string& sha256) {
-  const std::string key = std::to_string(px) + "|" + sha256 + "|" + path;
-  auto it = thumbs_.find(key);
-  if (it == thumbs_.end()) {
-    if (loads_ >= kLoadsPerFrame) {
-      pending = true;
-      return nullptr;
-    }
-    ++loads_;
-    Thumb t;
-    try {
-      stimuli::ImageSpec spec;
-      spec.channels = 3;
-      spec.width = spec.height = px;
-      t.tex = d_.upload(stimuli::load_image(path, spec), 0, 1);
-    } catch (const std::exception&) {
-      t.failed = true;  // missing, or not an image: the cell says so
-    }
-    it = thumbs_.emplace(key, t).first;
-  }
-  it->second.used = frame_;
-  return it->second.failed ? nullptr : &it->second;
-}
-
-void StimulusLibrary::evict() {
-  if (thumbs_.size() <= kMaxThumbs) return;
-  std::vector<std::pair<int64_t, std::string>> old;
-  for (const auto& [k, t] : thumbs_)
-    if (t.used < frame_) old.emplace_back(t.used, k);
-  std::sort(old.begin(), old.end());
-  for (const auto& [used, k] : old) {
-    if (thumbs_.size() <= kMaxThumbs * 3 / 4) break;
-    d_.release(thumbs_[k].tex);
-    thumbs_.erase(k);
-  }
 }
 
 // [SECTION] Filters -----------------------------------------------------------------------
@@ -319,14 +272,13 @@ void StimulusLibrary::save_csv() {
 
 // [SECTION] Grid --------------------------------------------------------------------------
 void StimulusLibrary::draw(float scale, StudioProbe& p) {
-  ++frame_;
-  loads_ = 0;
+  thumbs_.begin_frame();
   drawn_.clear();
   drawn_chosen_ = 0;
   const float px = d_.pixel_scale();
   p.selected = selected_;
   p.thumbnails = thumbs_.size();
-  for (const auto& [k, t] : thumbs_) p.thumbnail_bytes += static_cast<size_t>(t.tex.width) * t.tex.height * 4;
+  p.thumbnail_bytes = thumbs_.bytes();
 
   // Plain folders: the field, "Show folder", and the way back to the database.
   ImGui::AlignTextToFramePadding();
@@ -368,7 +320,7 @@ void StimulusLibrary::draw(float scale, StudioProbe& p) {
   }
   order_ = drawn_;
   chosen_shown_ = drawn_chosen_;
-  evict();
+  thumbs_.end_frame();
 }
 
 void StimulusLibrary::draw_grid(const Shown& s, float scale, StudioProbe& p) {
@@ -390,8 +342,8 @@ void StimulusLibrary::draw_grid(const Shown& s, float scale, StudioProbe& p) {
       bool pending = false;
       const ImVec2 at = ImGui::GetCursorScreenPos();
       const bool shown = ImGui::IsRectVisible(ImVec2(t, t));  // rows scrolled out of view load nothing
-      const bool sound = is_sound(ref);
-      if (const Thumb* th = shown && !sound ? thumb(ref, kThumbPx, pending) : nullptr) ImGui::Image(tex_id(th->tex), ImVec2(t, t));
+      const bool sound = stimuli::is_stimulus_file(ref, stimuli::Modality::audio);
+      if (const Texture* th = shown && !sound ? thumbs_.get(ref, kThumbPx, pending) : nullptr) ImGui::Image(tex_id(*th), ImVec2(t, t));
       else ImGui::Dummy(ImVec2(t, t)), ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(kDim), sound ? "sound" : !shown || pending ? "..." : "no file");
       p.pending_thumbnails += pending;
       ImGui::TextUnformatted(fs::path(ref).filename().string().c_str());
@@ -417,8 +369,8 @@ void StimulusLibrary::draw_grid(const Shown& s, float scale, StudioProbe& p) {
           // scrolled out of view: its image is loaded when it is seen
         } else if (m.metamer.png_path.empty()) {
           dl->AddText(pos, ImGui::GetColorU32(kDim), "audio");
-        } else if (const Thumb* th = thumb(m.metamer.png_path, kThumbPx, wait, m.metamer.png_sha256)) {
-          dl->AddImage(tex_id(th->tex), pos, ImVec2(pos.x + t, pos.y + t));
+        } else if (const Texture* th = thumbs_.get(m.metamer.png_path, kThumbPx, wait, m.metamer.png_sha256)) {
+          dl->AddImage(tex_id(*th), pos, ImVec2(pos.x + t, pos.y + t));
           c.thumbnail = true;
         } else {
           dl->AddText(pos, ImGui::GetColorU32(kDim), wait ? "..." : "no file");
@@ -486,8 +438,8 @@ void StimulusLibrary::draw_folder(float scale, StudioProbe& p) {
     bool wait = false;
     ImDrawList* dl = ImGui::GetWindowDrawList();
     if (!ImGui::IsItemVisible()) {
-    } else if (const Thumb* th = thumb(it.path, kThumbPx, wait)) {
-      dl->AddImage(tex_id(th->tex), pos, ImVec2(pos.x + t, pos.y + t));
+    } else if (const Texture* th = thumbs_.get(it.path, kThumbPx, wait)) {
+      dl->AddImage(tex_id(*th), pos, ImVec2(pos.x + t, pos.y + t));
       c.thumbnail = true;
     } else {
       dl->AddText(pos, ImGui::GetColorU32(kDim), wait ? "..." : "not an image");
@@ -516,7 +468,7 @@ void StimulusLibrary::draw_folder(float scale, StudioProbe& p) {
   } else {
     const float w = std::min(256 * scale, ImGui::GetContentRegionAvail().x);
     bool pending = false;
-    if (const Thumb* th = thumb(sel->path, 256, pending)) ImGui::Image(tex_id(th->tex), ImVec2(w, w));
+    if (const Texture* th = thumbs_.get(sel->path, 256, pending)) ImGui::Image(tex_id(*th), ImVec2(w, w));
     else ImGui::Dummy(ImVec2(w, w)), ImGui::TextColored(kDim, pending ? "loading" : "not an image");
     p.pending_thumbnails += pending;
     ImGui::PushTextWrapPos(0);
@@ -536,8 +488,8 @@ void StimulusLibrary::draw_detail(const data::LibraryMetamer& lm, float scale, S
     ImGui::BeginGroup();
     ImGui::TextUnformatted(label);
     bool pending = false;
-    const Thumb* th = path.empty() ? nullptr : thumb(path, 256, pending, sha256);
-    if (th) ImGui::Image(tex_id(th->tex), ImVec2(w, w));
+    const Texture* th = path.empty() ? nullptr : thumbs_.get(path, 256, pending, sha256);
+    if (th) ImGui::Image(tex_id(*th), ImVec2(w, w));
     else ImGui::Dummy(ImVec2(w, w));
     if (!th) ImGui::TextColored(kDim, pending ? "loading" : "no image");
     p.pending_thumbnails += pending;

@@ -7,7 +7,7 @@
 // table (experiments/set_table.h); and plain folders in ImageFolder layout shown as a grid
 // of thumbnails per category (stimuli::list_stimuli), without a database. Thumbnails are
 // loaded lazily (only for cells in view, a few per frame, through stimuli::load_image),
-// uploaded as textures and kept in a cache of bounded size. Nothing is written to the
+// uploaded as textures and kept in a cache of bounded size (app/studio_thumbnails.h). Nothing is written to the
 // database; the only file written is the CSV the user asks for.
 #pragma once
 #include <cstdint>
@@ -21,6 +21,7 @@
 #include "app/display.h"
 #include "app/studio_detail.h"
 #include "app/studio.h"
+#include "app/studio_thumbnails.h"
 #include "data/library.h"
 #include "stimuli/stimuli.h"
 
@@ -33,14 +34,15 @@ class StimulusLibrary {
   static constexpr int kLoadsPerFrame = 12;    // images read per frame (the window stays responsive)
 
   explicit StimulusLibrary(Display& d) : d_(d), detail_(d) {}
-  ~StimulusLibrary();
   // Re-reads the database (a missing file or an unreadable one becomes status()), and the
   // selected metamer in full (its loss curve).
   // `store`: the database opened for this refresh, or null with `why` saying why not.
   // `db`: the database's path (the CSV's default folder).
   void refresh(data::Store* store, const std::string& why, const std::string& db = "");
-  // A metamer was selected whose full record has not been read: refresh now.
+  // A metamer was selected whose full record has not been read: read_selected now.
   bool wants_read() const { return selected_ != 0 && selected_ != read_for_; }
+  // Reads the selected metamer's full record (its loss curve) and nothing else.
+  void read_selected(data::Store* store);
   // Selects the metamer with this id at the next refresh (one line in the panel when the
   // database has none).
   void select(int64_t id) { selected_ = requested_ = id; }
@@ -54,11 +56,6 @@ class StimulusLibrary {
   const std::string& status() const { return status_; }
 
  private:
-  struct Thumb {
-    Texture tex;
-    bool failed = false;  // the file is missing or not an image
-    int64_t used = 0;     // the frame it was last drawn
-  };
   // The cells the filters leave: columns (model, layer), rows (category, reference) and for
   // each shown (reference, model, layer) the index of its newest metamer in lib_.
   struct Shown {
@@ -66,10 +63,6 @@ class StimulusLibrary {
     std::vector<std::pair<std::string, std::string>> rows;
     std::map<std::tuple<std::string, std::string, std::string>, size_t> cell;
   };
-  // The texture of an image at `px` (cached by size, path and the file's SHA-256 when known,
-  // so a file made again is shown anew; nullptr while not loaded yet or failed).
-  const Thumb* thumb(const std::string& path, int px, bool& pending, const std::string& sha256 = "");
-  void evict();
   Shown shown() const;
   void draw_filters(float scale, StudioProbe& probe);
   void draw_selection_bar(float scale, StudioProbe& probe);
@@ -110,9 +103,7 @@ class StimulusLibrary {
   std::string folder_;                    // shown ("" = the database)
   std::vector<stimuli::Item> folder_items_;
   std::string folder_status_;
-  std::map<std::string, Thumb> thumbs_;   // key: size | SHA-256 | path
-  int loads_ = 0;                         // this frame
-  int64_t frame_ = 0;
+  ThumbnailCache thumbs_{d_, kMaxThumbs, kLoadsPerFrame};
 };
 
 }  // namespace mm::app::studio

@@ -3,7 +3,8 @@
 // widgets the probe names): demo-images built from a new experiment, field by field, saves
 // to a file whose plan is the bundled file's plan; a malformed file shows its error at its
 // field (a click on the message focuses the field) and nothing is written; a file with
-// comments is saved only after "Save anyway", and then as the writer writes it.
+// comments is saved only after "Save anyway", and then as the writer writes it; an image
+// set shows a thumbnail of each category.
 #include <gtest/gtest.h>
 
 #include <SDL.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -52,7 +54,11 @@ struct Steps {
     then([widget](StudioProbe& p, int64_t k) {
       const auto& w = p.designer.widgets;
       if (!w.count(widget) || p.designer.checking) {
-        if (k > 120) ADD_FAILURE() << "no widget " << widget;
+        if (k > 120) {
+          ADD_FAILURE() << "no widget " << widget;
+          if (const char* dir = std::getenv("METAMERLAB_KEEP_SCREENSHOTS"))  // what the window showed instead
+            save_png(std::string(dir) + "/designer-no-widget-" + widget + ".png", p.display->capture());
+        }
         return k > 120;
       }
       const Rect r = w.at(widget);
@@ -62,8 +68,8 @@ struct Steps {
         const Rect c = w.at("design");
         const bool above = r.y < c.y + 4, below = r.y + r.h > c.y + c.h - 4;
         if ((above || below) && k < 300) {
-          if (k % 3 == 0) {
-            p.display->move_pointer(c.cx(), c.cy());
+          if (k % 3 == 0) {  // the wheel over the labels' margin: a multi-line field would take it
+            p.display->move_pointer(c.x + 12, c.cy());
             p.display->push_wheel(above ? 1.0f : -1.0f);
           }
           return false;
@@ -369,6 +375,56 @@ TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
   EXPECT_NE(third.find("changed on disk"), std::string::npos) << third;
   EXPECT_EQ(bytes_after_third, changed);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
+}
+
+// An image set shows one thumbnail per category under its fields (the first file of each):
+// the 16 emoji16 references and 16 practice images of demo-images, read a few per frame;
+// scrolled into view, a thumbnail is the image (many colours), not an empty square.
+TEST(StudioDesigner, ImageSetsShowAThumbnailPerCategory) {
+  mm::test::TempDir tmp("designer-thumbs");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
+  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.type("path", path);
+  s.click("Open");
+  s.settle();
+  size_t drawn = 0;
+  std::map<std::string, Rect> thumbs;
+  s.then([&](StudioProbe& p, int64_t k) {
+    drawn = p.designer.set_thumbnails;
+    thumbs.clear();
+    for (const auto& [w, r] : p.designer.widgets)
+      if (w.find(".thumbnail.") != std::string::npos) thumbs[w] = r;
+    return drawn >= 32 || k > 200;
+  });
+  s.click("sets.0.thumbnail.cat");  // scrolls the column to it
+  Image shot;
+  Rect cat;
+  s.then([&](StudioProbe& p, int64_t k) {
+    if (k < 2) return false;
+    cat = p.designer.widgets.at("sets.0.thumbnail.cat");
+    shot = p.display->capture();
+    return true;
+  });
+  StudioOptions o;
+  o.db = root + "/out/demo/metamerlab.db";
+  run(o, s, 900);
+  EXPECT_EQ(drawn, 32u);  // 16 categories in each of the two sets
+  EXPECT_EQ(thumbs.size(), 32u);
+  EXPECT_TRUE(thumbs.count("sets.0.thumbnail.airplane"));
+  EXPECT_TRUE(thumbs.count("sets.1.thumbnail.truck"));
+  ASSERT_GT(shot.width, 0);
+  keep(shot, "designer_set_thumbnails.png");
+  std::set<uint32_t> colours;
+  for (int y = static_cast<int>(cat.y) + 2; y < static_cast<int>(cat.y + cat.h) - 2; ++y)
+    for (int x = static_cast<int>(cat.x) + 2; x < static_cast<int>(cat.x + cat.w) - 2; ++x) {
+      if (x < 0 || y < 0 || x >= shot.width || y >= shot.height) continue;
+      const uint8_t* q = shot.at(x, y);
+      colours.insert(uint32_t(q[0]) << 16 | uint32_t(q[1]) << 8 | q[2]);
+    }
+  EXPECT_GT(colours.size(), 20u) << "the cat thumbnail at " << cat.x << "," << cat.y;
 }
 
 }  // namespace
