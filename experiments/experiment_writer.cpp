@@ -3,6 +3,7 @@
 //
 // Sections
 //   [SECTION] Values   TOML strings, numbers, arrays as text
+//   [SECTION] Keys     each table's keys, once, for the writer, the reader and operator==
 //   [SECTION] Writer   write_draft: tables in README order, each key's line recorded
 //   [SECTION] Reader   read_draft: lenient, each key's line recorded
 //   [SECTION] Lines    field_at_line
@@ -16,7 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
-#include <tuple>
+#include <type_traits>
 
 namespace mm::experiments {
 
@@ -86,6 +87,124 @@ std::string array_text(const std::string& key, const std::vector<std::string>& v
   return o + "]";
 }
 
+// [SECTION] Keys --------------------------------------------------------------------------
+// The keys of each table in experiments/README.md's order, as (key, member) pairs: the
+// writer writes them in this order, the reader reads them and operator== compares them, so a
+// key listed here is written, read back and compared. Most are written as their values are
+// (a string, a whole number, a number, a boolean, an array of strings); the three written
+// otherwise are named by a tag that holds their member: a source's generate (the `live`
+// flag, written as generate = "live"), its seed (a whole number or a word) and a block's
+// timing (an inline table). A set's name (its table's) and [responses.icons] (a table of
+// alternatives) are handled beside the lists.
+struct GenerateKey {
+  bool DraftSource::*member;
+};
+struct SeedKey {
+  std::string DraftSource::*member;
+};
+struct TimingKey {
+  DraftTiming DraftBlock::*member;
+};
+
+// The member a key stands for in `s`.
+template <class S, class M>
+auto& member(S& s, M m) {
+  if constexpr (std::is_member_object_pointer_v<M>) return s.*m;
+  else return s.*(m.member);
+}
+
+const auto experiment_keys = [](auto&& f) {
+  f("name", &ExperimentDraft::name);
+  f("description", &ExperimentDraft::description);
+  f("modality", &ExperimentDraft::modality);
+  f("seed", &ExperimentDraft::seed);
+};
+const auto responses_keys = [](auto&& f) {
+  f("alternatives", &ExperimentDraft::alternatives);
+  f("words_file", &ExperimentDraft::words_file);
+  f("icons", &ExperimentDraft::icons_folder);
+};
+const auto images_keys = [](auto&& f) {
+  f("size", &ExperimentDraft::size);
+  f("size_deg", &ExperimentDraft::size_deg);
+  f("fit", &ExperimentDraft::fit);
+  f("scaling", &ExperimentDraft::scaling);
+};
+const auto audio_keys = [](auto&& f) {
+  f("sample_rate", &ExperimentDraft::sample_rate);
+  f("clip_ms", &ExperimentDraft::clip_ms);
+  f("rms_dbfs", &ExperimentDraft::rms_dbfs);
+};
+const auto analysis_keys = [](auto&& f) {
+  f("judges", &ExperimentDraft::judges);
+  f("exclude_catch_below", &ExperimentDraft::exclude_catch_below);
+};
+const auto timing_keys = [](auto&& f) {
+  f("fixation", &DraftTiming::fixation);
+  f("stimulus", &DraftTiming::stimulus);
+  f("mask", &DraftTiming::mask);
+  f("response", &DraftTiming::response);
+  f("iti", &DraftTiming::iti);
+};
+const auto set_keys = [](auto&& f) {
+  f("folders", &DraftSet::folders);
+  f("include", &DraftSet::include);
+  f("exclude", &DraftSet::exclude);
+  f("table", &DraftSet::table);
+};
+const auto source_keys = [](auto&& f) {
+  f("model", &DraftSource::model);
+  f("model_sha256", &DraftSource::model_sha256);
+  f("label", &DraftSource::label);
+  f("layers", &DraftSource::layers);
+  f("database", &DraftSource::database);
+  f("folder", &DraftSource::folder);
+  f("table", &DraftSource::table);
+  f("assume_passed", &DraftSource::assume_passed);
+  f("generate", GenerateKey{&DraftSource::live});
+  f("iterations", &DraftSource::iterations);
+  f("rounds", &DraftSource::rounds);
+  f("step", &DraftSource::step);
+  f("optimizer", &DraftSource::optimizer);
+  f("loss", &DraftSource::loss);
+  f("seed", SeedKey{&DraftSource::seed});
+  f("null_set", &DraftSource::null_set);
+  f("retries", &DraftSource::retries);
+  f("when_late", &DraftSource::when_late);
+};
+const auto block_keys = [](auto&& f) {
+  f("kind", &DraftBlock::kind);
+  f("name", &DraftBlock::name);
+  f("set", &DraftBlock::set);
+  f("trials", &DraftBlock::trials);
+  f("feedback", &DraftBlock::feedback);
+  f("pass_min_correct", &DraftBlock::pass_min_correct);
+  f("conditions", &DraftBlock::conditions);
+  f("catch", &DraftBlock::catch_trials);
+  f("catch_set", &DraftBlock::catch_set);
+  f("max_run", &DraftBlock::max_run);
+  f("break_every", &DraftBlock::break_every);
+  f("break_text", &DraftBlock::break_text);
+  f("timing", TimingKey{&DraftBlock::timing});
+  f("text", &DraftBlock::text);
+  f("file", &DraftBlock::file);
+  f("fail_text", &DraftBlock::fail_text);
+};
+
+// Whether a value is set (written): a non-empty string or list, an engaged optional.
+bool is_set(const std::string& v) { return !v.empty(); }
+bool is_set(const std::vector<std::string>& v) { return !v.empty(); }
+template <class T>
+bool is_set(const std::optional<T>& v) { return v.has_value(); }
+
+// Whether any key of a table is set in `s`.
+template <class S, class Keys>
+bool any_set(const S& s, Keys keys) {
+  bool any = false;
+  keys([&](const char*, auto m) { any = any || is_set(member(s, m)); });
+  return any;
+}
+
 // [SECTION] Writer ------------------------------------------------------------------------
 class Writer {
  public:
@@ -96,20 +215,10 @@ class Writer {
     line(h);
     out.lines[field] = line_;
   }
-  void str(const std::string& field, const std::string& key, const std::string& v) {
-    if (!v.empty()) put(field, key, quoted(v));
-  }
-  void integer(const std::string& field, const std::string& key, const std::optional<int64_t>& v) {
-    if (v) put(field, key, std::to_string(*v));
-  }
-  void number(const std::string& field, const std::string& key, const std::optional<double>& v) {
-    if (v) put(field, key, number_text(*v));
-  }
-  void boolean(const std::string& field, const std::string& key, const std::optional<bool>& v) {
-    if (v) put(field, key, *v ? "true" : "false");
-  }
-  void strings(const std::string& field, const std::string& key, const std::vector<std::string>& v) {
-    if (!v.empty()) put(field, key, array_text(key, v));
+  // The keys of one table of `s`, each as field "<prefix>.<key>".
+  template <class S, class Keys>
+  void keys(const S& s, const std::string& prefix, Keys list) {
+    list([&](const char* key, auto m) { value(prefix + "." + key, key, member(s, m), m); });
   }
   // A value already in TOML form.
   void put(const std::string& field, const std::string& key, const std::string& value) {
@@ -124,121 +233,94 @@ class Writer {
     for (char c : s) line_ += c == '\n';
     ++line_;
   }
+  // One key, unless unset ("" strings and empty lists are not written).
+  template <class Tag>
+  void value(const std::string& field, const std::string& key, const std::string& v, Tag) {
+    if (!v.empty()) put(field, key, quoted(v));
+  }
+  template <class Tag>
+  void value(const std::string& field, const std::string& key, const std::optional<int64_t>& v, Tag) {
+    if (v) put(field, key, std::to_string(*v));
+  }
+  template <class Tag>
+  void value(const std::string& field, const std::string& key, const std::optional<double>& v, Tag) {
+    if (v) put(field, key, number_text(*v));
+  }
+  template <class Tag>
+  void value(const std::string& field, const std::string& key, const std::optional<bool>& v, Tag) {
+    if (v) put(field, key, *v ? "true" : "false");
+  }
+  template <class Tag>
+  void value(const std::string& field, const std::string& key, const std::vector<std::string>& v, Tag) {
+    if (!v.empty()) put(field, key, array_text(key, v));
+  }
+  void value(const std::string& field, const std::string& key, const bool& live, GenerateKey) {
+    if (live) put(field, key, quoted("live"));
+  }
+  void value(const std::string& field, const std::string& key, const std::string& seed, SeedKey) {
+    if (seed.empty()) return;
+    const bool whole = seed.find_first_not_of("0123456789") == std::string::npos;
+    put(field, key, whole ? seed : quoted(seed));
+  }
+  // { fixation = 500, mask = 400 }: its phases' fields share the line.
+  void value(const std::string& field, const std::string& key, const DraftTiming& t, TimingKey) {
+    if (t.empty()) return;
+    std::string text;
+    timing_keys([&](const char* phase, auto m) {
+      if (const auto& v = t.*m) text += std::string(text.empty() ? "" : ", ") + phase + " = " + std::to_string(*v);
+    });
+    put(field, key, "{ " + text + " }");
+    timing_keys([&](const char* phase, auto m) {
+      if (t.*m) out.lines[field + "." + phase] = out.lines[field];
+    });
+  }
 };
-
-const char* const kPhases[] = {"fixation", "stimulus", "mask", "response", "iti"};
-
-std::vector<std::pair<const char*, const std::optional<int64_t>*>> phases(const DraftTiming& t) {
-  return {{"fixation", &t.fixation}, {"stimulus", &t.stimulus}, {"mask", &t.mask}, {"response", &t.response}, {"iti", &t.iti}};
-}
 
 }  // namespace
 
 DraftText write_draft(const ExperimentDraft& d) {
   Writer w;
   w.header("[experiment]", "experiment");
-  w.str("experiment.name", "name", d.name);
-  w.str("experiment.description", "description", d.description);
-  w.str("experiment.modality", "modality", d.modality);
-  w.integer("experiment.seed", "seed", d.seed);
+  w.keys(d, "experiment", experiment_keys);
 
   w.header("[responses]", "responses");
-  w.strings("responses.alternatives", "alternatives", d.alternatives);
-  w.str("responses.words_file", "words_file", d.words_file);
-  w.str("responses.icons", "icons", d.icons_folder);
+  w.keys(d, "responses", responses_keys);
   if (d.icons_folder.empty() && !d.icons.empty()) {
     w.header("[responses.icons]", "responses.icons");
     for (const auto& i : d.icons) w.put("responses.icons." + i.alternative, i.alternative, quoted(i.file));
   }
-
-  if (d.size || d.size_deg || d.fit || !d.scaling.empty()) {
+  // [images], [audio] and [timing] only when a key of theirs is set.
+  if (any_set(d, images_keys)) {
     w.header("[images]", "images");
-    w.integer("images.size", "size", d.size);
-    w.number("images.size_deg", "size_deg", d.size_deg);
-    w.boolean("images.fit", "fit", d.fit);
-    w.str("images.scaling", "scaling", d.scaling);
+    w.keys(d, "images", images_keys);
   }
-  if (d.sample_rate || d.clip_ms || d.rms_dbfs) {
+  if (any_set(d, audio_keys)) {
     w.header("[audio]", "audio");
-    w.integer("audio.sample_rate", "sample_rate", d.sample_rate);
-    w.integer("audio.clip_ms", "clip_ms", d.clip_ms);
-    w.number("audio.rms_dbfs", "rms_dbfs", d.rms_dbfs);
+    w.keys(d, "audio", audio_keys);
   }
   if (!d.timing.empty()) {
     w.header("[timing]", "timing");
-    for (const auto& [k, v] : phases(d.timing)) w.integer(std::string("timing.") + k, k, *v);
+    w.keys(d.timing, "timing", timing_keys);
   }
 
   for (size_t i = 0; i < d.sets.size(); ++i) {
-    const DraftSet& s = d.sets[i];
     const std::string f = "sets." + std::to_string(i);
-    w.header("[sets." + key_text(s.name) + "]", f);
-    w.strings(f + ".folders", "folders", s.folders);
-    w.strings(f + ".include", "include", s.include);
-    w.strings(f + ".exclude", "exclude", s.exclude);
-    w.str(f + ".table", "table", s.table);
+    w.header("[sets." + key_text(d.sets[i].name) + "]", f);
+    w.keys(d.sets[i], f, set_keys);
   }
-
   for (size_t i = 0; i < d.sources.size(); ++i) {
-    const DraftSource& s = d.sources[i];
     const std::string f = "metamers." + std::to_string(i);
     w.header("[[metamers]]", f);
-    w.str(f + ".model", "model", s.model);
-    w.str(f + ".model_sha256", "model_sha256", s.model_sha256);
-    w.str(f + ".label", "label", s.label);
-    w.strings(f + ".layers", "layers", s.layers);
-    w.str(f + ".database", "database", s.database);
-    w.str(f + ".folder", "folder", s.folder);
-    w.str(f + ".table", "table", s.table);
-    w.boolean(f + ".assume_passed", "assume_passed", s.assume_passed);
-    if (s.live) w.put(f + ".generate", "generate", quoted("live"));
-    w.integer(f + ".iterations", "iterations", s.iterations);
-    w.integer(f + ".rounds", "rounds", s.rounds);
-    w.number(f + ".step", "step", s.step);
-    w.str(f + ".optimizer", "optimizer", s.optimizer);
-    w.str(f + ".loss", "loss", s.loss);
-    if (!s.seed.empty()) {
-      const bool whole = s.seed.find_first_not_of("0123456789") == std::string::npos;
-      w.put(f + ".seed", "seed", whole ? s.seed : quoted(s.seed));
-    }
-    w.str(f + ".null_set", "null_set", s.null_set);
-    w.integer(f + ".retries", "retries", s.retries);
-    w.str(f + ".when_late", "when_late", s.when_late);
+    w.keys(d.sources[i], f, source_keys);
   }
-
   for (size_t i = 0; i < d.blocks.size(); ++i) {
-    const DraftBlock& b = d.blocks[i];
     const std::string f = "blocks." + std::to_string(i);
     w.header("[[blocks]]", f);
-    w.str(f + ".kind", "kind", b.kind);
-    w.str(f + ".name", "name", b.name);
-    w.str(f + ".set", "set", b.set);
-    w.integer(f + ".trials", "trials", b.trials);
-    w.boolean(f + ".feedback", "feedback", b.feedback);
-    w.integer(f + ".pass_min_correct", "pass_min_correct", b.pass_min_correct);
-    w.strings(f + ".conditions", "conditions", b.conditions);
-    w.integer(f + ".catch", "catch", b.catch_trials);
-    w.str(f + ".catch_set", "catch_set", b.catch_set);
-    w.integer(f + ".max_run", "max_run", b.max_run);
-    w.integer(f + ".break_every", "break_every", b.break_every);
-    w.str(f + ".break_text", "break_text", b.break_text);
-    if (!b.timing.empty()) {
-      std::string t;
-      for (const auto& [k, v] : phases(b.timing))
-        if (*v) t += std::string(t.empty() ? "" : ", ") + k + " = " + std::to_string(**v);
-      w.put(f + ".timing", "timing", "{ " + t + " }");
-      for (const auto& [k, v] : phases(b.timing))
-        if (*v) w.out.lines[f + ".timing." + k] = w.out.lines[f + ".timing"];
-    }
-    w.str(f + ".text", "text", b.text);
-    w.str(f + ".file", "file", b.file);
-    w.str(f + ".fail_text", "fail_text", b.fail_text);
+    w.keys(d.blocks[i], f, block_keys);
   }
-
-  if (!d.judges.empty() || d.exclude_catch_below) {
+  if (any_set(d, analysis_keys)) {
     w.header("[analysis]", "analysis");
-    w.strings("analysis.judges", "judges", d.judges);
-    w.number("analysis.exclude_catch_below", "exclude_catch_below", d.exclude_catch_below);
+    w.keys(d, "analysis", analysis_keys);
   }
   return w.out;
 }
@@ -261,23 +343,39 @@ class Reader {
     mark(field, *n);
     return n->as_table();
   }
-  void str(const toml::table& t, const std::string& key, const std::string& field, std::string& out) {
+  // The keys of one table into `s`, each as field "<prefix>.<key>".
+  template <class S, class Keys>
+  void keys(const toml::table& t, S& s, const std::string& prefix, Keys list) {
+    list([&](const char* key, auto m) { value(t, key, prefix + "." + key, member(s, m), m); });
+  }
+
+ private:
+  // One key, when it is there with a fitting type (else left out: load_experiment names it).
+  template <class Tag>
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::string& out, Tag) {
     if (const toml::node* n = t.get(key); n && n->is_string()) out = **n->as_string(), mark(field, *n);
   }
-  void integer(const toml::table& t, const std::string& key, const std::string& field, std::optional<int64_t>& out) {
+  template <class Tag>
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::optional<int64_t>& out,
+             Tag) {
     if (const toml::node* n = t.get(key); n && n->is_integer()) out = **n->as_integer(), mark(field, *n);
   }
-  void number(const toml::table& t, const std::string& key, const std::string& field, std::optional<double>& out) {
+  template <class Tag>
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::optional<double>& out,
+             Tag) {
     const toml::node* n = t.get(key);
     if (!n || !n->is_number()) return;
     out = n->is_integer() ? static_cast<double>(**n->as_integer()) : **n->as_floating_point();
     mark(field, *n);
   }
-  void boolean(const toml::table& t, const std::string& key, const std::string& field, std::optional<bool>& out) {
+  template <class Tag>
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::optional<bool>& out, Tag) {
     if (const toml::node* n = t.get(key); n && n->is_boolean()) out = **n->as_boolean(), mark(field, *n);
   }
   // A string or an array of strings (other elements left out).
-  void strings(const toml::table& t, const std::string& key, const std::string& field, std::vector<std::string>& out) {
+  template <class Tag>
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::vector<std::string>& out,
+             Tag) {
     const toml::node* n = t.get(key);
     if (!n) return;
     if (n->is_string()) out.push_back(**n->as_string());
@@ -286,12 +384,20 @@ class Reader {
         if (e.is_string()) out.push_back(**e.as_string());
     mark(field, *n);
   }
-  void timing(const toml::table& t, const std::string& prefix, DraftTiming& out) {
-    integer(t, "fixation", prefix + "fixation", out.fixation);
-    integer(t, "stimulus", prefix + "stimulus", out.stimulus);
-    integer(t, "mask", prefix + "mask", out.mask);
-    integer(t, "response", prefix + "response", out.response);
-    integer(t, "iti", prefix + "iti", out.iti);
+  void value(const toml::table& t, const std::string& key, const std::string& field, bool& live, GenerateKey) {
+    std::string generate;
+    value(t, key, field, generate, nullptr);
+    live = generate == "live";
+  }
+  void value(const toml::table& t, const std::string& key, const std::string& field, std::string& seed, SeedKey) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (n->is_string()) seed = **n->as_string();
+    else if (n->is_integer()) seed = std::to_string(**n->as_integer());
+    mark(field, *n);
+  }
+  void value(const toml::table& t, const std::string& key, const std::string& field, DraftTiming& timing, TimingKey) {
+    if (const toml::table* tt = table(t, key, field)) keys(*tt, timing, field, timing_keys);
   }
 };
 
@@ -320,16 +426,9 @@ DraftRead read_draft(const std::string& text, const std::string& name) {
   Reader x{r.lines};
   ExperimentDraft& d = r.draft;
   d.modality.clear();
-  if (const toml::table* t = x.table(root, "experiment", "experiment")) {
-    x.str(*t, "name", "experiment.name", d.name);
-    x.str(*t, "description", "experiment.description", d.description);
-    x.str(*t, "modality", "experiment.modality", d.modality);
-    x.integer(*t, "seed", "experiment.seed", d.seed);
-  }
+  if (const toml::table* t = x.table(root, "experiment", "experiment")) x.keys(*t, d, "experiment", experiment_keys);
   if (const toml::table* t = x.table(root, "responses", "responses")) {
-    x.strings(*t, "alternatives", "responses.alternatives", d.alternatives);
-    x.str(*t, "words_file", "responses.words_file", d.words_file);
-    x.str(*t, "icons", "responses.icons", d.icons_folder);
+    x.keys(*t, d, "responses", responses_keys);
     if (const toml::table* it = x.table(*t, "icons", "responses.icons"))
       for (const auto& [k, n] : in_file_order(*it))
         if (n->is_string()) {
@@ -337,95 +436,39 @@ DraftRead read_draft(const std::string& text, const std::string& name) {
           x.mark("responses.icons." + k, *n);
         }
   }
-  if (const toml::table* t = x.table(root, "images", "images")) {
-    x.integer(*t, "size", "images.size", d.size);
-    x.number(*t, "size_deg", "images.size_deg", d.size_deg);
-    x.boolean(*t, "fit", "images.fit", d.fit);
-    x.str(*t, "scaling", "images.scaling", d.scaling);
-  }
-  if (const toml::table* t = x.table(root, "audio", "audio")) {
-    x.integer(*t, "sample_rate", "audio.sample_rate", d.sample_rate);
-    x.integer(*t, "clip_ms", "audio.clip_ms", d.clip_ms);
-    x.number(*t, "rms_dbfs", "audio.rms_dbfs", d.rms_dbfs);
-  }
-  if (const toml::table* t = x.table(root, "timing", "timing")) x.timing(*t, "timing.", d.timing);
+  if (const toml::table* t = x.table(root, "images", "images")) x.keys(*t, d, "images", images_keys);
+  if (const toml::table* t = x.table(root, "audio", "audio")) x.keys(*t, d, "audio", audio_keys);
+  if (const toml::table* t = x.table(root, "timing", "timing")) x.keys(*t, d.timing, "timing", timing_keys);
   if (const toml::node* sets = root.get("sets"); sets && sets->is_table())
     for (const auto& [k, n] : in_file_order(*sets->as_table())) {
       if (!n->is_table()) continue;
-      const toml::table& t = *n->as_table();
       const std::string f = "sets." + std::to_string(d.sets.size());
       DraftSet s;
       s.name = k;
-      x.mark(f, t);
-      x.strings(t, "folders", f + ".folders", s.folders);
-      x.strings(t, "include", f + ".include", s.include);
-      x.strings(t, "exclude", f + ".exclude", s.exclude);
-      x.str(t, "table", f + ".table", s.table);
+      x.mark(f, *n);
+      x.keys(*n->as_table(), s, f, set_keys);
       d.sets.push_back(std::move(s));
     }
   if (const toml::node* m = root.get("metamers"); m && m->is_array())
     for (const toml::node& n : *m->as_array()) {
       if (!n.is_table()) continue;
-      const toml::table& t = *n.as_table();
       const std::string f = "metamers." + std::to_string(d.sources.size());
       DraftSource s;
-      x.mark(f, t);
-      x.str(t, "model", f + ".model", s.model);
-      x.str(t, "model_sha256", f + ".model_sha256", s.model_sha256);
-      x.str(t, "label", f + ".label", s.label);
-      x.strings(t, "layers", f + ".layers", s.layers);
-      x.str(t, "database", f + ".database", s.database);
-      x.str(t, "folder", f + ".folder", s.folder);
-      x.str(t, "table", f + ".table", s.table);
-      x.boolean(t, "assume_passed", f + ".assume_passed", s.assume_passed);
-      std::string generate;
-      x.str(t, "generate", f + ".generate", generate);
-      s.live = generate == "live";
-      x.integer(t, "iterations", f + ".iterations", s.iterations);
-      x.integer(t, "rounds", f + ".rounds", s.rounds);
-      x.number(t, "step", f + ".step", s.step);
-      x.str(t, "optimizer", f + ".optimizer", s.optimizer);
-      x.str(t, "loss", f + ".loss", s.loss);
-      if (const toml::node* seed = t.get("seed")) {
-        if (seed->is_string()) s.seed = **seed->as_string();
-        else if (seed->is_integer()) s.seed = std::to_string(**seed->as_integer());
-        x.mark(f + ".seed", *seed);
-      }
-      x.str(t, "null_set", f + ".null_set", s.null_set);
-      x.integer(t, "retries", f + ".retries", s.retries);
-      x.str(t, "when_late", f + ".when_late", s.when_late);
+      x.mark(f, n);
+      x.keys(*n.as_table(), s, f, source_keys);
       d.sources.push_back(std::move(s));
     }
   if (const toml::node* bl = root.get("blocks"); bl && bl->is_array())
     for (const toml::node& n : *bl->as_array()) {
       if (!n.is_table()) continue;
-      const toml::table& t = *n.as_table();
       const std::string f = "blocks." + std::to_string(d.blocks.size());
       DraftBlock b;
       b.kind.clear();
-      x.mark(f, t);
-      x.str(t, "kind", f + ".kind", b.kind);
-      x.str(t, "name", f + ".name", b.name);
-      x.str(t, "text", f + ".text", b.text);
-      x.str(t, "file", f + ".file", b.file);
-      x.str(t, "set", f + ".set", b.set);
-      x.integer(t, "trials", f + ".trials", b.trials);
-      x.boolean(t, "feedback", f + ".feedback", b.feedback);
-      if (const toml::table* tt = x.table(t, "timing", f + ".timing")) x.timing(*tt, f + ".timing.", b.timing);
-      x.integer(t, "break_every", f + ".break_every", b.break_every);
-      x.str(t, "break_text", f + ".break_text", b.break_text);
-      x.integer(t, "pass_min_correct", f + ".pass_min_correct", b.pass_min_correct);
-      x.str(t, "fail_text", f + ".fail_text", b.fail_text);
-      x.strings(t, "conditions", f + ".conditions", b.conditions);
-      x.integer(t, "max_run", f + ".max_run", b.max_run);
-      x.integer(t, "catch", f + ".catch", b.catch_trials);
-      x.str(t, "catch_set", f + ".catch_set", b.catch_set);
+      x.mark(f, n);
+      x.keys(*n.as_table(), b, f, block_keys);
       d.blocks.push_back(std::move(b));
     }
-  if (const toml::table* t = x.table(root, "analysis", "analysis")) {
-    x.strings(*t, "judges", "analysis.judges", d.judges);
-    x.number(*t, "exclude_catch_below", "analysis.exclude_catch_below", d.exclude_catch_below);
-  }
+  if (const toml::table* t = x.table(root, "analysis", "analysis")) x.keys(*t, d, "analysis", analysis_keys);
   return r;
 }
 
@@ -441,32 +484,38 @@ std::string field_at_line(const std::map<std::string, int>& lines, int line) {
   return best;
 }
 
+// Equal when every listed key is (the [SECTION] Keys lists), with the sets' names and the
+// icons table.
 bool ExperimentDraft::operator==(const ExperimentDraft& o) const {
-  const auto phases_of = [](const DraftTiming& t) { return std::tie(t.fixation, t.stimulus, t.mask, t.response, t.iti); };
-  const auto set = [](const DraftSet& s) { return std::tie(s.name, s.folders, s.include, s.exclude, s.table); };
-  const auto source = [](const DraftSource& s) {
-    return std::tie(s.model, s.model_sha256, s.label, s.layers, s.database, s.folder, s.table, s.assume_passed, s.live,
-                    s.iterations, s.rounds, s.retries, s.step, s.optimizer, s.loss, s.null_set, s.when_late, s.seed);
+  bool same = true;
+  const auto compare = [&same](const auto& a, const auto& b, auto list) {
+    list([&](const char*, auto m) {
+      if constexpr (std::is_same_v<decltype(m), TimingKey>) {
+        timing_keys([&](const char*, auto p) { same = same && member(a, m).*p == member(b, m).*p; });
+      } else {
+        same = same && member(a, m) == member(b, m);
+      }
+    });
   };
-  const auto block = [&](const DraftBlock& b) {
-    return std::tuple_cat(std::tie(b.kind, b.name, b.text, b.file, b.set, b.trials, b.feedback), phases_of(b.timing),
-                          std::tie(b.break_every, b.break_text, b.pass_min_correct, b.fail_text, b.conditions, b.max_run,
-                                   b.catch_trials, b.catch_set));
+  const auto all = [&](const auto& a, const auto& b, auto list) {
+    if (a.size() != b.size()) return void(same = false);
+    for (size_t i = 0; i < a.size(); ++i) compare(a[i], b[i], list);
   };
-  const auto all = [](const auto& a, const auto& b, const auto& key) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if (key(a[i]) != key(b[i])) return false;
-    return true;
-  };
-  const auto icon = [](const DraftIcon& i) { return std::tie(i.alternative, i.file); };
-  return std::tie(name, description, modality, seed, alternatives, words_file, icons_folder) ==
-             std::tie(o.name, o.description, o.modality, o.seed, o.alternatives, o.words_file, o.icons_folder) &&
-         all(icons, o.icons, icon) && phases_of(timing) == phases_of(o.timing) &&
-         std::tie(size, size_deg, fit, scaling, sample_rate, clip_ms, rms_dbfs, judges, exclude_catch_below) ==
-             std::tie(o.size, o.size_deg, o.fit, o.scaling, o.sample_rate, o.clip_ms, o.rms_dbfs, o.judges,
-                      o.exclude_catch_below) &&
-         all(sets, o.sets, set) && all(sources, o.sources, source) && all(blocks, o.blocks, block);
+  compare(*this, o, experiment_keys);
+  compare(*this, o, responses_keys);
+  compare(*this, o, images_keys);
+  compare(*this, o, audio_keys);
+  compare(*this, o, analysis_keys);
+  compare(timing, o.timing, timing_keys);
+  all(sets, o.sets, set_keys);
+  all(sources, o.sources, source_keys);
+  all(blocks, o.blocks, block_keys);
+  if (sets.size() == o.sets.size())
+    for (size_t i = 0; i < sets.size(); ++i) same = same && sets[i].name == o.sets[i].name;
+  same = same && icons.size() == o.icons.size();
+  for (size_t i = 0; same && i < icons.size(); ++i)
+    same = icons[i].alternative == o.icons[i].alternative && icons[i].file == o.icons[i].file;
+  return same;
 }
 
 std::string shortest_number(double v) {
