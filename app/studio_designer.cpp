@@ -635,8 +635,8 @@ void ExperimentDesigner::draw_timing() {
   if (c) edited();
 }
 
-// One thumbnail per category of an image set (its first file), captioned with the
-// category, wrapping to the column's width; a sound set shows none.
+// One thumbnail per category of an image set (its first file; the category and path in
+// its tooltip), wrapping to the column's width; a sound set shows none.
 void ExperimentDesigner::draw_set_thumbnails(const ex::StimulusSet& set, const std::string& field) {
   std::map<std::string, const std::string*> first;  // category -> its first file
   for (const auto& it : set.items) first.emplace(it.category, &it.path);
