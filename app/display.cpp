@@ -351,6 +351,7 @@ Display::Display(const DisplayOptions& opt) : impl_(std::make_unique<Impl>()) {
       throw std::runtime_error("display: window size " + std::to_string(w) + "x" + std::to_string(h) +
                                " is not a size; give a positive width and height");
     }
+    if (!opt.fullscreen && opt.resizable) flags |= SDL_WINDOW_RESIZABLE;
     m.window = SDL_CreateWindow(opt.title.c_str(), SDL_WINDOWPOS_CENTERED_DISPLAY(opt.screen),
                                 SDL_WINDOWPOS_CENTERED_DISPLAY(opt.screen), w, h, flags);
     if (!m.window) throw std::runtime_error("display: cannot open a window: " + sdl_error());
@@ -709,6 +710,7 @@ std::vector<InputEvent> Display::poll_events() {
         ev.type = InputEvent::quit;
         break;
       case SDL_WINDOWEVENT:
+        if (e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED) resized();
         if (e.window.event != SDL_WINDOWEVENT_FOCUS_LOST) continue;
         ev.type = InputEvent::focus_lost;
         break;
@@ -718,6 +720,29 @@ std::vector<InputEvent> Display::poll_events() {
     out.push_back(std::move(ev));
   }
   return out;
+}
+
+std::pair<int, int> Display::window_size() const {
+  int w = 0, h = 0;
+  SDL_GetWindowSize(impl_->window, &w, &h);
+  return {w, h};
+}
+
+void Display::set_window_size(int w, int h) {
+  if (w > 0 && h > 0) SDL_SetWindowSize(impl_->window, w, h);
+}
+
+void Display::resized() {
+  Impl& m = *impl_;
+  SDL_GL_GetDrawableSize(m.window, &info_.width, &info_.height);
+  int ww = 0, wh = 0;
+  SDL_GetWindowSize(m.window, &ww, &wh);
+  scale_ = ww > 0 ? static_cast<float>(info_.width) / ww : 1.0f;
+  if (m.scene_tex) {  // the gamma pass's offscreen frame follows the window
+    glBindTexture(GL_TEXTURE_2D, m.scene_tex);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, info_.width, info_.height, 0, GL_RGBA, GL_UNSIGNED_BYTE, nullptr);
+    glBindTexture(GL_TEXTURE_2D, 0);
+  }
 }
 
 void Display::show_cursor(bool on) {

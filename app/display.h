@@ -45,6 +45,7 @@ struct NoDisplay : std::runtime_error {
 struct DisplayOptions {
   bool fullscreen = true;       // desktop-resolution fullscreen on `screen`
   int width = 1024, height = 768;  // window size when not fullscreen
+  bool resizable = false;       // a window a person can resize (the workbench; sessions keep theirs)
   int screen = 0;               // SDL display index
   bool vsync = true;            // ask for swap interval 1
   int measure_frames = 60;      // flips timed at start to measure the refresh rate
@@ -197,6 +198,11 @@ class Display {
   // ImGui reads the pointer's position from the system, not from pushed events, so scripted
   // clicks on ImGui widgets (the workbench's tests) move the pointer first, then push_click.
   void move_pointer(float x, float y);
+  // Window size in points (SDL_GetWindowSize: what the settings remember), and a request for
+  // another (SDL_SetWindowSize, as the window manager would resize it): width() and height()
+  // follow once the window has it (poll_events reads SDL's size change).
+  std::pair<int, int> window_size() const;
+  void set_window_size(int w, int h);
   void push_text(const std::string& utf8);
   // A turn of the mouse wheel over the window (positive: away from the user, scrolling up).
   void push_wheel(float dy);
@@ -212,6 +218,7 @@ class Display {
   void measure_refresh(const DisplayOptions& opt);
   Flip raw_flip(bool pace);
   void render_pending_text();
+  void resized();             // the window's new size: drawable size, pixel scale, the gamma frame
 };
 
 }  // namespace mm::app

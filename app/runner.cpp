@@ -95,6 +95,8 @@ class Runner {
   RunResult run_file();
   // run_prepared_session: the caller checked and planned on this display.
   RunResult run_prepared(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp);
+  // preview_trial: one trial of a plan on the caller's display, nothing recorded.
+  TrialPreview run_preview(const experiments::CheckedExperiment& x, const Plan& plan, int64_t trial);
 
  private:
   const RunOptions& o_;
@@ -124,6 +126,8 @@ class Runner {
   // Opens the store, records the session (new or resumed) and presents it.
   RunResult open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp);
   RunResult present(int64_t first_unanswered);
+  void take_validation(const experiments::Validation& v);  // the sizes and levels validation realized
+  void upload_assets();  // the alternatives' names and icons, the masks; the cursor
   RunResult refuse(const std::vector<std::string>& lines);
   // Does the station's screen agree with this display? Errors when sizes would be wrong.
   std::vector<std::string> check_station_screen();
@@ -356,6 +360,7 @@ void Runner::feedback(const PlannedTrial& t, const std::string& response) {
 
 // [SECTION] Trials ------------------------------------------------------------------------
 void Runner::commit(const data::TrialRecord& r) {
+  if (!store_) return;  // a preview (preview_trial) records nothing
   const double c0 = now_s();
   store_->add_trial(r);
   res_.commit_ms.push_back((now_s() - c0) * 1000.0);
@@ -926,13 +931,72 @@ RunResult Runner::run_prepared(const experiments::CheckedExperiment& x, const ex
   return open_and_present(x, sp);
 }
 
-RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp) {
-  const experiments::Validation& v = x.validation;
+void Runner::take_validation(const experiments::Validation& v) {
   sizes_ = v.sizes;
   common_ = v.stimulus;
   audio_peak_ = v.audio_peak;
   if (v.stimulus_width > 0) stim_w_ = v.stimulus_width, stim_h_ = v.stimulus_height;
   else if (!sizes_.empty()) stim_w_ = stim_h_ = std::max(1, sizes_.front().box_px);
+}
+
+void Runner::upload_assets() {
+  for (const auto& a : plan_.alternatives) alt_names_.push_back(a.name);
+  if (plan_.modality == Modality::image) {
+    stimuli::ImageSpec is;
+    is.width = is.height = 128;
+    for (const auto& a : plan_.alternatives)
+      icons_.push_back(a.icon.empty() ? Texture{} : d_->upload(stimuli::load_image(a.icon, is)));
+    masks_ = upload_masks(*d_, 4, stim_w_, stim_h_, 3, 4, plan_.seed + 7);
+  }
+  d_->show_cursor(auto_.on() ? false : true);
+}
+
+TrialPreview Runner::run_preview(const experiments::CheckedExperiment& x, const Plan& plan, int64_t trial) {
+  TrialPreview pv;
+  start_s_ = now_s();
+  if (!x.ok()) {
+    pv.error = "the experiment has errors (see the messages); a trial can be previewed once it validates";
+    return pv;
+  }
+  if (trial < 0 || trial >= static_cast<int64_t>(plan.trials.size())) {
+    pv.error = "the plan has no trial " + std::to_string(trial + 1) + " (it has " + std::to_string(plan.trials.size()) + ")";
+    return pv;
+  }
+  e_ = &*x.experiment;
+  plan_ = plan;
+  PlannedTrial t = plan_.trials[static_cast<size_t>(trial)];
+  if (plan_.blocks[static_cast<size_t>(t.block)].kind == BlockKind::headphone_check) {
+    pv.error = "a headphone-check trial is the fixed three-tone check; preview a practice, demo, main or catch trial";
+    return pv;
+  }
+  if (t.live) {  // made by the worker during a session, from the participant's seeds
+    pv.note = "this trial's metamer is made live during the session; the preview shows its reference";
+    t.stimulus = t.reference;
+    t.condition = "natural";
+    t.is_metamer = false;
+  }
+  if (e_->modality == Modality::audio) audio_ = std::make_unique<AudioOutput>(runner_audio_options(o_));
+  if (o_.station_profile && d_->info().gamma == "none")
+    d_->set_gamma_table(experiments::gamma_correction_table(o_.station_profile->gamma));
+  take_validation(x.validation);
+  if (const auto problems = check_station_screen(); !problems.empty()) {
+    pv.error = problems.front();
+    return pv;
+  }
+  upload_assets();
+  try {
+    pv.record = run_trial(t);
+    if (t.feedback) feedback(t, pv.record.response);
+    blank_frames(d_->frames_for(t.timing.iti_ms).frames);
+  } catch (const Aborted&) {
+    pv.aborted = true;
+  }
+  pv.shown = true;
+  return pv;
+}
+
+RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, const experiments::SessionPlan& sp) {
+  take_validation(x.validation);
   res_.action = sp.action;
   if (sp.action == experiments::SessionAction::refuse) {
     res_.session_id = sp.existing->id;
@@ -978,16 +1042,7 @@ RunResult Runner::open_and_present(const experiments::CheckedExperiment& x, cons
 
 RunResult Runner::present(int64_t first_unanswered) {
   const bool resumed = res_.action == experiments::SessionAction::resume;
-  // Everything the trials need that does not change: icons, masks.
-  for (const auto& a : plan_.alternatives) alt_names_.push_back(a.name);
-  if (plan_.modality == Modality::image) {
-    stimuli::ImageSpec is;
-    is.width = is.height = 128;
-    for (const auto& a : plan_.alternatives)
-      icons_.push_back(a.icon.empty() ? Texture{} : d_->upload(stimuli::load_image(a.icon, is)));
-    masks_ = upload_masks(*d_, 4, stim_w_, stim_h_, 3, 4, plan_.seed + 7);
-  }
-  d_->show_cursor(auto_.on() ? false : true);
+  upload_assets();  // everything the trials need that does not change: icons, masks
   // Live generation starts with the session (it works through instructions, practice and
   // demo blocks) and stops when it ends.
   const bool live = std::any_of(plan_.trials.begin(), plan_.trials.end(), [](const PlannedTrial& t) { return t.live; });
@@ -1095,6 +1150,12 @@ RunResult run_prepared_session(Display& display, const experiments::CheckedExper
                                const experiments::SessionPlan& plan, const RunOptions& o, std::ostream& log) {
   Runner r(o, log, &display);
   return r.run_prepared(x, plan);
+}
+
+TrialPreview preview_trial(Display& display, const experiments::CheckedExperiment& x, const experiments::Plan& plan,
+                           int64_t trial, const RunOptions& o, std::ostream& log) {
+  Runner r(o, log, &display);
+  return r.run_preview(x, plan, trial);
 }
 
 }  // namespace mm::app

@@ -24,7 +24,8 @@
 //
 // Sections
 //   [SECTION] Options    what the presentation needs beyond the session request
-//   [SECTION] Entry      run_session (opens a display), run_prepared_session (launch's)
+//   [SECTION] Entry      run_session (opens a display), run_prepared_session (launch's),
+//                        preview_trial (the designer's one trial, nothing recorded)
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -111,6 +112,25 @@ RunResult run_session(const RunOptions& o, std::ostream& log);
 // x must be ok() (validated at this display's refresh rate).
 RunResult run_prepared_session(Display& display, const experiments::CheckedExperiment& x,
                                const experiments::SessionPlan& plan, const RunOptions& o, std::ostream& log);
+
+// What a one-trial preview showed (preview_trial): the record a session would store for it,
+// not stored. record.timing_json holds each phase's requested and realized duration in
+// whole frames, its flip times and dropped frames, as a session's trial does.
+struct TrialPreview {
+  bool shown = false;         // the trial ran (answered, or aborted with Ctrl+Shift+Q)
+  bool aborted = false;
+  std::string note;           // e.g. a live trial shows its reference
+  std::string error;          // why it could not run (one line; nothing shown)
+  data::TrialRecord record;   // response, response times, dropped frames, timing_json
+};
+
+// Shows trial `trial` (its index in the plan) on a display that is already open (the
+// workbench's): fixation, stimulus, mask and response at the experiment's timing in whole
+// frames of this display, the block's feedback and the inter-trial interval, answered by
+// a person or by o's scripted participant. Nothing is recorded; the display stays open.
+// Throws NoAudioDevice for an audio experiment without an output.
+TrialPreview preview_trial(Display& display, const experiments::CheckedExperiment& x, const experiments::Plan& plan,
+                           int64_t trial, const RunOptions& o, std::ostream& log);
 
 // The display run_session opens for these options (fullscreen unless windowed; the
 // station's gamma table).

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 
 #include "app/launch.h"
 #include "app/studio_designer.h"
@@ -64,6 +65,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
   dopt.fullscreen = false;
   dopt.width = settings.width;
   dopt.height = settings.height;
+  dopt.resizable = true;
   dopt.title = "metamerlab studio";
   dopt.measure_frames = 10;
   dopt.font_px = 28;  // the atlas; the text size setting scales it
@@ -211,6 +213,11 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
     }
     d.flip();
     if (panel != studio_panels()[current]) last_read = -1e9;  // a panel just shown reads the database now
+    if (designer.preview_requested()) {  // one trial of the designed experiment, nothing recorded
+      ImGui::GetIO().FontGlobalScale = base_scale;
+      designer.run_preview(lo.run, out);
+      d.show_cursor(true);
+    }
     if (start.start_requested()) {
       ImGui::GetIO().FontGlobalScale = base_scale;  // the runner's screens at their own size
       start.run_requested(d, out, err);
@@ -226,6 +233,7 @@ int run_studio(const StudioOptions& o, std::ostream& out, std::ostream& err) {
 
   queue.shutdown();  // a running job stops and stays queued: the next start resumes it
   settings.panel = studio_panels()[current];
+  std::tie(settings.width, settings.height) = d.window_size();  // as the person left it
   try {
     write_studio_settings(o.settings, settings);
   } catch (const std::exception& e) {

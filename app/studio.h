@@ -168,6 +168,7 @@ struct StudioProbe {
     std::string focus;                    // the field a click on a message focused ("" = none)
     std::string plan;                     // the plan preview's summary, one line per block
     size_t set_thumbnails = 0;            // thumbnails drawn under the stimulus sets (one per category)
+    std::string preview;                  // what the last trial preview showed (or why not), one line each
   } designer;
 };
 

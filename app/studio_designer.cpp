@@ -37,23 +37,6 @@ namespace ex = mm::experiments;
 namespace {
 
 // [SECTION] Helpers -----------------------------------------------------------------------
-std::string joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const size_t a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
-    if (a != std::string::npos) out.push_back(item.substr(a, b - a + 1));
-  }
-  return out;
-}
-
 int resize_string(ImGuiInputTextCallbackData* data) {
   if (data->EventFlag == ImGuiInputTextFlags_CallbackResize) {
     auto* s = static_cast<std::string*>(data->UserData);
@@ -142,6 +125,57 @@ int default_ms(int i) {
 }
 
 }  // namespace
+
+// A list field's text: items separated by commas; an item holding a comma, a double quote
+// or spaces at its ends is written in double quotes, with \" and \\ inside.
+std::string list_text(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) {
+    if (!s.empty()) s += ", ";
+    const bool quote = x.empty() || x.find_first_of(",\"") != std::string::npos || x.front() == ' ' ||
+                       x.back() == ' ' || x.front() == '\t' || x.back() == '\t';
+    if (!quote) {
+      s += x;
+      continue;
+    }
+    s += '"';
+    for (char c : x) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s;
+}
+
+std::vector<std::string> parse_list_text(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  const auto blank = [&](size_t k) { return k < s.size() && (s[k] == ' ' || s[k] == '\t'); };
+  while (i < s.size()) {
+    while (blank(i)) ++i;
+    std::string item;
+    bool quoted = false;
+    if (i < s.size() && s[i] == '"') {  // "...": everything to the closing quote, \x is x
+      quoted = true;
+      for (++i; i < s.size() && s[i] != '"'; ++i) {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        item += s[i];
+      }
+      if (i < s.size()) ++i;  // the closing quote (an unclosed one ends at the end)
+      while (i < s.size() && s[i] != ',') ++i;  // anything after it up to the comma is dropped
+    } else {
+      const size_t comma = std::min(s.find(',', i), s.size());
+      item = s.substr(i, comma - i);
+      const size_t b = item.find_last_not_of(" \t");
+      item = b == std::string::npos ? "" : item.substr(0, b + 1);
+      i = comma;
+    }
+    if (quoted || !item.empty()) out.push_back(item);
+    if (i < s.size()) ++i;  // the comma
+  }
+  return out;
+}
 
 // [SECTION] Check -------------------------------------------------------------------------
 struct ExperimentDesigner::Check {
@@ -420,10 +454,10 @@ bool ExperimentDesigner::list(const std::string& field, const char* lbl, std::ve
   label(lbl);
   const std::string id = "##" + field;
   std::string& buf = buffers_[field];
-  if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = joined(v);
+  if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = list_text(v);
   bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll, false, {});
   if (changed) {
-    auto parsed = split_list(buf);
+    auto parsed = parse_list_text(buf);
     changed = parsed != v;
     v = std::move(parsed);
   }
@@ -979,6 +1013,7 @@ void ExperimentDesigner::draw_plan() {
     ImGui::EndTable();
   }
   probe_->designer.plan = probe_plan;
+  draw_trial_preview();
   if (check_->group_size == 0) return;
   ImGui::TextColored(kDim, "Rotation: participants %d-%d (each reference once per condition over the group)",
                      check_->group_first, check_->group_first + check_->group_size - 1);
@@ -1003,6 +1038,103 @@ void ExperimentDesigner::draw_plan() {
     }
     ImGui::EndTable();
   }
+}
+
+// One trial of a block, shown in this window with the session's own presentation (the
+// window runs it after this frame: run_preview), and what it showed, phase by phase.
+void ExperimentDesigner::draw_trial_preview() {
+  const ex::Plan& plan = check_->plan;
+  std::vector<std::string> blocks;  // the blocks with trials a person answers
+  std::vector<const ex::PlannedBlock*> with_trials;
+  for (const auto& b : plan.blocks)
+    if (b.trials > 0 && b.kind != ex::BlockKind::headphone_check) {
+      const std::string kind = ex::block_kind_name(b.kind);
+      blocks.push_back(std::to_string(b.index + 1) + " " + kind + (b.name.empty() || b.name == kind ? "" : " " + b.name));
+      with_trials.push_back(&b);
+    }
+  ImGui::Spacing();
+  ImGui::TextUnformatted("Preview a trial");
+  if (blocks.empty()) {
+    ImGui::TextColored(kDim, "no block with trials to preview");
+    return;
+  }
+  if (std::find(blocks.begin(), blocks.end(), preview_block_) == blocks.end()) preview_block_ = blocks.front();
+  choice("preview.block", "block", preview_block_, blocks, nullptr);
+  const size_t bi = static_cast<size_t>(std::find(blocks.begin(), blocks.end(), preview_block_) - blocks.begin());
+  const ex::PlannedBlock& b = *with_trials[bi];
+  label("trial in block");
+  ImGui::SetNextItemWidth(120 * scale_);
+  ImGui::InputInt("##preview.trial", &preview_trial_);
+  preview_trial_ = std::clamp(preview_trial_, 1, b.trials);
+  probe_->designer.widgets["preview.trial"] = item_rect(k_);
+  const ex::PlannedTrial& t = plan.trials[static_cast<size_t>(b.first_trial + preview_trial_ - 1)];
+  ImGui::TextColored(kDim, "of %d: %s, %s%s", b.trials, t.condition.c_str(), t.category.c_str(),
+                     t.live ? " (a live metamer: the preview shows its reference)" : "");
+  if (!check_->checked.ok()) {
+    ImGui::TextColored(kDim, "a trial can be previewed once the experiment validates");
+  } else if (button("Preview trial")) {
+    preview_index_ = t.index;
+  }
+  ImGui::SameLine();
+  ImGui::TextColored(kDim, "Ctrl+Shift+Q ends it");
+  if (!preview_text_.empty()) {
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(preview_bad_ ? kRed : kDim, "%s", preview_text_.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  probe_->designer.preview = preview_text_;
+}
+
+bool ExperimentDesigner::preview_requested() const { return preview_index_ >= 0; }
+
+void ExperimentDesigner::run_preview(const RunOptions& o, std::ostream& log) {
+  const int64_t trial = preview_index_;
+  preview_index_ = -1;
+  if (trial < 0 || !check_) return;
+  preview_bad_ = true;
+  TrialPreview pv;
+  try {
+    pv = preview_trial(d_, check_->checked, check_->plan, trial, o, log);
+  } catch (const std::exception& e) {
+    preview_text_ = std::string("the trial could not be shown: ") + first_line(e.what());
+    return;
+  }
+  if (!pv.error.empty()) {
+    preview_text_ = pv.error;
+    return;
+  }
+  preview_bad_ = pv.aborted;
+  // Each phase: requested ms, the whole frames it was given, what that lasts at this
+  // refresh, and what the flips measured (to the next phase's onset).
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  const ex::PlannedTrial& t = check_->plan.trials[static_cast<size_t>(trial)];
+  s << "trial " << trial + 1 << " of the plan (" << t.condition << ", " << t.category << ")";
+  if (pv.aborted) s << ": ended with Ctrl+Shift+Q";
+  s << "\n";
+  if (!pv.note.empty()) s << pv.note << "\n";
+  if (!pv.aborted) {
+    const nlohmann::json tj = nlohmann::json::parse(pv.record.timing_json, nullptr, false);
+    std::vector<std::string> phases;
+    for (const char* ph : {"fixation", "stimulus", "mask", "response"})
+      if (tj.is_object() && tj.contains(ph)) phases.push_back(ph);
+    for (size_t i = 0; i < phases.size(); ++i) {
+      const auto& p = tj[phases[i]];
+      s << phases[i] << ": " << p.value("requested_ms", 0) << " ms requested";
+      if (phases[i] != "response") {
+        s << ", " << p.value("frames", 0) << " frames = " << p.value("realized_ms", 0.0) << " ms";
+        if (i + 1 < phases.size())
+          s << ", measured " << (tj[phases[i + 1]].value("actual_s", 0.0) - p.value("actual_s", 0.0)) * 1000.0 << " ms";
+      }
+      s << ", " << p.value("dropped", 0) << " dropped\n";
+    }
+    s << "answer " << (pv.record.response.empty() ? "(none)" : pv.record.response) << " ("
+      << (pv.record.correct ? "correct" : "wrong") << ")";
+    if (pv.record.rt_response_ms >= 0) s << " after " << pv.record.rt_response_ms << " ms";
+    s << "; nothing was recorded";
+  }
+  preview_text_ = s.str();
 }
 
 void ExperimentDesigner::draw(float scale, StudioProbe& probe) {

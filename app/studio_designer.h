@@ -22,8 +22,13 @@
 //   Plan         a participant's plan (plan_session): blocks, trials, conditions, the
 //                estimated duration, and the rotation table (references x participants ->
 //                condition) over one rotation group.
+//   Preview    one trial of any block with trials (the block, the trial in it), shown in
+//                this window by the session runner's own presentation (app/runner.h,
+//                preview_trial) at the display's refresh, answered with the mouse or keys,
+//                nothing recorded; then each phase's requested ms, whole frames, realized
+//                and measured ms, dropped frames, and the answer.
 //
-// Not here: previewing a trial in the window, a file picker.
+// Not here: a file picker.
 #pragma once
 #include <future>
 #include <map>
@@ -33,6 +38,7 @@
 #include <vector>
 
 #include "app/display.h"
+#include "app/runner.h"
 #include "app/studio_thumbnails.h"
 #include "experiments/experiment_writer.h"
 #include "experiments/session.h"
@@ -42,6 +48,13 @@ struct StudioProbe;
 }
 
 namespace mm::app::studio {
+
+// A list field's text (alternatives, folders, include and exclude patterns, layers,
+// judges): the items joined by ", ", an item holding a comma, a double quote or spaces at
+// its ends in double quotes (\" and \\ inside). parse_list_text reads it back: list_text's
+// text to the same items; typed text's unquoted items trimmed, empty ones dropped.
+std::string list_text(const std::vector<std::string>& items);
+std::vector<std::string> parse_list_text(const std::string& text);
 
 class ExperimentDesigner {
  public:
@@ -60,6 +73,10 @@ class ExperimentDesigner {
   void open(const std::string& path);
   void save(const std::string& path, bool as);
   const std::string& status() const { return status_; }
+  // The Preview button asked for a trial; run_preview shows it on the display (the window
+  // calls it between frames: the trial takes the window until it is answered).
+  bool preview_requested() const;
+  void run_preview(const RunOptions& o, std::ostream& log);
   const experiments::ExperimentDraft& draft() const { return draft_; }
 
  private:
@@ -93,6 +110,7 @@ class ExperimentDesigner {
   void draw_analysis();
   void draw_messages();
   void draw_plan();
+  void draw_trial_preview();
 
   void edited();                  // the draft changed
   void recheck();                 // starts the validation and plan of the current draft (or file)
@@ -125,6 +143,11 @@ class ExperimentDesigner {
   std::string focus_;             // the field to scroll to and focus (set by a message click)
   int focus_frames_ = 0;
   int participant_ = 1;
+  std::string preview_block_;     // the block chosen for a preview ("N kind name")
+  int preview_trial_ = 1;         // its trial, from 1
+  int64_t preview_index_ = -1;    // the plan's trial the Preview button asked for (-1 none)
+  std::string preview_text_;      // what the last preview showed, or why it could not
+  bool preview_bad_ = false;
   std::map<std::string, Texture> icons_;  // by path (absolute)
   std::map<std::string, std::string> icon_files_;  // FOLDER/alternative -> its image file ("" none)
   std::vector<std::string> zoo_;          // zoo:NAME of the models folder's sidecars

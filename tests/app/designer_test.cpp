@@ -4,7 +4,8 @@
 // to a file whose plan is the bundled file's plan; a malformed file shows its error at its
 // field (a click on the message focuses the field) and nothing is written; a file with
 // comments is saved only after "Save anyway", and then as the writer writes it; an image
-// set shows a thumbnail of each category.
+// set shows a thumbnail of each category; a trial previewed in the window reports its
+// phases and records nothing.
 #include <gtest/gtest.h>
 
 #include <SDL.h>
@@ -17,9 +18,11 @@
 #include <sstream>
 
 #include "app/studio.h"
+#include "app/studio_designer.h"
 #include "experiments/experiment.h"
 #include "experiments/experiment_writer.h"
 #include "experiments/plan.h"
+#include "stimuli/stimuli.h"
 #include "tests/experiments/lab.h"
 #include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
@@ -425,6 +428,95 @@ TEST(StudioDesigner, ImageSetsShowAThumbnailPerCategory) {
       colours.insert(uint32_t(q[0]) << 16 | uint32_t(q[1]) << 8 | q[2]);
     }
   EXPECT_GT(colours.size(), 20u) << "the cat thumbnail at " << cat.x << "," << cat.y;
+}
+
+// List fields: an item with a comma (a glob's braces, a category name) survives the text.
+TEST(StudioDesigner, ListTextKeepsCommasQuotesAndSpaces) {
+  namespace st = mm::app::studio;
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"cat"},
+      {"cat", "dog", "bird"},
+      {"*.{png,jpg}", "b"},
+      {"say \"hi\"", "back\\slash", " padded ", ""},
+      {"a,b,c"},
+  };
+  for (const auto& v : cases) EXPECT_EQ(st::parse_list_text(st::list_text(v)), v) << st::list_text(v);
+  EXPECT_EQ(st::list_text({"*.{png,jpg}", "b"}), "\"*.{png,jpg}\", b");
+  // What a person types: unquoted items trimmed, empty ones dropped; a quoted one kept whole.
+  EXPECT_EQ(st::parse_list_text("cat , dog,, bird ,"), (std::vector<std::string>{"cat", "dog", "bird"}));
+  EXPECT_EQ(st::parse_list_text("\"a, b\" , c"), (std::vector<std::string>{"a, b", "c"}));
+  EXPECT_EQ(st::parse_list_text("\"unclosed, x"), (std::vector<std::string>{"unclosed, x"}));
+}
+
+// A trial previewed in the window: the session's own presentation at the display's refresh
+// (the stimulus screen shows the image), answered by the scripted participant, its phases
+// reported frame by frame, and nothing recorded in the database.
+TEST(StudioDesigner, ATrialIsPreviewedWithItsTimingAndNothingIsRecorded) {
+  mm::test::TempDir tmp("designer-preview");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
+  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string db = root + "/out/demo/metamerlab.db";
+  const auto trials_in_db = [&] {
+    mm::data::Store st(db);
+    size_t n = 0;
+    for (const auto& ses : st.list_sessions()) n += 1 + st.trials_of_session(ses.id).size();
+    return n;
+  };
+  const size_t before = trials_in_db();
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.type("path", path);
+  s.click("Open");
+  s.settle();
+  std::string practice, main_block;
+  s.click("Preview trial");  // the first block with trials: practice, trial 1
+  s.then([&](StudioProbe& p, int64_t k) {
+    practice = p.designer.preview;
+    return !practice.empty() || k > 300;
+  });
+  s.pick("preview.block", "4 main");
+  s.click("Preview trial");
+  s.then([&](StudioProbe& p, int64_t k) {
+    if (p.designer.preview != practice) main_block = p.designer.preview;
+    return !main_block.empty() || k > 300;
+  });
+  StudioOptions o;
+  o.db = db;
+  o.run.auto_policy = "correct";
+  o.run.screenshots = root + "/shots";
+  run(o, s, 2400);
+  // The practice block's own timing (500/400/400 ms), each in whole frames of the display.
+  EXPECT_NE(practice.find("trial 1 of the plan"), std::string::npos) << practice;
+  EXPECT_NE(practice.find("fixation: 500 ms requested, "), std::string::npos) << practice;
+  EXPECT_NE(practice.find("stimulus: 400 ms requested, "), std::string::npos) << practice;
+  EXPECT_NE(practice.find("mask: 400 ms requested, "), std::string::npos) << practice;
+  EXPECT_NE(practice.find("(correct) after "), std::string::npos) << practice;
+  EXPECT_NE(practice.find("nothing was recorded"), std::string::npos) << practice;
+  EXPECT_NE(main_block.find(" of the plan ("), std::string::npos) << main_block;
+  EXPECT_EQ(main_block.find("practice"), std::string::npos) << main_block;
+  EXPECT_NE(main_block.find("fixation: "), std::string::npos) << main_block;
+  EXPECT_EQ(trials_in_db(), before);
+  // The stimulus screen showed an image: many colours in the middle of the window.
+  std::string stim;
+  for (const auto& e : fs::directory_iterator(root + "/shots"))
+    if (e.path().filename().string().find("_stimulus.png") != std::string::npos) stim = e.path().string();
+  ASSERT_FALSE(stim.empty());
+  mm::stimuli::ImageSpec spec;
+  spec.width = 1280, spec.height = 900;  // the window's size: no resampling
+  const mm::stimuli::Array img = mm::stimuli::load_image(stim, spec);
+  std::set<uint32_t> colours;
+  const int64_t plane = spec.width * spec.height;
+  for (int y = spec.height / 2 - 40; y < spec.height / 2 + 40; ++y)
+    for (int x = spec.width / 2 - 40; x < spec.width / 2 + 40; ++x) {
+      uint32_t c = 0;
+      for (int ch = 0; ch < 3; ++ch)
+        c = c << 8 | static_cast<uint32_t>(img.data[static_cast<size_t>(ch * plane + y * spec.width + x)] * 255 + 0.5f);
+      colours.insert(c);
+    }
+  EXPECT_GT(colours.size(), 20u) << stim;
+  if (const char* dir = std::getenv("METAMERLAB_KEEP_SCREENSHOTS")) fs::copy_file(stim, std::string(dir) + "/designer_preview_stimulus.png", fs::copy_options::overwrite_existing);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ namespace {
 std::string run(StudioOptions o, const std::function<void(StudioProbe&)>& probe, int* code = nullptr,
                 int64_t max_frames = 400) {
   mm::test::ensure_xvfb();
-  if (o.width == 0) o.width = 1024, o.height = 700;
+  if (o.width == 0 && o.settings.empty()) o.width = 1024, o.height = 700;  // else the remembered size
   o.probe = [&](StudioProbe& p) {
     probe(p);
     if (p.frame > max_frames) {  // a script that never quits is a failure, not a hang
@@ -194,6 +194,7 @@ TEST(Studio, KeysAndClicksSwitchPanelsTheTextSizeChangesAndTheSettingsAreRemembe
   std::vector<Rect> tabs;
   float font = 0, tab_w17 = 0, tab_w20 = 0;
   int code = -1;
+  std::pair<int, int> resized;
   const std::string err = run(o, [&](StudioProbe& p) {
     shown[p.frame] = p.panel;
     tabs = p.tabs;
@@ -207,6 +208,8 @@ TEST(Studio, KeysAndClicksSwitchPanelsTheTextSizeChangesAndTheSettingsAreRemembe
     if (p.frame == 12) for (int i = 0; i < 3; ++i) d.push_key("=", true);  // 17 -> 20 px
     if (p.frame == 15) d.move_pointer(p.tabs[1].cx(), p.tabs[1].cy());     // the Stimuli tab
     if (p.frame == 17) d.push_click(p.tabs[1].cx(), p.tabs[1].cy());
+    if (p.frame == 18) d.set_window_size(1100, 760);       // as a window manager resizes it
+    if (p.frame == 21) resized = {d.width(), d.height()};
     if (p.frame == 21) d.push_key("Q", true);
   }, &code);
   EXPECT_EQ(code, 0);
@@ -229,20 +232,24 @@ TEST(Studio, KeysAndClicksSwitchPanelsTheTextSizeChangesAndTheSettingsAreRemembe
   EXPECT_EQ(s.panel, "Stimuli");
   EXPECT_EQ(s.font_px, 20);
   EXPECT_EQ(s.database, o.db);
-  EXPECT_EQ(s.width, 1024);
-  EXPECT_EQ(s.height, 700);
+  // The window was resized: drawn at its new size, and that size remembered.
+  EXPECT_EQ(resized, std::make_pair(1100, 760)) << "the drawable size after the resize (Xvfb: 1 pixel per point)";
+  EXPECT_EQ(s.width, 1100);
+  EXPECT_EQ(s.height, 760);
   StudioOptions again;
   again.settings = o.settings;
   std::string first;
   float font2 = 0;
   std::string status;
+  std::pair<int, int> opened;
   run(again, [&](StudioProbe& p) {
-    if (first.empty()) first = p.panel, font2 = p.font_px;  // the first panel shown
+    if (first.empty()) first = p.panel, font2 = p.font_px, opened = p.display->window_size();  // the first panel shown
     if (p.frame == 2) p.display->push_key("4", true);
     if (p.frame == 4) status = p.status, p.quit = true;
   });
   EXPECT_EQ(first, "Stimuli");
   EXPECT_EQ(font2, 20);
+  EXPECT_EQ(opened, std::make_pair(1100, 760));
   EXPECT_NE(status.find("no database at " + o.db), std::string::npos) << status;  // remembered, not created
   EXPECT_FALSE(fs::exists(o.db));
 
