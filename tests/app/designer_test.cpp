@@ -107,11 +107,24 @@ struct Steps {
     click(widget);
     click(widget + "=" + choice);
   }
+  // Types the experiment file's path and opens it.
+  void open(const std::string& path) {
+    type("path", path);
+    click("Open");
+  }
   // Waits until the validation of the latest edit is in.
   void settle() {
     then([](StudioProbe& p, int64_t k) { return k >= 3 && !p.designer.checking; });
   }
 };
+
+// A copy of demo-images and its stimuli under root, with a fake demo database
+// (out/demo/metamerlab.db); returns the experiment file.
+std::string demo_tree(const std::string& root) {
+  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
+  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  return path;
+}
 
 std::string run(StudioOptions o, Steps& steps, int64_t max_frames) {
   mm::test::ensure_xvfb();
@@ -151,8 +164,7 @@ std::vector<std::string> listing(const std::string& dir) {
 TEST(StudioDesigner, DemoImagesBuiltFromANewExperimentPlansAsTheBundledFile) {
   mm::test::TempDir tmp("designer-build");
   const std::string root = fs::absolute(tmp.path).string();
-  const std::string bundled = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
-  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string bundled = demo_tree(root);
   const std::string db = root + "/out/demo/metamerlab.db";
   const std::string built = root + "/experiments/built.toml";
 
@@ -271,8 +283,7 @@ TEST(StudioDesigner, AMalformedFileShowsItsErrorAtItsFieldAndNothingIsWritten) {
 
   Steps s;
   s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
-  s.type("path", path);
-  s.click("Open");
+  s.open(path);
   s.settle();
   StudioProbe::Designer seen;
   s.then([&](StudioProbe& p, int64_t k) {
@@ -330,14 +341,12 @@ TEST(StudioDesigner, AMalformedFileShowsItsErrorAtItsFieldAndNothingIsWritten) {
 TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
   mm::test::TempDir tmp("designer-comments");
   const std::string root = fs::absolute(tmp.path).string();
-  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
-  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string path = demo_tree(root);
   const std::string original = mm::test::read_bytes(path);
 
   Steps s;
   s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
-  s.type("path", path);
-  s.click("Open");
+  s.open(path);
   s.settle();
   s.click("Save");
   std::string first, bytes_after_first, second;
@@ -386,12 +395,10 @@ TEST(StudioDesigner, AFileWithCommentsIsSavedOnlyAfterSaveAnyway) {
 TEST(StudioDesigner, ImageSetsShowAThumbnailPerCategory) {
   mm::test::TempDir tmp("designer-thumbs");
   const std::string root = fs::absolute(tmp.path).string();
-  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
-  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string path = demo_tree(root);
   Steps s;
   s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
-  s.type("path", path);
-  s.click("Open");
+  s.open(path);
   s.settle();
   size_t drawn = 0;
   std::map<std::string, Rect> thumbs;
@@ -455,8 +462,7 @@ TEST(StudioDesigner, ListTextKeepsCommasQuotesAndSpaces) {
 TEST(StudioDesigner, ATrialIsPreviewedWithItsTimingAndNothingIsRecorded) {
   mm::test::TempDir tmp("designer-preview");
   const std::string root = fs::absolute(tmp.path).string();
-  const std::string path = ex::testing::scratch_tree(root, "demo-images.toml", "emoji16");
-  ex::testing::write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  const std::string path = demo_tree(root);
   const std::string db = root + "/out/demo/metamerlab.db";
   const auto trials_in_db = [&] {
     mm::data::Store st(db);
@@ -467,8 +473,7 @@ TEST(StudioDesigner, ATrialIsPreviewedWithItsTimingAndNothingIsRecorded) {
   const size_t before = trials_in_db();
   Steps s;
   s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
-  s.type("path", path);
-  s.click("Open");
+  s.open(path);
   s.settle();
   std::string practice, main_block;
   s.click("Preview trial");  // the first block with trials: practice, trial 1
