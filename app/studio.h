@@ -169,6 +169,8 @@ struct StudioProbe {
     std::string plan;                     // the plan preview's summary, one line per block
     size_t set_thumbnails = 0;            // thumbnails drawn under the stimulus sets (one per category)
     std::string preview;                  // what the last trial preview showed (or why not), one line each
+    std::string picker;                   // the folder the open file picker lists ("" = closed)
+    std::string table_status, words_status;  // the set table and words file editors' last lines
   } designer;
 };
 

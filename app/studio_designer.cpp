@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "app/studio.h"
+#include "app/studio_files.h"
 #include "app/studio_widgets.h"
 #include "experiments/plan.h"
 #include "stimuli/resources.h"
@@ -37,22 +38,6 @@ namespace ex = mm::experiments;
 namespace {
 
 // [SECTION] Helpers -----------------------------------------------------------------------
-int resize_string(ImGuiInputTextCallbackData* data) {
-  if (data->EventFlag == ImGuiInputTextFlags_CallbackResize) {
-    auto* s = static_cast<std::string*>(data->UserData);
-    s->resize(static_cast<size_t>(data->BufTextLen));
-    data->Buf = s->data();
-  }
-  return 0;
-}
-
-// An ImGui text field over a std::string (grown as typed).
-bool input_string(const char* id, std::string& s, ImGuiInputTextFlags flags, bool multiline, ImVec2 size) {
-  flags |= ImGuiInputTextFlags_CallbackResize;
-  if (multiline) return ImGui::InputTextMultiline(id, s.data(), s.capacity() + 1, size, flags, resize_string, &s);
-  return ImGui::InputText(id, s.data(), s.capacity() + 1, flags, resize_string, &s);
-}
-
 // The models folder: METAMERLAB_MODELS, else the data folder's models/ ("" when neither).
 std::string models_dir() {
   if (const char* env = std::getenv("METAMERLAB_MODELS"); env && *env) return env;
@@ -346,7 +331,11 @@ void ExperimentDesigner::save(const std::string& path, bool as) {
     status_bad_ = true;
     return;
   }
-  const std::string text = ex::write_draft(draft_).text;
+  // Save as into another folder: relative paths rewritten to name the same files from there.
+  ex::ExperimentDraft out = draft_;
+  const std::string to = fs::absolute(path).parent_path().lexically_normal().string();
+  const int moved = as ? ex::rebase_paths(out, anchor(), to) : 0;
+  const std::string text = ex::write_draft(out).text;
   // What would be lost: the file on disk, if its text is not what the writer gives for it.
   std::error_code ec;
   std::string why;
@@ -384,6 +373,8 @@ void ExperimentDesigner::save(const std::string& path, bool as) {
     return;
   }
   confirm_.clear();
+  draft_ = std::move(out);
+  buffers_.clear();
   file_ = path;
   path_field_ = path;
   disk_text_ = text;
@@ -394,7 +385,8 @@ void ExperimentDesigner::save(const std::string& path, bool as) {
   ++version_;
   last_edit_s_ = 0;
   size_t errors = check_ ? check_->checked.errors.size() : 0;
-  status_ = "saved " + path + (errors ? " (" + std::to_string(errors) + " problems remain: see the messages)" : "");
+  status_ = "saved " + path + (moved ? " (" + std::to_string(moved) + " relative paths rewritten for its folder)" : "") +
+            (errors ? " (" + std::to_string(errors) + " problems remain: see the messages)" : "");
   status_bad_ = false;
 }
 
@@ -441,27 +433,36 @@ void ExperimentDesigner::at_field(const std::string& field, const Rect* rect) {
   }
 }
 
-bool ExperimentDesigner::text(const std::string& field, const char* lbl, std::string& v, bool multiline) {
+bool ExperimentDesigner::text(const std::string& field, const char* lbl, std::string& v, bool multiline,
+                              const Browse* browse) {
   label(lbl);
   const std::string id = "##" + field;
-  const bool changed = input_string(id.c_str(), v, multiline ? 0 : ImGuiInputTextFlags_AutoSelectAll, multiline,
-                                    ImVec2(std::min(400 * scale_, ImGui::GetContentRegionAvail().x - 200 * scale_), 70 * scale_));
-  at_field(field);
+  bool changed = input_string(id.c_str(), v, multiline ? 0 : ImGuiInputTextFlags_AutoSelectAll, multiline,
+                              std::min(400 * scale_, ImGui::GetContentRegionAvail().x - 200 * scale_), 70 * scale_);
+  const Rect r = item_rect(k_);
+  if (browse) changed |= browse_button(field, v, *browse, v);
+  at_field(field, &r);
   return changed;
 }
 
-bool ExperimentDesigner::list(const std::string& field, const char* lbl, std::vector<std::string>& v) {
+bool ExperimentDesigner::list(const std::string& field, const char* lbl, std::vector<std::string>& v, const Browse* browse) {
   label(lbl);
   const std::string id = "##" + field;
   std::string& buf = buffers_[field];
   if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = list_text(v);
-  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll, false, {});
+  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll);
   if (changed) {
     auto parsed = parse_list_text(buf);
     changed = parsed != v;
     v = std::move(parsed);
   }
-  at_field(field);
+  const Rect r = item_rect(k_);
+  std::string added;
+  if (browse && browse_button(field, v.empty() ? std::string() : v.back(), *browse, added)) {
+    v.push_back(added);
+    changed = true;
+  }
+  at_field(field, &r);
   return changed;
 }
 
@@ -470,7 +471,7 @@ bool ExperimentDesigner::integer(const std::string& field, const char* lbl, std:
   const std::string id = "##" + field;
   std::string& buf = buffers_[field];
   if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = v ? std::to_string(*v) : "";
-  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll | ImGuiInputTextFlags_CharsDecimal, false, {});
+  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll | ImGuiInputTextFlags_CharsDecimal);
   if (changed) {
     std::optional<int64_t> parsed;
     char* end = nullptr;
@@ -493,7 +494,7 @@ bool ExperimentDesigner::number(const std::string& field, const char* lbl, std::
   const std::string id = "##" + field;
   std::string& buf = buffers_[field];
   if (ImGui::GetActiveID() != ImGui::GetID(id.c_str())) buf = v ? ex::shortest_number(*v) : "";
-  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll | ImGuiInputTextFlags_CharsScientific, false, {});
+  bool changed = input_string(id.c_str(), buf, ImGuiInputTextFlags_AutoSelectAll | ImGuiInputTextFlags_CharsScientific);
   if (changed) {
     std::optional<double> parsed;
     char* end = nullptr;
@@ -579,9 +580,11 @@ void ExperimentDesigner::draw_responses() {
   at_field("responses");
   bool c = false;
   c |= list("responses.alternatives", "alternatives", draft_.alternatives);
-  c |= text("responses.words_file", "words_file", draft_.words_file);
+  static const Browse words{FilePicker::Kind::save_file, {".txt"}}, folder{FilePicker::Kind::folder, {}};
+  c |= text("responses.words_file", "words_file", draft_.words_file, false, &words);
+  draw_words_editor();
   if (draft_.modality != "audio") {
-    c |= text("responses.icons", "icons folder", draft_.icons_folder);
+    c |= text("responses.icons", "icons folder", draft_.icons_folder, false, &folder);
     bool table = draft_.icons_folder.empty() && !draft_.icons.empty();
     if (ImGui::Checkbox("one file per alternative ([responses.icons])", &table)) {
       if (table) {
@@ -705,11 +708,14 @@ void ExperimentDesigner::draw_sets() {
     ImGui::PushID(f.c_str());
     ImGui::Separator();
     c |= text(f, "[sets.NAME] name", s.name);
-    c |= list(f + ".folders", "folders", s.folders);
+    static const Browse folder{FilePicker::Kind::folder, {}}, csv{FilePicker::Kind::open_file, {".csv"}};
+    c |= list(f + ".folders", "folders", s.folders, &folder);
     c |= list(f + ".include", "include", s.include);
     c |= list(f + ".exclude", "exclude", s.exclude);
-    c |= text(f + ".table", "table (CSV)", s.table);
-    if (const ex::StimulusSet* set = e ? e->find_set(s.name) : nullptr) {
+    c |= text(f + ".table", "table (CSV)", s.table, false, &csv);
+    const ex::StimulusSet* set = e ? e->find_set(s.name) : nullptr;
+    draw_set_table_buttons(i, set);
+    if (set) {
       std::map<std::string, int> per;
       for (const auto& it : set->items) ++per[it.category];
       std::string line;
@@ -724,7 +730,10 @@ void ExperimentDesigner::draw_sets() {
     if (button("Remove set##" + f + ".remove")) remove = static_cast<long>(i);
     ImGui::PopID();
   }
-  if (remove >= 0) draft_.sets.erase(draft_.sets.begin() + remove), c = true;
+  if (remove >= 0) {
+    draft_.sets.erase(draft_.sets.begin() + remove), c = true;
+    if (table_.open && table_.set >= static_cast<size_t>(remove)) table_.open = false;  // its set moved or went
+  }
   if (button("Add set")) {
     draft_.sets.push_back({});
     draft_.sets.back().name = "set" + std::to_string(draft_.sets.size());
@@ -777,9 +786,11 @@ void ExperimentDesigner::draw_sources() {
     if (ImGui::Checkbox("during the session (generate = \"live\")", &live)) s.live = live, c = true;
     at_field(f + ".generate");
     if (!s.live) {
-      c |= text(f + ".database", "database", s.database);
-      c |= text(f + ".folder", "folder", s.folder);
-      c |= text(f + ".table", "table (CSV)", s.table);
+      static const Browse db{FilePicker::Kind::open_file, {".db", ".sqlite"}}, folder{FilePicker::Kind::folder, {}},
+          csv{FilePicker::Kind::open_file, {".csv"}};
+      c |= text(f + ".database", "database", s.database, false, &db);
+      c |= text(f + ".folder", "folder", s.folder, false, &folder);
+      c |= text(f + ".table", "table (CSV)", s.table, false, &csv);
       c |= flag(f + ".assume_passed", "assume_passed", s.assume_passed, "(default) false");
       c |= text(f + ".model_sha256", "model_sha256", s.model_sha256);
       if (s.database.empty() && s.folder.empty() && s.table.empty())
@@ -849,7 +860,8 @@ void ExperimentDesigner::draw_blocks() {
     c |= choice(f + ".kind", "kind", b.kind, kKinds, nullptr);
     c |= text(f + ".name", "name", b.name);
     c |= text(f + ".text", "text", b.text, true);
-    c |= text(f + ".file", "or text from file", b.file);
+    static const Browse text_file{FilePicker::Kind::open_file, {".txt", ".md"}};
+    c |= text(f + ".file", "or text from file", b.file, false, &text_file);
     if (trial) c |= choice(f + ".set", "set", b.set, set_names, "(none)");
     if (k == "practice" || k == "demo" || k == "catch") c |= integer(f + ".trials", "trials", b.trials);
     if (trial) c |= flag(f + ".feedback", "feedback", b.feedback, k == "practice" ? "(default) true" : "(default) false");
@@ -926,9 +938,13 @@ void ExperimentDesigner::draw_analysis() {
 void ExperimentDesigner::draw_file_bar() {
   if (button("New")) new_experiment();
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(std::max(200.0f, ImGui::GetContentRegionAvail().x - 420 * scale_));
-  input_string("##path", path_field_, ImGuiInputTextFlags_AutoSelectAll, false, {});
+  ImGui::SetNextItemWidth(std::max(200.0f, ImGui::GetContentRegionAvail().x - 450 * scale_));
+  input_string("##path", path_field_, ImGuiInputTextFlags_AutoSelectAll);
   probe_->designer.widgets["path"] = item_rect(k_);
+  static const Browse experiment_file{FilePicker::Kind::save_file, {".toml"}};
+  std::string picked;
+  if (browse_button("path", path_field_.empty() ? anchor() + "/" : path_field_, experiment_file, picked))
+    path_field_ = fs::absolute(picked).lexically_normal().string();
   ImGui::SameLine();
   if (button("Open")) open(path_field_);
   ImGui::SameLine();
@@ -1164,6 +1180,7 @@ void ExperimentDesigner::draw(float scale, StudioProbe& probe) {
   draw_messages();
   draw_plan();
   ImGui::EndChild();
+  draw_picker();
   thumbs_.end_frame();
 
   auto& pd = probe.designer;

@@ -1,7 +1,8 @@
 // app/studio_designer.h: the workbench's Experiment panel (issue 13, part 2): an experiment
 // file designed through widgets instead of written by hand.
 //
-//   File         New, Open (the path field), Save, Save as (the path field). The panel edits
+//   File         New, Open (the path field), Save, Save as (the path field; relative paths
+//                are rewritten to name the same files from the new folder). The panel edits
 //                an ExperimentDraft (experiments/experiment_writer.h: the keys as written);
 //                Save writes write_draft's TOML atomically. A file whose text the writer would
 //                not give back as it is (comments, another layout, keys it drops) is saved
@@ -27,8 +28,11 @@
 //                preview_trial) at the display's refresh, answered with the mouse or keys,
 //                nothing recorded; then each phase's requested ms, whole frames, realized
 //                and measured ms, dropped frames, and the answer.
-//
-// Not here: a file picker.
+//   Files        (studio_designer_files.cpp) a "..." beside each path field opens the file
+//                picker (app/studio_files.h) and fills the field, relative to the
+//                experiment's folder; a set's CSV table edited row by row and saved (or
+//                made from the files its folders list, which the set then uses); the
+//                words file of [responses] edited as text and saved.
 #pragma once
 #include <future>
 #include <map>
@@ -39,9 +43,11 @@
 
 #include "app/display.h"
 #include "app/runner.h"
+#include "app/studio_files.h"
 #include "app/studio_thumbnails.h"
 #include "experiments/experiment_writer.h"
 #include "experiments/session.h"
+#include "experiments/set_table.h"
 
 namespace mm::app {
 struct StudioProbe;
@@ -82,9 +88,17 @@ class ExperimentDesigner {
  private:
   struct Check;  // the last validation and plan preview
 
+  // A path field's picker: what it picks, and which files it lists.
+  struct Browse {
+    FilePicker::Kind kind;
+    std::vector<std::string> extensions;  // empty: every file
+  };
+
   // [widgets] (studio_designer.cpp) each returns true when the value changed
-  bool text(const std::string& field, const char* label, std::string& v, bool multiline = false);
-  bool list(const std::string& field, const char* label, std::vector<std::string>& v);
+  bool text(const std::string& field, const char* label, std::string& v, bool multiline = false,
+            const Browse* browse = nullptr);
+  // browse: an "add" button beside the field appends a picked folder
+  bool list(const std::string& field, const char* label, std::vector<std::string>& v, const Browse* browse = nullptr);
   // frames_default: a duration; its whole frames (or the default's) are shown beside it
   bool integer(const std::string& field, const char* label, std::optional<int64_t>& v,
                const int* frames_default = nullptr);
@@ -111,6 +125,17 @@ class ExperimentDesigner {
   void draw_messages();
   void draw_plan();
   void draw_trial_preview();
+
+  // [files] (studio_designer_files.cpp)
+  // A "..." button opening the picker for `field` at `current` (relative to the experiment's
+  // folder); returns true on the frame the picker's choice for it arrives, in `v`.
+  bool browse_button(const std::string& field, const std::string& current, const Browse& b, std::string& v);
+  std::string as_written(const std::string& path) const;  // relative to anchor() unless only "/" is shared
+  void draw_picker();
+  void draw_set_table_buttons(size_t set, const experiments::StimulusSet* loaded);
+  void draw_table_editor();
+  void save_table();
+  void draw_words_editor();
 
   void edited();                  // the draft changed
   void recheck();                 // starts the validation and plan of the current draft (or file)
@@ -153,6 +178,24 @@ class ExperimentDesigner {
   std::vector<std::string> zoo_;          // zoo:NAME of the models folder's sidecars
   ThumbnailCache thumbs_{d_, 256, 8};     // the stimulus sets' thumbnails, one per category
   std::map<std::string, std::vector<std::string>> layers_;  // a model's layers (sidecar), by model and folder
+  FilePicker picker_;
+  std::map<std::string, std::string> picked_;  // the picker's choice, by field, until the field takes it
+  struct TableEdit {                 // a set's CSV table being edited (one at a time)
+    bool open = false;
+    size_t set = 0;                  // its index in draft_.sets
+    std::string path;                // the CSV file, as the draft names it
+    std::string base;                // the folder the rows' relative files start from (absolute)
+    std::vector<experiments::SetTableRow> rows;
+    bool from_folders = false;       // made from the set's folders: saving switches the set to it
+    std::string status;
+    bool bad = false;
+  } table_;
+  struct WordsEdit {                 // the words file being edited
+    bool open = false;
+    std::string path;                // absolute
+    std::string text, status;
+    bool bad = false;
+  } words_;
   StudioProbe* probe_ = nullptr;          // while drawing
   float scale_ = 1, k_ = 1;               // widget scale, drawable pixels per point
 };

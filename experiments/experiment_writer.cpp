@@ -9,6 +9,8 @@
 //   [SECTION] Lines    field_at_line
 #include "experiments/experiment_writer.h"
 
+#include "experiments/set_table.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <type_traits>
 
@@ -516,6 +519,28 @@ bool ExperimentDraft::operator==(const ExperimentDraft& o) const {
   for (size_t i = 0; same && i < icons.size(); ++i)
     same = icons[i].alternative == o.icons[i].alternative && icons[i].file == o.icons[i].file;
   return same;
+}
+
+int rebase_paths(ExperimentDraft& d, const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  const fs::path f = fs::absolute(from.empty() ? "." : from).lexically_normal();
+  const fs::path t = fs::absolute(to.empty() ? "." : to).lexically_normal();
+  int changed = 0;
+  auto one = [&](std::string& p) {
+    if (p.empty() || fs::path(p).is_absolute()) return;
+    const std::string next = path_from((f / p).lexically_normal().string(), t.string());
+    if (next != p) p = next, ++changed;
+  };
+  auto each = [&](std::vector<std::string>& v) {
+    for (auto& p : v) one(p);
+  };
+  one(d.words_file);
+  one(d.icons_folder);
+  for (auto& i : d.icons) one(i.file);
+  for (auto& s : d.sets) each(s.folders), one(s.table);
+  for (auto& s : d.sources) one(s.database), one(s.folder), one(s.table);
+  for (auto& b : d.blocks) one(b.file);
+  return changed;
 }
 
 std::string shortest_number(double v) {

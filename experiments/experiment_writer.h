@@ -103,6 +103,16 @@ struct ExperimentDraft {
   bool operator!=(const ExperimentDraft& o) const { return !(*this == o); }
 };
 
+// A draft's paths re-anchored from folder `from` to folder `to` (Save as into another folder):
+// each relative path the loader resolves against the experiment's folder (words_file, the
+// icons folder and files, the sets' folders and tables, the sources' database, folder and
+// table, the blocks' text files) rewritten relative to `to` so it names the same file
+// (lexically: no file is looked at); absolute paths and "" stay. Models stay as written
+// (a model file is opened from the current folder, or is zoo:NAME). Returns how many paths
+// changed. (experiments/set_table.h's path_from: a path that would climb to "/" is written
+// absolute.)
+int rebase_paths(ExperimentDraft& d, const std::string& from, const std::string& to);
+
 // [SECTION] Text --------------------------------------------------------------------------
 struct DraftText {
   std::string text;

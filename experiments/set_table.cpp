@@ -1,6 +1,8 @@
 // experiments/set_table.cpp: a stimulus set's CSV table written (experiments/set_table.h);
-// read back by list_table in experiments/sources.cpp.
+// read back by list_table in experiments/sources.cpp, and for editing by read_set_table.
 #include "experiments/set_table.h"
+
+#include "experiments/internal.h"
 
 #include <filesystem>
 
@@ -20,25 +22,39 @@ std::string cell(const std::string& s) {
   return q + "\"";
 }
 
-// The file as the table names it: relative to the table's folder when inside it.
-std::string table_path(const std::string& file, const fs::path& dir) {
-  const fs::path abs = fs::absolute(file).lexically_normal();
-  const fs::path rel = abs.lexically_relative(dir);
-  if (rel.empty() || *rel.begin() == "..") return abs.string();
-  return rel.string();
-}
-
 }  // namespace
+
+std::string path_from(const std::string& path, const std::string& dir) {
+  const fs::path abs = fs::absolute(path).lexically_normal();
+  const fs::path base = fs::absolute(dir.empty() ? "." : dir).lexically_normal();
+  const fs::path rel = abs.lexically_relative(base);
+  if (rel.empty()) return abs.string();
+  size_t ups = 0, depth = 0;
+  for (const auto& part : rel) ups += part == "..";
+  for (const auto& part : base.relative_path()) depth += !part.empty();
+  return depth > 0 && ups >= depth ? abs.string() : rel.string();
+}
 
 std::string set_table_csv(const std::vector<SetTableRow>& rows, const std::string& dir) {
   const fs::path d = fs::absolute(dir.empty() ? "." : dir).lexically_normal();
   std::string out = "file,category\n";
-  for (const auto& r : rows) out += cell(table_path(r.file, d)) + "," + cell(r.category) + "\n";
+  for (const auto& r : rows) out += cell(path_from(r.file, d.string())) + "," + cell(r.category) + "\n";
   return out;
 }
 
 void write_set_table(const std::string& path, const std::vector<SetTableRow>& rows) {
   stimuli::write_file_atomic(path, set_table_csv(rows, fs::path(fs::absolute(path)).parent_path().string()));
+}
+
+std::vector<SetTableRow> read_set_table(const std::string& path) {
+  const detail::Csv csv = detail::read_csv(path, {path, 0});
+  const int fc = csv.column("file"), cc = csv.column("category");
+  if (fc < 0)
+    detail::fail_at({path, csv.header.line}, "the table has no file column; its first line must be file,category");
+  std::vector<SetTableRow> rows;
+  for (const auto& r : csv.rows)
+    rows.push_back({r.cells[static_cast<size_t>(fc)], cc >= 0 ? r.cells[static_cast<size_t>(cc)] : std::string()});
+  return rows;
 }
 
 }  // namespace mm::experiments

@@ -5,7 +5,9 @@
 // field (a click on the message focuses the field) and nothing is written; a file with
 // comments is saved only after "Save anyway", and then as the writer writes it; an image
 // set shows a thumbnail of each category; a trial previewed in the window reports its
-// phases and records nothing.
+// phases and records nothing; a file is picked from a list, a set's files become a CSV
+// table edited row by row, Save as into another folder keeps the paths naming the same
+// files, and a words file is edited and saved.
 #include <gtest/gtest.h>
 
 #include <SDL.h>
@@ -65,8 +67,9 @@ struct Steps {
         return k > 120;
       }
       const Rect r = w.at(widget);
-      static const std::set<std::string> bar = {"New", "path", "Open", "Save", "Save as"};
+      static const std::set<std::string> bar = {"New", "path", "browse.path", "Open", "Save", "Save as"};
       if (w.count("design") && widget.find('=') == std::string::npos && !bar.count(widget) &&  // combo items float
+          widget.rfind("picker.", 0) != 0 &&                                                 // so does the picker
           r.cx() >= w.at("design").x && r.cx() <= w.at("design").x + w.at("design").w) {      // over the column
         const Rect c = w.at("design");
         const bool above = r.y < c.y + 4, below = r.y + r.h > c.y + c.h - 4;
@@ -525,3 +528,97 @@ TEST(StudioDesigner, ATrialIsPreviewedWithItsTimingAndNothingIsRecorded) {
 }
 
 }  // namespace
+
+TEST(StudioDesigner, FilesArePickedSetTablesAndWordsEditedAndSaveAsKeepsThePaths) {
+  mm::test::TempDir tmp("designer-files");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = demo_tree(root);
+  const std::string moved = root + "/studies/moved/tabled.toml";
+  fs::create_directories(root + "/studies/moved");
+  ex::LoadOptions lo;
+  lo.default_database = root + "/out/demo/metamerlab.db";
+  const ex::Experiment bundled = ex::load_experiment(path, lo);
+  const size_t references = bundled.find_set("references")->items.size();
+
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  // The file picker: opened on the experiments folder, a click on the file, Choose.
+  s.type("path", root + "/experiments/");
+  s.click("browse.path");
+  std::string listed, picked;
+  Image picker_shot;
+  s.then([&](StudioProbe& p, int64_t k) {
+    listed = p.designer.picker;
+    if (k == 4) picker_shot = p.display->capture();
+    return (k > 4 && !listed.empty()) || k > 120;
+  });
+  s.click("picker.entry=demo-images.toml");
+  s.click("picker.choose");
+  s.then([&](StudioProbe& p, int64_t k) {
+    picked = p.designer.path;
+    return k >= 2;
+  });
+  s.click("Open");
+  s.settle();
+  // The references set's folder made into a table, its first row removed, saved.
+  s.click("sets.0.to_table");
+  s.click("sets.0.table_edit.0.remove");
+  s.click("sets.0.table_edit.save");
+  s.settle();
+  std::string table_status;
+  Image table_shot;
+  s.then([&](StudioProbe& p, int64_t k) {
+    table_status = p.designer.table_status;
+    if (k == 3) table_shot = p.display->capture();
+    return k >= 3;
+  });
+  // Saved as into another folder: its relative paths rewritten.
+  s.type("path", moved);
+  s.click("Save as");
+  s.settle();
+  std::string saved_status;
+  s.then([&](StudioProbe& p, int64_t) {
+    saved_status = p.designer.status;
+    return true;
+  });
+  // A words file written through the editor.
+  s.type("responses.words_file", "words.txt");
+  s.click("responses.words_file.edit");
+  s.type("responses.words_file.text", "alpha");
+  s.click("responses.words_file.save");
+  std::string words_status;
+  s.then([&](StudioProbe& p, int64_t k) {
+    words_status = p.designer.words_status;
+    return k >= 2;
+  });
+  StudioOptions o;
+  o.db = root + "/out/demo/metamerlab.db";
+  const std::string err = run(o, s, 4000);
+
+  EXPECT_EQ(listed, root + "/experiments");
+  ASSERT_GT(picker_shot.width, 0);
+  keep(picker_shot, "designer_file_picker.png");
+  keep(table_shot, "designer_set_table.png");
+  EXPECT_EQ(picked, path);
+  EXPECT_EQ(table_status.rfind("saved " + std::to_string(references - 1) + " rows to " + root + "/experiments/references.csv", 0),
+            0u)
+      << table_status;
+  const std::vector<ex::SetTableRow> rows = ex::read_set_table(root + "/experiments/references.csv");
+  ASSERT_EQ(rows.size(), references - 1);
+  EXPECT_EQ(fs::path(rows[0].file).filename(), fs::path(bundled.find_set("references")->items[1].path).filename());
+  EXPECT_NE(saved_status.find("relative paths rewritten"), std::string::npos) << saved_status;
+  // The moved file: the table and the other paths name the same files from its folder.
+  ex::Experiment e;
+  try {
+    e = ex::load_experiment(moved, lo);
+  } catch (const std::exception& x) {
+    FAIL() << x.what() << "\n" << mm::test::read_bytes(moved);
+  }
+  EXPECT_EQ(e.find_set("references")->table, root + "/experiments/references.csv");
+  EXPECT_EQ(e.find_set("references")->items.size(), references - 1);
+  EXPECT_EQ(e.find_set("practice")->items.size(), bundled.find_set("practice")->items.size());
+  EXPECT_EQ(e.alternatives.at(0).icon, bundled.alternatives.at(0).icon);
+  EXPECT_NE(mm::test::read_bytes(moved).find("table = \"../../experiments/references.csv\""), std::string::npos);
+  EXPECT_EQ(words_status.rfind("saved 1 words", 0), 0u) << words_status;
+  EXPECT_EQ(mm::test::read_bytes(root + "/studies/moved/words.txt"), "alpha\n");
+}

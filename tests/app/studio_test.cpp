@@ -27,6 +27,7 @@
 #include "app/studio_settings.h"
 #include "data/store.h"
 #include "experiments/experiment.h"
+#include "experiments/set_table.h"
 #include "stimuli/stimuli.h"
 #include "tests/support/app_testutil.h"
 #include "tests/testutil.h"
@@ -1069,8 +1070,11 @@ TEST(Studio, ASelectionSavedAsCsvParsesBackAsAnExperimentsSet) {
                                                                      {"cat", lab.out + "/conv1/cat/cat_1_m.png"},
                                                                      {"cat", lab.out + "/conv2/cat/cat_0_m.png"},
                                                                      {"cat", lab.out + "/conv2/cat/cat_1_m.png"}}));
-  // Absolute paths: the files are outside the table's folder.
-  EXPECT_NE(mm::test::read_bytes(second).find("\n" + lab.out + "/conv1/cat/cat_1_m.png,cat\n"), std::string::npos);
+  // Relative paths, also for files outside the table's folder (the study moves whole).
+  EXPECT_NE(mm::test::read_bytes(second).find("\n" + mm::experiments::path_from(lab.out + "/conv1/cat/cat_1_m.png", tmp / "study") +
+                                              ",cat\n"),
+            std::string::npos);
+  EXPECT_EQ(mm::test::read_bytes(second).find("\n/"), std::string::npos) << mm::test::read_bytes(second);
   EXPECT_EQ(status3, "not saved: " + lab.db + " is the database, which the window never writes; choose another file");
   EXPECT_EQ(mm::test::read_bytes(lab.db), db_before) << "the studio never writes to the database";
   ASSERT_GT(shot.width, 0);

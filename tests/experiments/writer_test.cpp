@@ -447,6 +447,46 @@ TEST(ExperimentWriter, ADraftWrittenFromNothingLoads) {
   EXPECT_EQ(e.find_set("refs")->items.size(), 40u);
 }
 
+// Save as into another folder: the draft's relative paths re-anchored there name the same
+// files, so the file written there loads to the same sets and plans as the original.
+TEST(ExperimentWriter, RebasedPathsNameTheSameFilesFromAnotherFolder) {
+  mm::test::TempDir tmp("writer-rebase");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = scratch_tree(root, "demo-images.toml", "emoji16");
+  write_fake_demo(root, "out/demo", "stimuli/samples/emoji16/reference", false);
+  LoadOptions lo;
+  lo.default_database = root + "/out/demo/metamerlab.db";
+  const Experiment a = load_experiment(path, lo);
+  ExperimentDraft d = read_draft(mm::test::read_bytes(path), path).draft;
+  d.sets[1].folders.push_back(root + "/stimuli/samples/emoji16/practice");  // absolute: stays as it is
+  const ExperimentDraft before = d;
+  const std::string elsewhere = root + "/studies/2026/moved";
+  fs::create_directories(elsewhere);
+  const int moved = rebase_paths(d, root + "/experiments", elsewhere);
+  EXPECT_EQ(moved, 3);  // the icons folder and the two sets' relative folders
+  EXPECT_EQ(d.icons_folder, "../../../experiments/icons-emoji16");
+  EXPECT_EQ(d.sets[0].folders[0], "../../../stimuli/samples/emoji16/reference");
+  EXPECT_EQ(d.sets[1].folders.back(), root + "/stimuli/samples/emoji16/practice");
+  EXPECT_EQ(d.sources[0].model, before.sources[0].model);
+  mm::test::write_bytes(elsewhere + "/moved.toml", write_draft(d).text);
+  const Experiment b = load_experiment(elsewhere + "/moved.toml", lo);
+  ASSERT_EQ(a.sets.size(), b.sets.size());
+  for (size_t i = 0; i < a.sets.size(); ++i) {
+    ASSERT_EQ(a.sets[i].items.size(), b.sets[i].items.size()) << a.sets[i].name;
+    for (size_t k = 0; k < a.sets[i].items.size(); ++k) EXPECT_EQ(a.sets[i].items[k].path, b.sets[i].items[k].path);
+  }
+  for (int64_t participant : {1, 4}) {  // the plans, their paths written from the same folder
+    Plan pa = make_plan(a, participant), pb = make_plan(b, participant);
+    pb.experiment_dir = pa.experiment_dir;
+    pa.experiment_path = pb.experiment_path = "", pa.experiment_sha256 = pb.experiment_sha256 = "";
+    EXPECT_EQ(plan_to_json(pa, 1), plan_to_json(pb, 1)) << participant;
+  }
+  // Back again: the original text.
+  EXPECT_EQ(rebase_paths(d, elsewhere, root + "/experiments"), 3);
+  d.sets[1].folders.pop_back();
+  EXPECT_EQ(write_draft(d).text, write_draft(read_draft(mm::test::read_bytes(path), path).draft).text);
+}
+
 TEST(ExperimentWriter, ReadingIsLenientAndLocatesFields) {
   const std::string t = R"([experiment]
 name = 12
