@@ -145,6 +145,7 @@ struct StudioProbe {
     double fraction = 0;
     std::string last_line;
     Rect action;  // its Cancel or Resume button (drawable pixels; empty when it has none)
+    int pid = 0;  // its process while running
   };
   std::vector<Job> jobs;
   double frame_ms = 0;                  // the time since the last frame

@@ -2,6 +2,7 @@
 #include "app/studio_files.h"
 
 #include <imgui.h>
+#include <imgui_stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,15 +15,6 @@ namespace fs = std::filesystem;
 namespace mm::app::studio {
 
 namespace {
-
-int resize_string(ImGuiInputTextCallbackData* data) {
-  if (data->EventFlag == ImGuiInputTextFlags_CallbackResize) {
-    auto* s = static_cast<std::string*>(data->UserData);
-    s->resize(static_cast<size_t>(data->BufTextLen));
-    data->Buf = s->data();
-  }
-  return 0;
-}
 
 // "812 B", "4.1 kB", "3.2 MB", "1.5 GB".
 std::string bytes_text(uintmax_t b) {
@@ -42,10 +34,8 @@ bool has_extension(const std::string& name, const std::vector<std::string>& ext)
 }  // namespace
 
 bool input_string(const char* id, std::string& s, int flags, bool multiline, float width, float height) {
-  flags |= ImGuiInputTextFlags_CallbackResize;
-  if (multiline)
-    return ImGui::InputTextMultiline(id, s.data(), s.capacity() + 1, ImVec2(width, height), flags, resize_string, &s);
-  return ImGui::InputText(id, s.data(), s.capacity() + 1, flags, resize_string, &s);
+  if (multiline) return ImGui::InputTextMultiline(id, &s, ImVec2(width, height), flags);
+  return ImGui::InputText(id, &s, flags);
 }
 
 void FilePicker::open(const std::string& id, const std::string& start, Kind kind, std::vector<std::string> extensions,

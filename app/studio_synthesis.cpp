@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 #include <toml++/toml.h>
 
 #include "app/studio.h"
@@ -145,7 +147,9 @@ std::string SynthQueue::add(const SynthRequest& r) {
   j.id = next_id_++;
   j.args = {"synth", "--model", m, "--layers", layers, "--input", abs(input), "--out", abs(out), "--db", abs(db_),
             "--iterations", std::to_string(r.iterations), "--rounds", std::to_string(r.rounds), "--progress-every",
-            "1"};
+            "1",
+            // a core left to the window, which draws on the CPU when the display has no GPU
+            "--threads", std::to_string(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1))};
   j.log = log_dir_ + "/job-" + std::to_string(j.id) + ".log";
   jobs_.push_back(j);
   save();
@@ -209,6 +213,7 @@ void SynthQueue::start(QueueJob& j) {
     j.last_line = error_ = "cannot start " + program_;
     return;
   }
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), 10);  // the window's frames first (the job is batch work)
   j.pid = pid;
   j.state = "running";
   j.cancel_requested = false;
@@ -375,7 +380,7 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
       act = j.id, what = "remove";
     }
     if (!j.last_line.empty()) ImGui::TextColored(kDim, "    %s", j.last_line.c_str());
-    probe.jobs.push_back({j.id, j.state, j.fraction, j.last_line, action});
+    probe.jobs.push_back({j.id, j.state, j.fraction, j.last_line, action, static_cast<int>(j.pid)});
     ImGui::PopID();
   }
   if (what == "cancel") q.cancel(act);

@@ -115,6 +115,7 @@ TEST(StudioQueue, AJobFromTheFormRunsInItsOwnProcessWhileTheWindowDraws) {
   double max_ms = 0, mid = -1;
   long bar_pixels = -1;
   std::string state, last_line;
+  std::string job_stat;  // /proc/PID/stat of the running job: its nice value
   run(o, [&](StudioProbe& p) {
     mm::app::Display& d = *p.display;
     if (p.panel != "Synthesis" || p.frame < 5) return;
@@ -138,6 +139,7 @@ TEST(StudioQueue, AJobFromTheFormRunsInItsOwnProcessWhileTheWindowDraws) {
     } else if (stage == 4 && !p.jobs.empty()) {
       state = p.jobs[0].state, last_line = p.jobs[0].last_line;
       if (state == "running") {
+        if (job_stat.empty() && p.jobs[0].pid > 0) job_stat = read("/proc/" + std::to_string(p.jobs[0].pid) + "/stat");
         max_ms = std::max(max_ms, p.frame_ms);
         if (p.jobs[0].fraction > 0.05 && p.jobs[0].fraction < 0.95) mid = p.jobs[0].fraction;
         if (p.jobs[0].fraction > 0.3 && bar_pixels < 0) {  // the progress bar's fill (ImGui's amber)
@@ -163,8 +165,15 @@ TEST(StudioQueue, AJobFromTheFormRunsInItsOwnProcessWhileTheWindowDraws) {
   EXPECT_LT(max_ms, 2000) << "a frame took " << max_ms << " ms while the job ran";
   EXPECT_EQ(metamers_in(o.db), 2u);
   EXPECT_TRUE(fs::exists(tmp / "out/stage2/bear"));
+  // The job runs at nice 10 with a core left to the window (field 19 of /proc/PID/stat).
+  std::istringstream stat(job_stat.substr(job_stat.rfind(')') + 2));
+  std::vector<std::string> fields;
+  for (std::string f; stat >> f;) fields.push_back(f);
+  ASSERT_GT(fields.size(), 17u) << job_stat;
+  EXPECT_EQ(fields[16], "10") << job_stat;
   const std::string queue = read(tmp / "cfg/synthesis-queue.toml");
   EXPECT_NE(queue.find("state = 'done'"), std::string::npos) << queue;
+  EXPECT_NE(queue.find("'--threads'"), std::string::npos) << queue;
 }
 
 TEST(StudioQueue, ARunningJobResumesAfterTheWindowClosesAndCancelAndResumeWork) {
