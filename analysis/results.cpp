@@ -159,6 +159,7 @@ PermutationOptions permutation_options(const AnalysisOptions& o, const std::stri
   p.draws = o.permutations;
   p.seed = seed_for(o.seed, what);
   p.threads = std::max(1, o.threads);
+  p.cancel = o.cancel;
   return p;
 }
 

@@ -14,6 +14,7 @@
 //   [SECTION] Report     what analyze computes
 //   [SECTION] Analysis   analyze, report_text, report_json, write_report_figures
 #pragma once
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -74,6 +75,7 @@ struct AnalysisOptions {
   double exclude_catch_below = -1; // participants below this catch accuracy are excluded (-1: none)
   int bootstrap = 1000;            // resamples of the participants' 95% interval and the network SEMs
   int threads = 1;                 // permutation workers (results do not depend on it)
+  const std::atomic<bool>* cancel = nullptr;  // set elsewhere: analyze throws analysis::Cancelled (stats.h)
 };
 
 // [SECTION] Report ------------------------------------------------------------------------

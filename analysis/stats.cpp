@@ -335,6 +335,7 @@ void permutation_p(const Stat& stat, PermutationTag tag, const PermutationOption
     std::mt19937_64 rng;
     int c = 0;
     for (int d = begin; d < end; ++d) {
+      if (o.cancel && (d - begin) % 64 == 0 && o.cancel->load(std::memory_order_relaxed)) break;
       rng.seed(draw_seed(o.seed, static_cast<std::uint64_t>(tag),
                          static_cast<std::uint64_t>(d)));
       const double f = stat.null_f(&rng, w);
@@ -351,6 +352,7 @@ void permutation_p(const Stat& stat, PermutationTag tag, const PermutationOption
     });
   work(0, first);
   for (std::thread& th : pool) th.join();
+  if (o.cancel && o.cancel->load()) throw Cancelled();
   const int total = std::accumulate(counted.begin(), counted.end(), 0);
   out.null_count = total;
   out.draws = n;

@@ -19,8 +19,10 @@
 //   [SECTION] NetworkNetwork  bootstrap SEM of a proportion, mean and SEM across models
 //   [SECTION] Anova           mixed, two-way and one-way repeated-measures, permutation p
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <random>
 #include <utility>
@@ -196,6 +198,14 @@ struct PermutationOptions {
   double tie_tolerance = 1e-9;    // relative: |F_null - F_obs| <= tol*|F_obs| is a tie
   int threads = 1;                // worker threads (>= 1); does not change results
   bool keep_null = false;         // keep every null F in AnovaEffect::null_f
+  // Set by another thread to stop the draws: the test then throws Cancelled (checked every
+  // 64 draws, so it stops within milliseconds).
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// What a permutation test throws when its options' cancel flag was set.
+struct Cancelled : std::exception {
+  const char* what() const noexcept override { return "cancelled"; }
 };
 
 // One F test: sums of squares, degrees of freedom, F, partial eta squared and the

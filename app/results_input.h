@@ -1,7 +1,8 @@
 // app/results_input.h: what `analyze` and `export` (and the workbench's Results panel,
 // app/studio_results.h) read from the store: each experiment's sessions, trials and model
 // judgments, as the analysis module's ResultInput and the export module's ExportData
-// (analysis/results.h, analysis/export.h). All reading goes through data/store.h. In mm_app
+// (analysis/results.h, analysis/export.h); and the report folder `analyze --out` and the
+// Results panel's "Write report" write. All reading goes through data/store.h. In mm_app
 // (no torch) so that the program and the workbench share it.
 #pragma once
 #include <string>
@@ -26,5 +27,11 @@ analysis::ExportData read_export(data::Store& store, const std::string& experime
 // exclude_catch_below), when the file its sessions were run from is still at hand and still
 // the same version; else -1 (none). What `analyze` uses without --exclude-catch-below.
 double file_catch_threshold(data::Store& store, const analysis::ResultInput& in);
+
+// Writes report.md (the report text, then the figures as images), report.json and the
+// figures (analysis::write_report_figures) into `dir`, created when missing; the text files
+// atomically. Returns every file written. Throws std::runtime_error with one line naming
+// the folder when it cannot be written.
+std::vector<std::string> write_report_folder(const analysis::AnalysisReport& r, const std::string& dir);
 
 }  // namespace mm::app

@@ -85,9 +85,26 @@ struct StudioProbe {
   std::vector<std::string> series;     // the plot's series: "humans", then each judging model
   Rect plot;                           // the plot's area (drawable pixels; empty when none)
   Rect refresh;                        // the Refresh button
+  Rect cancel_analysis;                // Cancel beside "computing..." (empty when none runs)
   std::string export_folder;           // the folder typed for the exports
   std::vector<Rect> export_buttons;    // CSV, BIDS, JSON lines
   std::string export_message;          // what the last export wrote, or its one-line error
+  struct AnovaRow {                    // each effect of each of the paper's ANOVAs, as drawn
+    std::string title, effect;         // the ANOVA's title; the effect ("" when it was skipped)
+    double f = 0, partial_eta2 = 0, p = 0;
+    int df = 0, df_error = 0;
+    std::string note;                  // why it was skipped
+  };
+  std::vector<AnovaRow> anovas;
+  // Network-to-network: the plot's slots (LABEL/LAYER) and series ("humans", "other models",
+  // then each judging model), each series' value per slot (NaN: none); the scatter of human
+  // against the other models' recognition and its Spearman rho (NaN when not computed).
+  std::vector<std::string> network_slots, network_series;
+  std::vector<std::vector<double>> network_values;
+  Rect network_plot, network_scatter;
+  double network_rho = 0;
+  Rect write_report;                   // the "Write report" button
+  std::string report_folder, report_message;  // its folder; what it wrote, or its one-line error
   // Stimuli: the grid's cells drawn this frame and what the detail view shows.
   struct Cell {
     int64_t metamer_id = 0;

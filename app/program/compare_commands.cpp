@@ -85,16 +85,9 @@ int cmd_analyze(const Args& a) {
     else std::cout << text << "\n";
     if (!out_dir.empty()) {
       const std::string dir = inputs.size() == 1 ? out_dir : (fs::path(out_dir) / r.experiment).string();
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      if (ec) throw std::runtime_error(dir + ": cannot create the output folder (" + ec.message() + "); choose another --out");
-      const auto figures = analysis::write_report_figures(r, dir);
-      std::string md = text + "\n## Figures\n\n";
-      for (const auto& f : figures)
-        if (fs::path(f).extension() == ".png") md += "![" + fs::path(f).stem().string() + "](" + fs::path(f).filename().string() + ")\n\n";
-      stimuli::write_file_atomic(dir + "/report.md", md);
-      stimuli::write_file_atomic(dir + "/report.json", js);
-      if (!a.flag("json")) std::cout << "analyze: wrote " << dir << "/report.md, report.json and " << figures.size() << " figure files\n";
+      const auto files = write_report_folder(r, dir);
+      if (!a.flag("json"))
+        std::cout << "analyze: wrote " << dir << "/report.md, report.json and " << files.size() - 2 << " figure files\n";
     }
   }
   if (a.flag("json")) {

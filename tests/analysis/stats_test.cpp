@@ -14,6 +14,8 @@
 #include "analysis/stats.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <unistd.h>
 
 #include <cmath>
@@ -390,6 +392,24 @@ TEST(StatsAnovaByHand, MixedObserverByLayer) {
   EXPECT_EQ(r.interaction.df, 2);
   EXPECT_NEAR(r.interaction.f, 3, 1e-12);
   EXPECT_NEAR(r.interaction.partial_eta2, 0.6, 1e-12);
+}
+
+// A set cancel flag stops the draws and throws Cancelled (every thread); unset, the same
+// options give the same p as none.
+TEST(StatsPermutation, ACancelFlagStopsTheDrawsAndThrows) {
+  const Matrix m = Matrix::from_rows({{1, 2.5}, {3, 4}, {0, 1.5}, {2, 2}});
+  std::atomic<bool> stop{true};
+  PermutationOptions o;
+  o.draws = 1000000;
+  o.threads = 2;
+  o.cancel = &stop;
+  EXPECT_THROW(rm_anova_one_way(m, o), Cancelled);
+  stop = false;
+  o.draws = 500;
+  PermutationOptions plain;
+  plain.draws = 500;
+  plain.threads = 2;
+  EXPECT_EQ(rm_anova_one_way(m, o).p, rm_anova_one_way(m, plain).p);
 }
 
 TEST(StatsAnovaByHand, ExactFitGivesInfiniteF) {

@@ -14,6 +14,7 @@
 #include <SDL.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,8 @@
 #include <set>
 #include <sstream>
 
+#include "analysis/results.h"
+#include "app/results_input.h"
 #include "app/session_timing.h"
 #include "app/studio.h"
 #include "app/studio_settings.h"
@@ -842,6 +845,173 @@ TEST(Studio, SessionDetailsResultsTableAndPlotAndExports) {
 
   // Looking is not writing: the database is as it was.
   EXPECT_TRUE(mm::test::read_bytes(db) == before) << "the studio changed the database";
+}
+
+// The rest of the Results panel: the paper's ANOVAs as tables with the analysis module's
+// own figures, network-to-network recognition (a second model judged tiny's metamers: 3 of 4
+// at conv1, 1 of 4 at conv2) as a plot and a scatter, and the report folder written.
+TEST(Studio, ResultsShowTheAnovasTheNetworkFiguresAndWriteTheReport) {
+  mm::test::TempDir tmp("studio_results_more");
+  const std::string db = make_results_db(tmp);
+  {
+    mm::data::Store s(db);
+    const int64_t other = s.upsert_model({"zoo:other-cnn", "", std::string(64, 'd'), "image", "{}"});
+    std::vector<mm::data::MetamerJudgment> js;
+    for (int c = 1; c < 3; ++c)
+      for (int k = 0; k < 4; ++k)
+        js.push_back({"e2", kConditions[c], "zoo:tiny-cnn", c == 1 ? "conv1" : "conv2", "r" + std::to_string(k),
+                      "m" + std::to_string(c) + std::to_string(k), "cat", other, k < (c == 1 ? 3 : 1) ? "cat" : "dog",
+                      k < (c == 1 ? 3 : 1)});
+    s.add_metamer_judgments(js);
+  }
+  // What the analysis module computes for the same database (the panel's seed and counts).
+  mm::analysis::AnalysisReport expected;
+  {
+    mm::data::Store s(db);
+    mm::analysis::AnalysisOptions ao;
+    ao.permutations = 200, ao.bootstrap = 200;
+    expected = mm::analysis::analyze(mm::app::read_results(s, "")[0], ao);
+  }
+  StudioOptions o;
+  o.db = db;
+  o.panel = "Results";
+  o.permutations = 200;
+  o.bootstrap = 200;
+  o.width = 1200, o.height = 800;
+  int stage = 0;
+  int64_t at = 0;
+  std::vector<StudioProbe::AnovaRow> anovas;
+  std::vector<std::string> slots, series;
+  std::vector<std::vector<double>> values;
+  double rho = 0;
+  Rect plot, scatter;
+  std::string report_folder, report_message;
+  mm::app::Image shot;
+  run(o, [&](StudioProbe& p) {
+    Display& d = *p.display;
+    if (p.panel != "Results") return;
+    if (stage == 0 && !p.computing && !p.results.empty()) {  // scroll the results down to the network section
+      d.move_pointer(p.plot.cx(), p.plot.cy());
+      at = p.frame, stage = 1;
+    } else if (stage == 1 && p.frame < at + 30) {
+      if (p.frame % 2 == 0) d.push_wheel(-3.0f);
+    } else if (stage == 1 && p.frame >= at + 33) {
+      anovas = p.anovas, slots = p.network_slots, series = p.network_series, values = p.network_values;
+      rho = p.network_rho, plot = p.network_plot, scatter = p.network_scatter, report_folder = p.report_folder;
+      shot = d.capture();
+      d.move_pointer(p.write_report.cx(), p.write_report.cy());
+      at = p.frame, stage = 2;
+    } else if (stage == 2 && p.frame == at + 2) {
+      d.push_click(p.write_report.cx(), p.write_report.cy());
+      stage = 3;
+    } else if (stage == 3 && !p.report_message.empty() && !p.computing) {
+      report_message = p.report_message;
+      p.quit = true;
+    }
+  }, nullptr, 1200);
+
+  // The ANOVA tables: every effect the analysis reports, with its figures.
+  std::vector<StudioProbe::AnovaRow> want;
+  for (const auto& a : expected.anovas) {
+    if (!a.note.empty() || a.effects.empty()) want.push_back({a.title, "", 0, 0, 0, 0, 0, a.note});
+    for (const auto& e : a.effects) want.push_back({a.title, e.effect, e.f, e.partial_eta2, e.p, e.df, e.df_error, ""});
+  }
+  ASSERT_FALSE(want.empty());
+  ASSERT_EQ(anovas.size(), want.size());
+  size_t computed = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(anovas[i].title, want[i].title);
+    EXPECT_EQ(anovas[i].effect, want[i].effect);
+    EXPECT_EQ(anovas[i].note, want[i].note);
+    if (want[i].effect.empty()) continue;
+    ++computed;
+    EXPECT_NEAR(anovas[i].f, want[i].f, 1e-9) << want[i].effect;
+    EXPECT_NEAR(anovas[i].partial_eta2, want[i].partial_eta2, 1e-9) << want[i].effect;
+    EXPECT_NEAR(anovas[i].p, want[i].p, 1e-9) << want[i].effect;
+    EXPECT_EQ(anovas[i].df, want[i].df);
+  }
+  EXPECT_GT(computed, 0u) << "no ANOVA computed on 3 people x 2 layers";
+  // Network-to-network: the other model's recognition, the humans' (kHits) at each layer.
+  ASSERT_EQ(slots, (std::vector<std::string>{"tiny/conv1", "tiny/conv2"}));
+  ASSERT_EQ(series, (std::vector<std::string>{"humans", "other models", "zoo:other-cnn"}));
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_NEAR(values[0][0], (3 + 2 + 2) / 12.0, 1e-9);
+  EXPECT_NEAR(values[0][1], (1 + 2 + 0) / 12.0, 1e-9);
+  EXPECT_NEAR(values[1][0], 0.75, 1e-9);
+  EXPECT_NEAR(values[1][1], 0.25, 1e-9);
+  EXPECT_NEAR(values[2][0], 0.75, 1e-9);
+  if (std::isfinite(expected.network_spearman)) EXPECT_NEAR(rho, expected.network_spearman, 1e-12);
+  else EXPECT_TRUE(std::isnan(rho));
+  ASSERT_GT(shot.width, 0);
+  keep(shot, "studio_results_network.png");
+  ASSERT_GT(plot.w, 100) << "the network plot was not drawn";
+  ASSERT_GT(scatter.w, 40) << "the scatter was not drawn";
+  const auto count_in = [&](const Rect& r, bool (*pred)(const uint8_t*)) {
+    size_t n = 0;
+    for (int y = std::max(0, static_cast<int>(r.y)); y < static_cast<int>(r.y + r.h) && y < shot.height; ++y)
+      for (int x = std::max(0, static_cast<int>(r.x)); x < static_cast<int>(r.x + r.w) && x < shot.width; ++x)
+        n += pred(shot.at(x, y));
+    return n;
+  };
+  const auto orange = [](const uint8_t* q) { return q[0] > 210 && q[1] > 120 && q[1] < 180 && q[2] < 80; };
+  const auto blue = [](const uint8_t* q) { return q[2] > 220 && q[0] < 130 && q[1] > 130 && q[1] < 190; };
+  EXPECT_GT(count_in(plot, orange), 40u) << "the humans' points";
+  EXPECT_GT(count_in(plot, blue), 40u) << "the other models' points and bars";
+  EXPECT_GT(count_in(scatter, orange), 40u) << "the scatter's points";
+  // The report folder, as analyze --out writes it.
+  EXPECT_EQ(report_folder, tmp / "results-report");
+  EXPECT_EQ(report_message.rfind("report: wrote report.md, report.json and ", 0), 0u) << report_message;
+  EXPECT_NE(mm::test::read_bytes(report_folder + "/report.md").find("## Figures"), std::string::npos);
+  EXPECT_NE(mm::test::read_bytes(report_folder + "/report.json").find("\"tests\""), std::string::npos);
+  size_t png = 0;
+  for (const auto& f : fs::directory_iterator(report_folder)) png += f.path().extension() == ".png";
+  EXPECT_GE(png, 2u);
+}
+
+// An analysis with 50 million permutations per effect (minutes of work) is stopped by
+// Cancel within a few frames and says so; started again with Refresh, closing the window
+// stops it too instead of waiting for it.
+TEST(Studio, ARunningAnalysisIsCancelledAndClosingDoesNotWaitForIt) {
+  mm::test::TempDir tmp("studio_results_cancel");
+  const std::string db = make_results_db(tmp);
+  StudioOptions o;
+  o.db = db;
+  o.panel = "Results";
+  o.permutations = 50000000;
+  o.bootstrap = 50;
+  int stage = 0;
+  int64_t clicked = 0, stopped = 0, restarted = 0;
+  std::string status;
+  const auto t0 = std::chrono::steady_clock::now();
+  run(o, [&](StudioProbe& p) {
+    Display& d = *p.display;
+    if (p.panel != "Results") return;
+    const Rect c = p.cancel_analysis;
+    if (stage == 0 && c.w > 0 && p.frame > 10) {
+      d.move_pointer(c.cx(), c.cy());
+      stage = 1;
+    } else if (stage == 1) {
+      d.push_click(c.cx(), c.cy());
+      clicked = p.frame, stage = 2;
+    } else if (stage == 2 && !p.computing) {
+      stopped = p.frame, status = p.results_status;
+      d.move_pointer(p.refresh.cx(), p.refresh.cy());
+      stage = 3;
+    } else if (stage == 3) {
+      d.push_click(p.refresh.cx(), p.refresh.cy());
+      stage = 4;
+    } else if (stage == 4 && p.cancel_analysis.w > 0) {
+      restarted = p.frame;
+      p.quit = true;  // while it computes
+    }
+  }, nullptr, 3000);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(stage, 4);
+  EXPECT_GT(clicked, 0);
+  EXPECT_GT(restarted, stopped);
+  EXPECT_EQ(status, "cancelled: Refresh computes again");
+  EXPECT_LT(stopped - clicked, 120) << "frames from Cancel to the panel saying so";
+  EXPECT_LT(seconds, 60) << "the window waited for the permutations";
 }
 
 TEST(Studio, ResultsAreComputedOncePerDatabaseChangeAndSayWhatIsMissing) {
