@@ -88,6 +88,7 @@ struct StudioProbe {
   Rect cancel_analysis;                // Cancel beside "computing..." (empty when none runs)
   std::string export_folder;           // the folder typed for the exports
   std::vector<Rect> export_buttons;    // CSV, BIDS, JSON lines
+  Rect export_with_codes, export_with_stimuli;  // their checkboxes
   std::string export_message;          // what the last export wrote, or its one-line error
   struct AnovaRow {                    // each effect of each of the paper's ANOVAs, as drawn
     std::string title, effect;         // the ANOVA's title; the effect ("" when it was skipped)

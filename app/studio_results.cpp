@@ -98,7 +98,7 @@ const char* format_name(analysis::ExportFormat f) {
 
 // What `metamerlab export --format F --out DIR [--force] --experiment NAME` does.
 std::pair<bool, std::string> run_export(const std::string& db, const std::string& experiment, analysis::ExportFormat f,
-                                        const std::string& dir, bool force) {
+                                        const std::string& dir, bool force, bool with_codes, bool with_stimuli) {
   try {
     std::error_code ec;
     if (!fs::is_regular_file(db, ec)) throw std::runtime_error("no database at " + db);
@@ -108,6 +108,8 @@ std::pair<bool, std::string> run_export(const std::string& db, const std::string
     o.format = f;
     o.out_dir = dir;
     o.force = force;
+    o.with_codes = with_codes;
+    o.with_stimuli = with_stimuli;
     const analysis::ExportSummary s = analysis::write_export(read_export(store, experiment), o);
     return {true, std::string(format_name(f)) + ": wrote " + std::to_string(s.files.size()) + " files (" +
                       std::to_string(s.trials) + " trials of " + std::to_string(s.sessions) + " session(s)) in " + dir};
@@ -489,8 +491,15 @@ void ResultsPanel::draw_exports(const Experiment& e, float scale, float px_per_p
   ImGui::SetNextItemWidth(std::max(200 * scale, ImGui::GetContentRegionAvail().x * 0.6f));
   ImGui::InputText("folder", folder_.data(), folder_.size());
   p.export_folder = folder_.data();
-  ImGui::SameLine();
   ImGui::Checkbox("replace (--force)", &force_);
+  ImGui::SameLine();
+  ImGui::Checkbox("participant codes (--with-codes)", &with_codes_);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the participants' pseudonymous codes beside their numbers");
+  p.export_with_codes = to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point);
+  ImGui::SameLine();
+  ImGui::Checkbox("stimulus files (--with-stimuli)", &with_stimuli_);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("a copy of every stimulus shown, inside the export");
+  p.export_with_stimuli = to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point);
   ImGui::BeginDisabled(export_job_.valid());
   const std::pair<const char*, analysis::ExportFormat> buttons[] = {
       {"CSV", analysis::ExportFormat::csv}, {"BIDS", analysis::ExportFormat::bids}, {"JSON lines", analysis::ExportFormat::jsonl}};
@@ -500,7 +509,8 @@ void ResultsPanel::draw_exports(const Experiment& e, float scale, float px_per_p
     if (ImGui::Button(label)) {
       const std::string dir = (fs::path(folder_.data()) / format_name(f)).string();
       const bool typed = folder_[0] != '\0';
-      export_job_ = std::async(std::launch::async, run_export, db_, e.export_name, f, typed ? dir : std::string(), force_);
+      export_job_ = std::async(std::launch::async, run_export, db_, e.export_name, f, typed ? dir : std::string(), force_,
+                               with_codes_, with_stimuli_);
       export_result_ = {true, ""};
     }
     p.export_buttons.push_back(to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point));

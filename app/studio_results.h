@@ -87,6 +87,7 @@ class ResultsPanel {
   int chosen_ = 0;                     // the experiment shown
   std::array<char, 1024> folder_{};    // the exports' folder
   bool force_ = false;                 // --force: write into a folder that is not empty
+  bool with_codes_ = false, with_stimuli_ = false;  // --with-codes, --with-stimuli
   std::future<std::pair<bool, std::string>> export_job_;
   std::pair<bool, std::string> export_result_;  // (ok, what it wrote / the error)
   std::string report_folder_;                   // the report's folder

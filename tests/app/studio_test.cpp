@@ -885,8 +885,9 @@ TEST(Studio, ResultsShowTheAnovasTheNetworkFiguresAndWriteTheReport) {
   std::vector<std::vector<double>> values;
   double rho = 0;
   Rect plot, scatter;
-  std::string report_folder, report_message;
+  std::string report_folder, report_message, codes_message, stimuli_message;
   mm::app::Image shot;
+  const auto click_at = [](Display& d, const Rect& r) { d.move_pointer(r.cx(), r.cy()), d.push_click(r.cx(), r.cy()); };
   run(o, [&](StudioProbe& p) {
     Display& d = *p.display;
     if (p.panel != "Results") return;
@@ -906,9 +907,27 @@ TEST(Studio, ResultsShowTheAnovasTheNetworkFiguresAndWriteTheReport) {
       stage = 3;
     } else if (stage == 3 && !p.report_message.empty() && !p.computing) {
       report_message = p.report_message;
+      d.move_pointer(p.export_with_codes.cx(), p.export_with_codes.cy());  // participant codes, then CSV
+      at = p.frame, stage = 4;
+    } else if (stage == 4 && p.frame == at + 2) {
+      d.push_click(p.export_with_codes.cx(), p.export_with_codes.cy());
+    } else if (stage == 4 && p.frame == at + 5) {
+      click_at(d, p.export_buttons[0]);
+      at = p.frame, stage = 5;
+    } else if (stage == 5 && p.frame > at + 1 && !p.computing && !p.export_message.empty()) {
+      codes_message = p.export_message;  // then stimulus files too: the test's stimuli do not exist
+      d.move_pointer(p.export_with_stimuli.cx(), p.export_with_stimuli.cy());
+      at = p.frame, stage = 6;
+    } else if (stage == 6 && p.frame == at + 2) {
+      d.push_click(p.export_with_stimuli.cx(), p.export_with_stimuli.cy());
+    } else if (stage == 6 && p.frame == at + 5) {
+      click_at(d, p.export_buttons[2]);
+      at = p.frame, stage = 7;
+    } else if (stage == 7 && p.frame > at + 1 && !p.computing && p.export_message.rfind("jsonl", 0) == 0) {
+      stimuli_message = p.export_message;
       p.quit = true;
     }
-  }, nullptr, 1200);
+  }, nullptr, 1500);
 
   // The ANOVA tables: every effect the analysis reports, with its figures.
   std::vector<StudioProbe::AnovaRow> want;
@@ -966,6 +985,12 @@ TEST(Studio, ResultsShowTheAnovasTheNetworkFiguresAndWriteTheReport) {
   size_t png = 0;
   for (const auto& f : fs::directory_iterator(report_folder)) png += f.path().extension() == ".png";
   EXPECT_GE(png, 2u);
+  // The export options reach the writer: codes in the CSV; stimuli copied (here: refused,
+  // naming a stimulus file that is not there, in one line).
+  EXPECT_NE(codes_message.find("csv: wrote"), std::string::npos) << codes_message;
+  EXPECT_NE(mm::test::read_bytes(tmp / "results-export/csv/trials.csv").find("P-2"), std::string::npos);
+  EXPECT_NE(stimuli_message.find("/stim/cat/cat_"), std::string::npos) << stimuli_message;
+  EXPECT_EQ(stimuli_message.find('\n'), std::string::npos) << stimuli_message;
 }
 
 // An analysis with 50 million permutations per effect (minutes of work) is stopped by
