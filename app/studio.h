@@ -40,6 +40,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <ostream>
 #include <string>
@@ -103,7 +104,7 @@ struct StudioProbe {
   std::vector<std::string> network_slots, network_series;
   std::vector<std::vector<double>> network_values;
   Rect network_plot, network_scatter;
-  double network_rho = 0;
+  double network_rho = std::numeric_limits<double>::quiet_NaN();
   Rect write_report;                   // the "Write report" button
   std::string report_folder, report_message;  // its folder; what it wrote, or its one-line error
   // Stimuli: the grid's cells drawn this frame and what the detail view shows.

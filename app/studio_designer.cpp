@@ -295,6 +295,7 @@ void ExperimentDesigner::new_experiment() {
   status_ = "a new experiment: fill in the fields, then Save as (the path field)";
   status_bad_ = false;
   buffers_.clear();
+  close_file_editors();
   ++version_;
 }
 
@@ -314,6 +315,7 @@ void ExperimentDesigner::open(const std::string& path) {
   draft_ = r.draft;
   file_ = path;
   path_field_ = path;
+  close_file_editors();
   disk_text_ = s.str();
   disk_lines_ = r.lines;
   disk_error_ = r.error;
@@ -373,10 +375,12 @@ void ExperimentDesigner::save(const std::string& path, bool as) {
     return;
   }
   confirm_.clear();
+  const std::string table_file = table_.open ? (fs::path(anchor()) / table_.path).lexically_normal().string() : "";
   draft_ = std::move(out);
   buffers_.clear();
   file_ = path;
   path_field_ = path;
+  if (table_.open) table_.path = as_written(table_file);  // the same file, named from the new folder
   disk_text_ = text;
   const ex::DraftRead r = ex::read_draft(text, path);
   disk_lines_ = r.lines;
@@ -732,7 +736,8 @@ void ExperimentDesigner::draw_sets() {
   }
   if (remove >= 0) {
     draft_.sets.erase(draft_.sets.begin() + remove), c = true;
-    if (table_.open && table_.set >= static_cast<size_t>(remove)) table_.open = false;  // its set moved or went
+    if (table_.open && table_.set == static_cast<size_t>(remove)) table_.open = false;  // its set went
+    else if (table_.open && table_.set > static_cast<size_t>(remove)) --table_.set;    // its set moved up
   }
   if (button("Add set")) {
     draft_.sets.push_back({});

@@ -135,6 +135,7 @@ class ExperimentDesigner {
   void draw_set_table_buttons(size_t set, const experiments::StimulusSet* loaded);
   void draw_table_editor();
   void save_table();
+  void close_file_editors();  // New and Open: the table and words editors and pending picks belong to the old file
   void draw_words_editor();
 
   void edited();                  // the draft changed
@@ -187,13 +188,18 @@ class ExperimentDesigner {
     std::string base;                // the folder the rows' relative files start from (absolute)
     std::vector<experiments::SetTableRow> rows;
     bool from_folders = false;       // made from the set's folders: saving switches the set to it
+    bool dirty = false;              // rows edited since read or saved
+    std::string unreadable;          // the file when it could not be read (never saved over)
+    std::string confirm;             // "close", "switch" or "save:PATH" armed by a first click
     std::string status;
     bool bad = false;
   } table_;
   struct WordsEdit {                 // the words file being edited
     bool open = false;
-    std::string path;                // absolute
+    std::string path;                // absolute: the file it opened, until Close
     std::string text, status;
+    std::string disk;                // the text as read or last saved
+    bool close_armed = false;        // a first Close over unsaved words
     bool bad = false;
   } words_;
   StudioProbe* probe_ = nullptr;          // while drawing

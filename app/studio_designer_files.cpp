@@ -57,6 +57,12 @@ void ExperimentDesigner::draw_picker() {
 }
 
 // [SECTION] Tables ------------------------------------------------------------------------
+void ExperimentDesigner::close_file_editors() {
+  table_ = {};
+  words_ = {};
+  picked_.clear();
+}
+
 void ExperimentDesigner::draw_set_table_buttons(size_t i, const ex::StimulusSet* loaded) {
   const ex::DraftSet& s = draft_.sets[i];
   const std::string f = "sets." + std::to_string(i);
@@ -64,8 +70,19 @@ void ExperimentDesigner::draw_set_table_buttons(size_t i, const ex::StimulusSet*
     draw_table_editor();
     return;
   }
+  // Opening an editor here closes the one open on another set: not over unsaved rows
+  // without a second click.
+  const bool guard = table_.open && table_.dirty;
+  const auto may_switch = [&]() {
+    if (!guard || table_.confirm == "switch:" + f) return true;
+    table_.confirm = "switch:" + f;
+    table_.status = "the table of set " + std::to_string(table_.set + 1) +
+                    " has unsaved rows: click again to drop them, or Save table there first";
+    table_.bad = true;
+    return false;
+  };
   if (!s.table.empty()) {
-    if (button("Edit table##" + f + ".edit_table")) {
+    if (button("Edit table##" + f + ".edit_table") && may_switch()) {
       const std::string path = (fs::path(anchor()) / s.table).lexically_normal().string();
       table_ = {};
       table_.set = i, table_.path = s.table, table_.base = fs::path(path).parent_path().string();
@@ -73,7 +90,9 @@ void ExperimentDesigner::draw_set_table_buttons(size_t i, const ex::StimulusSet*
         table_.rows = ex::read_set_table(path);
         table_.status = std::to_string(table_.rows.size()) + " rows read from " + path;
       } catch (const std::exception& e) {
-        table_.status = first_line(e.what()) + " (Save table writes the rows below)";
+        table_.unreadable = path;
+        table_.status = first_line(e.what()) +
+                        " (fix the file in a text editor, or Save table under another name: it is not saved over)";
         table_.bad = true;
       }
       table_.open = true;
@@ -81,9 +100,11 @@ void ExperimentDesigner::draw_set_table_buttons(size_t i, const ex::StimulusSet*
     return;
   }
   if (loaded && !loaded->items.empty()) {
-    if (button("Make a table of these files##" + f + ".to_table")) {
+    // The files as the last check listed them: not while a newer edit is being checked.
+    ImGui::BeginDisabled(checked_version_ != version_);
+    if (button("Make a table of these files##" + f + ".to_table") && may_switch()) {
       table_ = {};
-      table_.set = i, table_.from_folders = true;
+      table_.set = i, table_.from_folders = true, table_.dirty = true;
       table_.path = (s.name.empty() ? std::string("set") : s.name) + ".csv";
       table_.base = anchor();
       for (const auto& it : loaded->items)
@@ -92,6 +113,7 @@ void ExperimentDesigner::draw_set_table_buttons(size_t i, const ex::StimulusSet*
                       " files of the set's folders; edit, then Save table (the set then uses the table)";
       table_.open = true;
     }
+    ImGui::EndDisabled();
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("a CSV table listing these files, one row each, to remove, add or re-categorize files");
   }
@@ -125,21 +147,34 @@ void ExperimentDesigner::draw_table_editor() {
       ImGui::SameLine();
       const float avail = ImGui::GetContentRegionAvail().x;
       ImGui::SetNextItemWidth(avail * 0.6f);
-      input_string("##file", row.file, ImGuiInputTextFlags_AutoSelectAll);
+      table_.dirty |= input_string("##file", row.file, ImGuiInputTextFlags_AutoSelectAll);
       probe_->designer.widgets[k + ".file"] = item_rect(k_);
       ImGui::SameLine();
       ImGui::SetNextItemWidth(-1);
-      input_string("##category", row.category, ImGuiInputTextFlags_AutoSelectAll);
+      table_.dirty |= input_string("##category", row.category, ImGuiInputTextFlags_AutoSelectAll);
       probe_->designer.widgets[k + ".category"] = item_rect(k_);
       ImGui::PopID();
     }
   ImGui::EndChild();
-  if (remove >= 0) table_.rows.erase(table_.rows.begin() + remove);
-  if (button("Add row##" + f + ".add")) table_.rows.push_back({"", table_.rows.empty() ? "" : table_.rows.back().category});
+  if (remove >= 0) table_.rows.erase(table_.rows.begin() + remove), table_.dirty = true;
+  if (button("Add row##" + f + ".add")) {
+    table_.rows.push_back({"", table_.rows.empty() ? "" : table_.rows.back().category});
+    table_.dirty = true;
+  }
   ImGui::SameLine();
-  if (button("Save table##" + f + ".save")) save_table();
+  const bool save_armed = table_.confirm.rfind("save:", 0) == 0;
+  if (button(std::string(save_armed ? "Save anyway" : "Save table") + "##" + f + ".save")) save_table();
   ImGui::SameLine();
-  if (button("Close##" + f + ".close")) table_.open = false;
+  const bool close_armed = table_.confirm == "close";
+  if (button(std::string(close_armed ? "Drop the edits" : "Close") + "##" + f + ".close")) {
+    if (!table_.dirty || close_armed) {
+      table_.open = false;
+    } else {
+      table_.confirm = "close";
+      table_.status = "the rows have unsaved edits: click again to drop them, or Save table";
+      table_.bad = true;
+    }
+  }
   if (!table_.status.empty()) {
     ImGui::PushTextWrapPos(0);
     ImGui::TextColored(table_.bad ? kRed : kDim, "%s", table_.status.c_str());
@@ -155,6 +190,18 @@ void ExperimentDesigner::save_table() {
   if (table_.path.empty()) return void(table_.status = "give the table's file name, then Save table");
   if (table_.rows.empty()) return void(table_.status = "the table has no rows; a set needs at least one file");
   const std::string path = (fs::path(anchor()) / table_.path).lexically_normal().string();
+  if (path == table_.unreadable)
+    return void(table_.status = path + " could not be read, so it is not saved over; fix it in a text editor, or "
+                                       "give another file name");
+  // Another file than the table read: replaced only after a second click.
+  const std::string opened = (fs::path(anchor()) / draft_.sets[table_.set].table).lexically_normal().string();
+  std::error_code ec;
+  const std::string token = "save:" + path;
+  if ((draft_.sets[table_.set].table.empty() || path != opened) && fs::exists(path, ec) && table_.confirm != token) {
+    table_.confirm = token;
+    return void(table_.status = path + " exists: click \"Save anyway\" to replace it, or give another file name");
+  }
+  table_.confirm.clear();
   std::vector<ex::SetTableRow> rows;
   for (size_t r = 0; r < table_.rows.size(); ++r) {
     const auto& row = table_.rows[r];
@@ -162,8 +209,10 @@ void ExperimentDesigner::save_table() {
       return void(table_.status = "row " + std::to_string(r + 1) + " has no file; type one or remove the row");
     rows.push_back({(fs::path(table_.base) / row.file).lexically_normal().string(), row.category});
   }
+  std::vector<ex::SetTableRow> back;
   try {
     ex::write_set_table(path, rows);
+    back = ex::read_set_table(path);  // the rows as the file now names them (relative to its folder)
   } catch (const std::exception& e) {
     return void(table_.status = "not saved: " + first_line(e.what()));
   }
@@ -172,11 +221,10 @@ void ExperimentDesigner::save_table() {
   const bool changed = s.table != named || table_.from_folders;
   s.table = named;
   if (table_.from_folders) s.folders.clear(), s.include.clear(), s.exclude.clear();
-  // Read back: the rows as the file now names them (relative to its own folder).
-  table_.rows = ex::read_set_table(path);
+  table_.rows = std::move(back);
   table_.base = fs::path(path).parent_path().string();
   table_.path = named;
-  table_.from_folders = false;
+  table_.from_folders = table_.dirty = false;
   table_.status = "saved " + std::to_string(rows.size()) + " rows to " + path +
                   (changed ? "; the set now uses it (save the experiment to keep that)" : "");
   table_.bad = false;
@@ -186,23 +234,26 @@ void ExperimentDesigner::save_table() {
 
 // [SECTION] Words -------------------------------------------------------------------------
 void ExperimentDesigner::draw_words_editor() {
-  if (draft_.words_file.empty()) return;
-  const std::string path = (fs::path(anchor()) / draft_.words_file).lexically_normal().string();
-  if (!words_.open || words_.path != path) {
-    words_.open = false;
-    if (!button("Edit words##responses.words_file.edit")) return;
+  // The editor stays on the file it opened (its path shown) until Close, even when the
+  // words_file field is changed meanwhile: typed words are never dropped by a field edit.
+  if (!words_.open) {
+    if (draft_.words_file.empty() || !button("Edit words##responses.words_file.edit")) return;
+    const std::string path = (fs::path(anchor()) / draft_.words_file).lexically_normal().string();
     words_ = {};
     words_.open = true, words_.path = path;
     std::ifstream in(path, std::ios::binary);
     if (in) {
       std::ostringstream t;
       t << in.rdbuf();
-      words_.text = t.str();
+      words_.text = words_.disk = t.str();
       words_.status = "read " + path;
     } else {
       words_.status = path + " does not exist yet: Save words creates it";
     }
   }
+  const std::string path = words_.path;
+  if (draft_.words_file.empty() || (fs::path(anchor()) / draft_.words_file).lexically_normal().string() != path)
+    ImGui::TextColored(kYellow, "editing %s (words_file now names another file)", path.c_str());
   ImGui::Indent(12 * scale_);
   input_string("##words_text", words_.text, 0, true, std::min(400 * scale_, ImGui::GetContentRegionAvail().x - 40 * scale_),
                170 * scale_);
@@ -219,6 +270,7 @@ void ExperimentDesigner::draw_words_editor() {
       std::string t = words_.text;
       if (!t.empty() && t.back() != '\n') t += '\n';
       stimuli::write_file_atomic(path, t);
+      words_.text = words_.disk = t;
       words_.status = "saved " + std::to_string(n) + " words to " + path, words_.bad = false;
       ++version_;  // the check rereads the words
     } catch (const std::exception& e) {
@@ -226,7 +278,15 @@ void ExperimentDesigner::draw_words_editor() {
     }
   }
   ImGui::SameLine();
-  if (button("Close##responses.words_file.close")) words_.open = false;
+  const bool armed = words_.close_armed && words_.text != words_.disk;
+  if (button(std::string(armed ? "Drop the edits" : "Close") + "##responses.words_file.close")) {
+    if (words_.text == words_.disk || armed) {
+      words_.open = false;
+    } else {
+      words_.close_armed = true;
+      words_.status = "the words have unsaved edits: click again to drop them, or Save words", words_.bad = true;
+    }
+  }
   ImGui::SameLine();
   ImGui::TextColored(words_.bad ? kRed : kDim, "%s", words_.status.c_str());
   ImGui::Unindent(12 * scale_);

@@ -42,6 +42,7 @@ void FilePicker::open(const std::string& id, const std::string& start, Kind kind
                       const std::string& title) {
   id_ = id, kind_ = kind, ext_ = std::move(extensions), title_ = title;
   open_ = popup_ = true;
+  entered_at_ = -1e9;
   name_.clear(), error_.clear(), folder_.clear(), entries_.clear();
   std::error_code ec;
   fs::path p = start.empty() ? fs::current_path(ec) : fs::absolute(start, ec).lexically_normal();
@@ -56,7 +57,7 @@ void FilePicker::open(const std::string& id, const std::string& start, Kind kind
 void FilePicker::enter(const std::string& folder) {
   std::error_code ec;
   std::vector<Entry> found;
-  fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
+  fs::directory_iterator it(folder, ec);  // (skip_permission_denied would list an unreadable folder as empty)
   if (ec) {
     error_ = "cannot list " + folder + " (" + ec.message() + ")";
     if (folder_.empty()) folder_ = folder;
@@ -67,12 +68,13 @@ void FilePicker::enter(const std::string& folder) {
     const std::string name = it->path().filename().string();
     if (!hidden_ && !name.empty() && name[0] == '.') continue;
     std::error_code e2;
-    Entry en{name, it->is_directory(e2), 0};
+    Entry en{name, it->is_directory(e2), "", ""};
     if (!en.folder) {
       if (kind_ == Kind::folder || !has_extension(name, ext_)) continue;
-      en.bytes = it->file_size(e2);
-      if (e2) en.bytes = 0;
+      const uintmax_t bytes = it->file_size(e2);
+      en.size = e2 ? "?" : bytes_text(bytes);
     }
+    en.label = (en.folder ? "[" + name + "]" : name) + "##" + name;
     found.push_back(en);
   }
   std::sort(found.begin(), found.end(), [](const Entry& a, const Entry& b) {
@@ -138,26 +140,33 @@ std::optional<std::string> FilePicker::draw(float scale, float k, std::map<std::
   const float list_h = ImGui::GetContentRegionAvail().y - ImGui::GetFrameHeightWithSpacing() * 2.5f;
   ImGui::BeginChild("##entries", ImVec2(0, std::max(list_h, 60 * scale)), true);
   std::string go;  // a folder clicked: entered after the loop (entering replaces entries_)
-  for (const auto& en : entries_) {
-    const std::string label = (en.folder ? "[" + en.name + "]" : en.name) + "##" + en.name;
-    if (ImGui::Selectable(label.c_str(), !en.folder && en.name == name_, ImGuiSelectableFlags_AllowDoubleClick)) {
-      if (en.folder) {
-        go = en.name;
-      } else {
-        name_ = en.name;
-        error_.clear();
-        if (ImGui::IsMouseDoubleClicked(0)) chosen = choose();
+  // The second click of a double-click that entered a folder lands on the new listing: it
+  // neither enters nor chooses what happens to be under the pointer there.
+  const bool settled = ImGui::GetTime() - entered_at_ > ImGui::GetIO().MouseDoubleClickTime;
+  ImGuiListClipper clip;
+  clip.Begin(static_cast<int>(entries_.size()));
+  while (clip.Step())
+    for (int i = clip.DisplayStart; i < clip.DisplayEnd; ++i) {
+      const Entry& en = entries_[static_cast<size_t>(i)];
+      if (ImGui::Selectable(en.label.c_str(), !en.folder && en.name == name_, ImGuiSelectableFlags_AllowDoubleClick) &&
+          settled) {
+        if (en.folder) {
+          go = en.name;
+        } else {
+          name_ = en.name;
+          error_.clear();
+          if (ImGui::IsMouseDoubleClicked(0)) chosen = choose();
+        }
+      }
+      widgets["picker.entry=" + en.name] = item_rect(k);
+      if (!en.folder) {
+        ImGui::SameLine(ImGui::GetContentRegionAvail().x - 80 * scale);
+        ImGui::TextColored(kDim, "%s", en.size.c_str());
       }
     }
-    widgets["picker.entry=" + en.name] = item_rect(k);
-    if (!en.folder) {
-      ImGui::SameLine(ImGui::GetContentRegionAvail().x - 80 * scale);
-      ImGui::TextColored(kDim, "%s", bytes_text(en.bytes).c_str());
-    }
-  }
   if (entries_.empty()) ImGui::TextColored(kDim, kind_ == Kind::folder ? "(no subfolders)" : "(nothing to pick here)");
   ImGui::EndChild();
-  if (!go.empty()) enter((fs::path(folder_) / go).string()), name_.clear();
+  if (!go.empty()) enter((fs::path(folder_) / go).string()), name_.clear(), entered_at_ = ImGui::GetTime();
 
   ImGui::AlignTextToFramePadding();
   ImGui::TextUnformatted(kind_ == Kind::folder ? "subfolder" : "name");

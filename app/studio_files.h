@@ -42,7 +42,8 @@ class FilePicker {
   struct Entry {
     std::string name;
     bool folder = false;
-    uintmax_t bytes = 0;
+    std::string size;   // a file's size as shown
+    std::string label;  // the list's label (folders in brackets)
   };
   void enter(const std::string& folder);  // lists it (or keeps the old listing and says why)
   std::optional<std::string> choose();    // the path chosen by name_ in folder_, or why not in error_
@@ -52,6 +53,7 @@ class FilePicker {
   Kind kind_ = Kind::open_file;
   std::vector<std::string> ext_;
   std::vector<Entry> entries_;
+  double entered_at_ = -1e9;  // ImGui time a click on a folder entered the one listed
 };
 
 }  // namespace mm::app::studio

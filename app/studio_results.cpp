@@ -83,7 +83,7 @@ ResultsPanel::Computed compute(const std::string& db, const std::string& signatu
       c.experiments.push_back(std::move(e));
     }
   } catch (const analysis::Cancelled&) {
-    c.error = "cancelled: Refresh computes again";
+    c.cancelled = true;
     c.experiments.clear();
   } catch (const std::exception& e) {
     c.error = first_line(e.what());
@@ -158,10 +158,18 @@ void ResultsPanel::refresh(data::Store* store) {
 
 void ResultsPanel::poll() {
   if (ready(job_)) {
-    shown_ = job_.get();
-    have_ = true;
-    fresh_ = 0;
-    if (chosen_ >= static_cast<int>(shown_.experiments.size())) chosen_ = 0;
+    Computed c = job_.get();
+    if (c.cancelled) {  // the results shown stay; no automatic start again until Refresh
+      paused_ = true;
+      cancel_note_ = have_ ? "cancelled: the results shown are of the last finished analysis; Refresh computes again"
+                           : "cancelled: Refresh computes again";
+    } else {
+      shown_ = std::move(c);
+      have_ = true;
+      fresh_ = 0;
+      cancel_note_.clear();
+      if (chosen_ >= static_cast<int>(shown_.experiments.size())) chosen_ = 0;
+    }
   }
   if (ready(export_job_)) export_result_ = export_job_.get();
   if (ready(report_job_)) report_result_ = report_job_.get();
@@ -169,8 +177,9 @@ void ResultsPanel::poll() {
 
 void ResultsPanel::draw(float scale, float px_per_point, StudioProbe& p) {
   poll();
-  if (!job_.valid() && (requested_ || !have_ || shown_.signature != signature_)) {
-    requested_ = false;
+  const bool stale = !have_ || shown_.signature != signature_;
+  if (!job_.valid() && (requested_ || (stale && !paused_))) {
+    requested_ = paused_ = false;
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     job_ = std::async(std::launch::async, compute, db_, signature_, permutations_, bootstrap_, cancel_);
   }
@@ -187,9 +196,13 @@ void ResultsPanel::draw(float scale, float px_per_point, StudioProbe& p) {
     p.cancel_analysis = to_rect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), px_per_point);
   } else ImGui::TextColored(kDim, "the analysis of metamerlab analyze (seed 0, %d permutations); again when the database changes",
                           permutations_);
+  if (!cancel_note_.empty() && !job_.valid()) {
+    ImGui::TextColored(kYellow, "%s", cancel_note_.c_str());
+    p.results_status = cancel_note_;
+  }
   if (!have_) return;
-  p.results_status = shown_.error;
   if (!shown_.error.empty()) {
+    p.results_status = shown_.error;
     ImGui::TextColored(kRed, "%s", shown_.error.c_str());
     return;
   }
@@ -529,7 +542,11 @@ void ResultsPanel::draw_exports(const Experiment& e, float scale, float px_per_p
   ImGui::SameLine();
   ImGui::BeginDisabled(report_job_.valid());
   if (ImGui::Button("Write report")) {
-    report_job_ = std::async(std::launch::async, run_report, e.report, report_folder_);
+    // One folder per experiment when the database holds several (as analyze --out does).
+    const std::string dir = shown_.experiments.size() > 1 && !report_folder_.empty()
+                                ? (fs::path(report_folder_) / e.report.experiment).string()
+                                : report_folder_;
+    report_job_ = std::async(std::launch::async, run_report, e.report, dir);
     report_result_ = {true, ""};
   }
   ImGui::EndDisabled();

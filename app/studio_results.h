@@ -56,6 +56,7 @@ class ResultsPanel {
     std::string signature;    // of the database file it was computed from
     std::vector<Experiment> experiments;
     std::string error;        // "" or one line
+    bool cancelled = false;   // stopped by Cancel (or the window closing): nothing computed
   };
 
  private:
@@ -84,6 +85,8 @@ class ResultsPanel {
   int fresh_ = 0;                      // frames drawn since shown_ arrived (tables size their columns in 3)
   std::future<Computed> job_;
   std::shared_ptr<std::atomic<bool>> cancel_;  // the running analysis's stop flag (Cancel, closing)
+  bool paused_ = false;                // cancelled: no automatic start until Refresh
+  std::string cancel_note_;            // what the panel says after a Cancel
   int chosen_ = 0;                     // the experiment shown
   std::array<char, 1024> folder_{};    // the exports' folder
   bool force_ = false;                 // --force: write into a folder that is not empty

@@ -198,6 +198,7 @@ void SynthQueue::start(QueueJob& j) {
   if (pid == 0) {  // the child: only async-signal-safe calls until exec
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the window gone (even killed): the job stops, to resume later
     if (::getppid() != parent) ::_exit(1);
+    ::setpriority(PRIO_PROCESS, 0, 10);  // batch work: the window's frames first (inherited by the job's threads)
     const int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
     ::dup2(fd, 1);
@@ -213,7 +214,6 @@ void SynthQueue::start(QueueJob& j) {
     j.last_line = error_ = "cannot start " + program_;
     return;
   }
-  ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), 10);  // the window's frames first (the job is batch work)
   j.pid = pid;
   j.state = "running";
   j.cancel_requested = false;

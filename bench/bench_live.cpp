@@ -15,7 +15,8 @@
 //     fell back, and the smallest lead (s) by which a metamer was ready before its trial;
 //   - presentation while the worker was busy (trials answered before its last metamer was
 //     recorded) against idle (after): dropped frames, |flip error| of the stimulus and mask
-//     phases (p50, p99, max) and the trial commit latency (p50, p99, max).
+//     phases (p50, p99, max), the trial commit latency (p50, p99, max), and the frame
+//     intervals' mean, SD, p99 and max (app/session_timing.h).
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,7 @@
 #include "app/program/cli.h"
 #include "app/program/live_worker.h"
 #include "app/runner.h"
+#include "app/session_timing.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
 #include "data/store.h"
@@ -47,6 +49,7 @@ namespace {
 struct Group {
   int trials = 0, dropped = 0;
   std::vector<double> flip_ms, commit_ms;
+  std::vector<mm::data::TrialRecord> records;  // for the frame intervals their timing implies
 };
 
 void print_group(const char* name, const Group& g) {
@@ -59,6 +62,11 @@ void print_group(const char* name, const Group& g) {
   };
   std::printf("  %-5s %3d trials, %3d dropped frames; |flip error| ms %s; commit ms %s\n", name, g.trials, g.dropped,
               stat(g.flip_ms).c_str(), stat(g.commit_ms).c_str());
+  const mm::app::IntervalStats iv = mm::app::session_timing(g.records).intervals;
+  if (iv.n > 0)
+    std::printf("        frame intervals (%lld, each phase's duration over its frames): mean %.3f ms, SD %.3f ms, "
+                "p99 %.3f ms, max %.3f ms\n",
+                static_cast<long long>(iv.n), iv.mean_ms, iv.sd_ms, iv.p99_ms, iv.max_ms);
 }
 
 }  // namespace
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
       Group& g = (!worker_done.empty() && t.answered_at <= worker_done) ? busy : idle;
       ++g.trials;
       g.dropped += t.dropped_frames;
+      g.records.push_back(t);
       if (k < r.commit_ms.size()) g.commit_ms.push_back(r.commit_ms[k]);
       ++k;
       json tj = json::parse(t.timing_json.empty() ? "{}" : t.timing_json, nullptr, false);

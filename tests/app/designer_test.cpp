@@ -581,6 +581,21 @@ TEST(StudioDesigner, FilesArePickedSetTablesAndWordsEditedAndSaveAsKeepsThePaths
     saved_status = p.designer.status;
     return true;
   });
+  // The practice set's files made into a table whose default name exists: not replaced
+  // until "Save anyway".
+  s.click("sets.1.to_table");
+  s.click("sets.1.table_edit.save");
+  std::string refused_status, replaced_status, practice_after_refusal;
+  s.then([&](StudioProbe& p, int64_t k) {
+    refused_status = p.designer.table_status;
+    practice_after_refusal = mm::test::read_bytes(root + "/studies/moved/practice.csv");
+    return k >= 2;
+  });
+  s.click("sets.1.table_edit.save");
+  s.then([&](StudioProbe& p, int64_t k) {
+    replaced_status = p.designer.table_status;
+    return k >= 2;
+  });
   // A words file written through the editor.
   s.type("responses.words_file", "words.txt");
   s.click("responses.words_file.edit");
@@ -593,8 +608,17 @@ TEST(StudioDesigner, FilesArePickedSetTablesAndWordsEditedAndSaveAsKeepsThePaths
   });
   StudioOptions o;
   o.db = root + "/out/demo/metamerlab.db";
+  mm::test::write_bytes(root + "/studies/moved/practice.csv", "kept\n");
   const std::string err = run(o, s, 4000);
 
+  EXPECT_NE(refused_status.find("practice.csv exists: click \"Save anyway\""), std::string::npos) << refused_status;
+  EXPECT_EQ(practice_after_refusal, "kept\n");
+  const size_t practice = bundled.find_set("practice")->items.size();
+  EXPECT_EQ(replaced_status.rfind("saved " + std::to_string(practice) + " rows to " + root + "/studies/moved/practice.csv", 0),
+            0u)
+      << replaced_status;
+  EXPECT_EQ(ex::read_set_table(root + "/studies/moved/practice.csv").size(), practice);
+  EXPECT_EQ(err.find("error"), std::string::npos) << err;
   EXPECT_EQ(listed, root + "/experiments");
   ASSERT_GT(picker_shot.width, 0);
   keep(picker_shot, "designer_file_picker.png");
