@@ -462,7 +462,8 @@ bool ExperimentDesigner::list(const std::string& field, const char* lbl, std::ve
   }
   const Rect r = item_rect(k_);
   std::string added;
-  if (browse && browse_button(field, v.empty() ? std::string() : v.back(), *browse, added)) {
+  if (browse && browse_button(field, v.empty() ? std::string() : v.back(), *browse, added) &&
+      std::find(v.begin(), v.end(), added) == v.end()) {  // a folder listed already is not listed twice
     v.push_back(added);
     changed = true;
   }

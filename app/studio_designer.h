@@ -130,7 +130,9 @@ class ExperimentDesigner {
   // A "..." button opening the picker for `field` at `current` (relative to the experiment's
   // folder); returns true on the frame the picker's choice for it arrives, in `v`.
   bool browse_button(const std::string& field, const std::string& current, const Browse& b, std::string& v);
-  std::string as_written(const std::string& path) const;  // relative to anchor() unless only "/" is shared
+  // A picked path as the draft writes it: relative to anchor() unless only "/" is shared;
+  // absolute while the experiment has no file yet.
+  std::string as_written(const std::string& path) const;
   void draw_picker();
   void draw_set_table_buttons(size_t set, const experiments::StimulusSet* loaded);
   void draw_table_editor();

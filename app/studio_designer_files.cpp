@@ -34,7 +34,11 @@ bool ExperimentDesigner::browse_button(const std::string& field, const std::stri
   ImGui::SameLine();
   const bool add = b.kind == FilePicker::Kind::folder && field.find("folders") != std::string::npos;
   if (ImGui::SmallButton(((add ? "add..##browse." : "...##browse.") + field).c_str())) {
-    const std::string start = current.empty() ? anchor() + "/" : (fs::path(anchor()) / current).lexically_normal().string();
+    // The experiment file's own field is a path from the current folder; the others start at
+    // the experiment's folder.
+    const std::string start = current.empty()                ? anchor() + "/"
+                              : field == "path"              ? fs::absolute(current).lexically_normal().string()
+                                                             : (fs::path(anchor()) / current).lexically_normal().string();
     const char* what = b.kind == FilePicker::Kind::folder ? "a folder" : "a file";
     picker_.open(field, start, b.kind, b.extensions, std::string("Choose ") + what + " for " + field);
   }
@@ -47,7 +51,12 @@ bool ExperimentDesigner::browse_button(const std::string& field, const std::stri
   return true;
 }
 
-std::string ExperimentDesigner::as_written(const std::string& path) const { return ex::path_from(path, anchor()); }
+std::string ExperimentDesigner::as_written(const std::string& path) const {
+  // An experiment not saved yet has no folder of its own (anchor() follows the path field,
+  // which may still change): absolute then, so a pick keeps naming its file.
+  if (file_.empty()) return fs::absolute(path).lexically_normal().string();
+  return ex::path_from(path, anchor());
+}
 
 void ExperimentDesigner::draw_picker() {
   if (auto chosen = picker_.draw(scale_, k_, probe_->designer.widgets)) picked_[picker_.id()] = *chosen;

@@ -646,3 +646,55 @@ TEST(StudioDesigner, FilesArePickedSetTablesAndWordsEditedAndSaveAsKeepsThePaths
   EXPECT_EQ(words_status.rfind("saved 1 words", 0), 0u) << words_status;
   EXPECT_EQ(mm::test::read_bytes(root + "/studies/moved/words.txt"), "alpha\n");
 }
+
+// A folder added to a set through the picker: opened at the set's last folder, ".." up, a
+// click into a sibling, Choose; the set then lists it (relative to the experiment's folder)
+// and the saved file's set holds both folders' files.
+TEST(StudioDesigner, AFolderIsAddedToASetThroughThePicker) {
+  mm::test::TempDir tmp("designer-folder-pick");
+  const std::string root = fs::absolute(tmp.path).string();
+  const std::string path = demo_tree(root);
+  const std::string saved = root + "/experiments/two-folders.toml";
+  Steps s;
+  s.then([](StudioProbe& p, int64_t k) { return k >= 3 && p.panel == "Experiment"; });
+  s.open(path);
+  s.settle();
+  s.click("browse.sets.1.folders");
+  std::string first, second;
+  s.then([&](StudioProbe& p, int64_t k) {
+    first = p.designer.picker;
+    return (k > 4 && !first.empty()) || k > 120;
+  });
+  s.click("picker.up");
+  s.click("picker.entry=reference");
+  s.then([&](StudioProbe& p, int64_t k) {
+    second = p.designer.picker;
+    return k >= 24;  // past the double-click time: the next click is a click of its own
+  });
+  s.click("picker.choose");
+  s.wait(3);
+  s.type("path", saved);
+  s.click("Save as");
+  s.settle();
+  StudioOptions o;
+  o.db = root + "/out/demo/metamerlab.db";
+  run(o, s, 3000);
+  EXPECT_EQ(first, root + "/stimuli/samples/emoji16/practice");
+  EXPECT_EQ(second, root + "/stimuli/samples/emoji16/reference");
+  ex::LoadOptions lo;
+  lo.default_database = o.db;
+  const ex::Experiment bundled = ex::load_experiment(path, lo);
+  ex::Experiment e;
+  try {
+    e = ex::load_experiment(saved, lo);
+  } catch (const std::exception& x) {
+    FAIL() << x.what();
+  }
+  const ex::StimulusSet* practice = e.find_set("practice");
+  ASSERT_NE(practice, nullptr);
+  EXPECT_EQ(practice->folders, (std::vector<std::string>{root + "/stimuli/samples/emoji16/practice",
+                                                         root + "/stimuli/samples/emoji16/reference"}));
+  EXPECT_EQ(practice->items.size(),
+            bundled.find_set("practice")->items.size() + bundled.find_set("references")->items.size());
+  EXPECT_NE(mm::test::read_bytes(saved).find("\"../stimuli/samples/emoji16/reference\""), std::string::npos);
+}
