@@ -763,7 +763,8 @@ void ExperimentDesigner::draw_sources() {
     ImGui::TextColored(kDim, "[[metamers]] #%zu", i + 1);
     at_field(f);
     c |= choice(f + ".zoo", "model from the zoo", s.model, zoo_, "(a file: type it below)");
-    c |= text(f + ".model", "model", s.model);
+    static const Browse model_file{FilePicker::Kind::open_file, {".pt", ".ts", ".pth"}};
+    c |= text(f + ".model", "model", s.model, false, &model_file);
     c |= text(f + ".label", "label", s.label);
     const std::string key = s.model + "\n" + anchor();
     if (!layers_.count(key)) layers_[key] = model_layers(s.model, anchor());

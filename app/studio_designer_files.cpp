@@ -46,7 +46,10 @@ bool ExperimentDesigner::browse_button(const std::string& field, const std::stri
   if (ImGui::IsItemHovered()) ImGui::SetTooltip(add ? "add a folder picked from a list" : "pick from a list");
   const auto it = picked_.find(field);
   if (it == picked_.end()) return false;
-  v = field == "path" ? it->second : as_written(it->second);
+  // The experiment file's path, and a model file (opened from the current folder by the
+  // engine, not from the experiment's), are absolute; the others as the draft writes them.
+  const bool absolute = field == "path" || (field.size() > 6 && field.compare(field.size() - 6, 6, ".model") == 0);
+  v = absolute ? it->second : as_written(it->second);
   picked_.erase(it);
   return true;
 }
