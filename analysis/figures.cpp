@@ -1140,8 +1140,9 @@ cairo_status_t write_sink(void* closure, const unsigned char* data, unsigned int
   return CAIRO_STATUS_SUCCESS;
 }
 
-// Opens `path`, makes the surface its extension asks for, lets `draw` paint on a white
-// background and writes the file. On failure the partial file is removed.
+// Makes the surface `path`'s extension asks for, lets `draw` paint on a white background
+// and writes the file atomically: into PATH.tmp, renamed over `path` once complete. On
+// failure the temporary file is removed and a figure already at `path` stays as it was.
 template <class Draw>
 void render(const std::string& path, double w, double h, double scale, Draw draw) {
   const Format fmt = format_of(path);
@@ -1150,13 +1151,14 @@ void render(const std::string& path, double w, double h, double scale, Draw draw
     throw std::invalid_argument(path + ": the image would be " + std::to_string(pw) + "x" +
                                 std::to_string(ph) + " pixels, over cairo's 32767; lower scale");
   errno = 0;
-  Sink sink{std::fopen(path.c_str(), "wb")};
+  const std::string tmp = path + ".tmp";
+  Sink sink{std::fopen(tmp.c_str(), "wb")};
   if (!sink.f)
     throw std::runtime_error(path + ": cannot write the figure (" + std::strerror(errno) +
                              "); create its folder or choose a writable path");
   auto fail = [&](const std::string& why) {
     std::fclose(sink.f);
-    std::remove(path.c_str());
+    std::remove(tmp.c_str());
     throw std::runtime_error(path + ": writing the figure failed (" + why +
                              "); check the disk space and permissions");
   };
@@ -1186,10 +1188,10 @@ void render(const std::string& path, double w, double h, double scale, Draw draw
   if (st != CAIRO_STATUS_SUCCESS)
     fail(sink.err ? std::strerror(sink.err) : cairo_status_to_string(st));
   if (std::fflush(sink.f) != 0) fail(std::strerror(errno));
-  if (std::fclose(sink.f) != 0) {
-    std::remove(path.c_str());
-    throw std::runtime_error(path + ": writing the figure failed (" +
-                             std::string(std::strerror(errno)) +
+  if (std::fclose(sink.f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": writing the figure failed (" + std::string(std::strerror(e)) +
                              "); check the disk space and permissions");
   }
 }

@@ -599,6 +599,21 @@ TEST(Errors, UnwritableFileNamesIt) {
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   msg = thrown<std::runtime_error>([&] { write_scatter(dir, two_groups()); });
   EXPECT_NE(msg.find(dir), std::string::npos) << msg;
+  EXPECT_NE(::access((dir + ".tmp").c_str(), F_OK), 0) << "the temporary file was left behind";
+}
+
+// A figure is written into a temporary file and renamed over the one already there: the
+// new one replaces it and no temporary file is left.
+TEST(Errors, ReplacingAFigureLeavesNoTemporaryFile) {
+  TempDir tmp;
+  const std::string f = tmp.file("fig.png");
+  write_line_panels(f, good_panels());
+  const Image first(f);
+  ASSERT_GT(first.width(), 0);
+  write_scatter(f, two_groups());  // over it
+  EXPECT_NE(::access((f + ".tmp").c_str(), F_OK), 0);
+  const Image second(f);
+  EXPECT_GT(second.width(), 0);
 }
 
 TEST(Errors, BadDataNamesFileAndSeries) {
