@@ -549,7 +549,7 @@ std::string report_json(const AnalysisReport& r) {
 std::vector<std::string> write_report_figures(const AnalysisReport& r, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(dir + ": cannot create the figures folder (" + ec.message() + "); choose another --out");
+  if (ec) throw std::runtime_error(dir + ": cannot create the figures folder (" + ec.message() + "); choose another folder (--out)");
   std::vector<std::string> files;
   const std::vector<std::string> exts = {".png", ".svg"};
   auto cond_of = [&](const std::string& name) -> const ConditionSummary* {

@@ -259,17 +259,15 @@ double file_catch_threshold(data::Store& store, const analysis::ResultInput& in)
   return -1;
 }
 
-std::vector<std::string> write_report_folder(const analysis::AnalysisReport& r, const std::string& dir) {
+std::vector<std::string> write_report_folder(const analysis::AnalysisReport& r, const std::string& dir,
+                                             const std::string& text, const std::string& json) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(dir + ": cannot create the report folder (" + ec.message() + "); choose another folder");
   std::vector<std::string> files = analysis::write_report_figures(r, dir);
-  std::string md = analysis::report_text(r) + "\n## Figures\n\n";
+  std::string md = text + "\n## Figures\n\n";
   for (const auto& f : files)
     if (fs::path(f).extension() == ".png") md += "![" + fs::path(f).stem().string() + "](" + fs::path(f).filename().string() + ")\n\n";
   stimuli::write_file_atomic(dir + "/report.md", md);
-  stimuli::write_file_atomic(dir + "/report.json", analysis::report_json(r));
+  stimuli::write_file_atomic(dir + "/report.json", json);
   files.push_back(dir + "/report.md");
   files.push_back(dir + "/report.json");
   return files;

@@ -28,10 +28,12 @@ analysis::ExportData read_export(data::Store& store, const std::string& experime
 // the same version; else -1 (none). What `analyze` uses without --exclude-catch-below.
 double file_catch_threshold(data::Store& store, const analysis::ResultInput& in);
 
-// Writes report.md (the report text, then the figures as images), report.json and the
-// figures (analysis::write_report_figures) into `dir`, created when missing; the text files
-// atomically. Returns every file written. Throws std::runtime_error with one line naming
-// the folder when it cannot be written.
-std::vector<std::string> write_report_folder(const analysis::AnalysisReport& r, const std::string& dir);
+// Writes report.md (`text`, the report as analysis::report_text gives it, then the figures
+// as images), report.json (`json`, analysis::report_json) and the figures
+// (analysis::write_report_figures, which makes the folder) into `dir`; the text files
+// atomically. The caller passes the texts it already has. Returns every file written.
+// Throws std::runtime_error with one line naming the folder when it cannot be written.
+std::vector<std::string> write_report_folder(const analysis::AnalysisReport& r, const std::string& dir,
+                                             const std::string& text, const std::string& json);
 
 }  // namespace mm::app

@@ -119,10 +119,10 @@ std::pair<bool, std::string> run_export(const std::string& db, const std::string
 }
 
 // What `metamerlab analyze --out DIR` writes for one experiment.
-std::pair<bool, std::string> run_report(const analysis::AnalysisReport& r, const std::string& dir) {
+std::pair<bool, std::string> run_report(const analysis::AnalysisReport& r, const std::string& text, const std::string& dir) {
   try {
     if (dir.empty()) throw std::runtime_error("type a folder for the report");
-    const auto files = write_report_folder(r, dir);
+    const auto files = write_report_folder(r, dir, text, analysis::report_json(r));
     return {true, "report: wrote report.md, report.json and " + std::to_string(files.size() - 2) + " figure files in " + dir};
   } catch (const std::exception& e) {
     return {false, "report: " + first_line(e.what())};
@@ -546,7 +546,7 @@ void ResultsPanel::draw_exports(const Experiment& e, float scale, float px_per_p
     const std::string dir = shown_.experiments.size() > 1 && !report_folder_.empty()
                                 ? (fs::path(report_folder_) / e.report.experiment).string()
                                 : report_folder_;
-    report_job_ = std::async(std::launch::async, run_report, e.report, dir);
+    report_job_ = std::async(std::launch::async, run_report, e.report, e.text, dir);
     report_result_ = {true, ""};
   }
   ImGui::EndDisabled();

@@ -85,7 +85,7 @@ int cmd_analyze(const Args& a) {
     else std::cout << text << "\n";
     if (!out_dir.empty()) {
       const std::string dir = inputs.size() == 1 ? out_dir : (fs::path(out_dir) / r.experiment).string();
-      const auto files = write_report_folder(r, dir);
+      const auto files = write_report_folder(r, dir, text, js);
       if (!a.flag("json"))
         std::cout << "analyze: wrote " << dir << "/report.md, report.json and " << files.size() - 2 << " figure files\n";
     }
