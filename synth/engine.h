@@ -111,11 +111,13 @@ constexpr int64_t kAutoPairs = 0;
 // size. Stimuli are loaded `batch` at a time; each one's activation row and centred ranks
 // (float32, exact: ranks are half-integers) are kept in memory when the whole set fits in
 // the budget, else written to an unlinked temporary file in `spill_dir`; the Gram terms
-// (raw, for SNR and Pearson; ranks, for Spearman) are accumulated in float64 over column
-// chunks that fit in the budget. Same pairs and, within float rounding, the same values as
-// null_distribution_dense.
+// (of the centred rows, for Pearson and, with the row sums, SNR; of the centred ranks, for
+// Spearman) are float32 products over column chunks of half the budget, summed in float64,
+// and pairs whose rows nearly coincide (SNR above 10 dB) have their distance remeasured in
+// float64. Same pairs and the same values as null_distribution_dense within float32
+// rounding (about 1e-6 of a correlation, 1e-5 dB).
 struct NullMemory {
-  int64_t budget_bytes = int64_t{512} << 20;  // activations + ranks in memory below this, else spilled
+  int64_t budget_bytes = int64_t{512} << 20;  // activations + ranks in memory below this, else spilled (plus a chunk buffer of half this)
   std::string spill_dir;                      // "" : $TMPDIR, else /tmp
 };
 // Where natural stimulus i (0 <= i < count) comes from; called once per stimulus, in order.

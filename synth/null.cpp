@@ -4,8 +4,9 @@
 // Two implementations of the same numbers:
 //   - null_distribution (streaming): stimuli loaded a batch at a time; each one's activation
 //     row and centred ranks kept in a RowStore (memory, or an unlinked temporary file when
-//     the set does not fit the budget); Gram terms accumulated in float64 over column
-//     chunks. Memory: the budget plus one batch of the network, whatever the set's size.
+//     the set does not fit the budget); Gram terms as float32 products over column chunks,
+//     summed in float64; near-coincident pairs remeasured in float64. Memory: the budget, a
+//     chunk buffer and one batch of the network, whatever the set's size.
 //   - null_distribution_dense: the first implementation (every row in memory as float64),
 //     kept as the reference the streaming one is tested and benchmarked against.
 //
@@ -154,6 +155,7 @@ class RowStore {
   RowStore& operator=(const RowStore&) = delete;
 
   bool spilled() const { return fd_ >= 0; }
+  int64_t cols() const { return cols_; }
 
   void put(int64_t row, const float* data) {
     if (!spilled()) {
@@ -174,30 +176,30 @@ class RowStore {
     }
   }
 
-  // Columns [c0, c0 + w) of every row into out ([rows, w], float64), through f32 ([rows, w]
-  // floats) when spilled. The caller's buffers are reused chunk after chunk: fresh memory
-  // costs a page fault per 4 kB, which on some machines outweighs the arithmetic.
-  void columns(int64_t c0, int64_t w, float* f32, double* out) const {
-    const float* src = mem_.data() + c0;
-    int64_t stride = cols_;
-    if (spilled()) {
-      for (int64_t r = 0; r < rows_; ++r) {
-        char* p = reinterpret_cast<char*>(f32 + r * w);
-        size_t left = static_cast<size_t>(w) * sizeof(float);
-        off_t at = (static_cast<off_t>(r) * cols_ + c0) * static_cast<off_t>(sizeof(float));
-        while (left > 0) {
-          ssize_t n = ::pread(fd_, p, left, at);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0)
-            throw std::runtime_error("cannot read back the null distribution's temporary file in " + dir_ + " (" +
-                                     std::string(n < 0 ? std::strerror(errno) : "file shorter than written") + ")");
-          p += n, at += n, left -= static_cast<size_t>(n);
-        }
-      }
-      src = f32, stride = w;
+  // Columns [c0, c0 + w) of every row, float32: a pointer to row 0's first one and the
+  // distance between rows. In memory that is the store itself; spilled, the columns are read
+  // into `buf` ([rows, w]), which the caller reuses chunk after chunk (fresh memory costs a
+  // page fault per 4 kB, which on some machines outweighs the arithmetic).
+  const float* columns(int64_t c0, int64_t w, float* buf, int64_t* stride) const {
+    if (!spilled()) {
+      *stride = cols_;
+      return mem_.data() + c0;
     }
-    for (int64_t r = 0; r < rows_; ++r)
-      for (int64_t c = 0; c < w; ++c) out[r * w + c] = static_cast<double>(src[r * stride + c]);
+    for (int64_t r = 0; r < rows_; ++r) {
+      char* p = reinterpret_cast<char*>(buf + r * w);
+      size_t left = static_cast<size_t>(w) * sizeof(float);
+      off_t at = (static_cast<off_t>(r) * cols_ + c0) * static_cast<off_t>(sizeof(float));
+      while (left > 0) {
+        ssize_t n = ::pread(fd_, p, left, at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+          throw std::runtime_error("cannot read back the null distribution's temporary file in " + dir_ + " (" +
+                                   std::string(n < 0 ? std::strerror(errno) : "file shorter than written") + ")");
+        p += n, at += n, left -= static_cast<size_t>(n);
+      }
+    }
+    *stride = w;
+    return buf;
   }
 
  private:
@@ -271,19 +273,32 @@ void centred_ranks_of_sorted(const uint64_t* keys, int64_t D, float* out) {
 }  // namespace mm::synth
 
 // The reference BLAS interface (OpenBLAS at run time): C := alpha A^T A + beta C, one triangle.
-extern "C" void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
-                       const double* a, const int* lda, const double* beta, double* c, const int* ldc);
+extern "C" void ssyrk_(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+                       const float* a, const int* lda, const float* beta, float* c, const int* ldc);
 
 namespace mm::synth {
 namespace {
-// G += X X^T for X [rows, w] (row-major, float64), filling G's lower triangle only
-// (row-major); half the products of a full matrix product.
-void add_gram(torch::Tensor& G, const double* X, int64_t rows, int64_t w) {
-  const int n = static_cast<int>(rows), k = static_cast<int>(w);
-  const double one = 1.0;
-  // Row-major X [n, k] is column-major [k, n]; column-major C = X X^T is (that)^T (that),
-  // and its upper triangle (column-major) is the row-major lower one.
-  dsyrk_("U", "T", &n, &k, &one, X, &k, &one, G.data_ptr<double>(), &n);
+// Columns per float32 product: each span's products are summed in float32 (about 1e-6 of
+// the span's magnitude at most), the spans' sums in float64.
+constexpr int64_t kGramSpan = 8192;
+
+// G += X X^T for X [rows, w] (row-major float32, `stride` apart), filling G's lower
+// triangle only (row-major): symmetric rank-k updates in float32 (twice the speed of
+// float64 here, half the products of a full matrix product) over spans of kGramSpan
+// columns, each added into G in float64. `part` is a reused [rows, rows] buffer.
+void add_gram(torch::Tensor& G, const float* X, int64_t rows, int64_t stride, int64_t w, std::vector<float>& part) {
+  const int n = static_cast<int>(rows), ld = static_cast<int>(stride);
+  const float one = 1.0f, zero = 0.0f;
+  part.resize(static_cast<size_t>(rows * rows));
+  double* g = G.data_ptr<double>();
+  for (int64_t c0 = 0; c0 < w; c0 += kGramSpan) {
+    const int k = static_cast<int>(std::min(kGramSpan, w - c0));
+    // Row-major X [n, k] is column-major [k, n]; column-major C = X X^T is (that)^T (that),
+    // and its upper triangle (column-major) is the row-major lower one.
+    ssyrk_("U", "T", &n, &k, &one, X + c0, &ld, &zero, part.data(), &n);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j <= i; ++j) g[i * rows + j] += static_cast<double>(part[static_cast<size_t>(i * rows + j)]);
+  }
 }
 
 // The whole symmetric matrix from its lower triangle.
@@ -293,6 +308,53 @@ torch::Tensor mirror_lower(const torch::Tensor& L) { return L.tril() + L.tril(-1
 
 // [SECTION] Streaming ---------------------------------------------------------------------
 namespace {
+// Pairs whose activations nearly coincide, remeasured. SNR reads the squared distance of a
+// pair off the Gram, |a|^2 + |b|^2 - 2 a.b, which cancels as the two rows approach each
+// other: with float32 products (about 1e-6 of |a|^2), a distance under 1% of |a|^2 (an SNR
+// above 10 dB) is measured again in float64 from the stored rows (as the network gave them,
+// not centred: a float32 centred row's rounding is as large as a near-duplicate's
+// difference) in one more pass over the column chunks, and G's entry set so that the Gram gives that distance back (two
+// identical stimuli: exactly 0, an infinite SNR). Natural pairs that close are rare; none
+// means no extra pass.
+void refine_near_pairs(torch::Tensor& G, const torch::Tensor& C, const std::vector<double>& sums, const RowStore& acts,
+                       std::vector<float>& buf, int64_t w, double& read_s, std::chrono::steady_clock::time_point& t) {
+  const int64_t N = G.size(0), D = acts.cols();
+  auto g = G.accessor<double, 2>();
+  auto c = C.accessor<double, 2>();
+  std::vector<std::pair<int64_t, int64_t>> near;
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < i; ++j) {
+      const double mean_part = (sums[static_cast<size_t>(i)] - sums[static_cast<size_t>(j)]) *
+                               (sums[static_cast<size_t>(i)] - sums[static_cast<size_t>(j)]) / static_cast<double>(D);
+      const double d2 = c[i][i] + c[j][j] - 2 * c[i][j] + mean_part;
+      if (d2 < 0.01 * std::max(g[i][i], g[j][j])) near.emplace_back(i, j);
+    }
+  if (near.empty()) return;
+  std::vector<double> d2(near.size(), 0.0);
+  int64_t stride = 0;
+  for (int64_t c0 = 0; c0 < D; c0 += w) {
+    const int64_t cw = std::min(w, D - c0);
+    const float* X = acts.columns(c0, cw, buf.data(), &stride);
+    for (size_t k = 0; k < near.size(); ++k) {
+      const float* a = X + near[k].first * stride;
+      const float* b = X + near[k].second * stride;
+      double acc = 0;
+      for (int64_t q = 0; q < cw; ++q) {
+        const double d = static_cast<double>(a[q]) - static_cast<double>(b[q]);
+        acc += d * d;
+      }
+      d2[k] += acc;
+    }
+  }
+  for (size_t k = 0; k < near.size(); ++k) {
+    const auto [i, j] = near[k];
+    g[i][j] = g[j][i] = 0.5 * (g[i][i] + g[j][j] - d2[k]);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  read_s += std::chrono::duration<double>(now - t).count();
+  t = now;
+}
+
 // The Gram terms of the stimuli `index` (ascending, of a set of `count`), streamed: see the
 // file's header. Stimuli run through the network in the set's own batches ([k*batch,
 // (k+1)*batch) of 0..count-1, batch-mates outside `index` computed and dropped), so a row's
@@ -377,30 +439,41 @@ Grams grams_of(const ModelHandle& m, const std::string& layer, const std::vector
   keys = std::vector<uint64_t>();
   scratch = std::vector<uint64_t>();
   rk = std::vector<float>();
-  // Gram terms over column chunks: a float32 and a float64 buffer of [N, w], reused; each
-  // product a symmetric rank-w update (one triangle), mirrored at the end. (Reading the next
-  // chunk on a second thread while a product runs was tried: on two cores the product's
-  // threads then wait for each other, and the whole took longer.)
-  const int64_t w = std::clamp<int64_t>(budget / (N * 12), 1, D);
-  auto G = torch::zeros({N, N}, torch::kFloat64);
-  auto SR = torch::zeros({N, N}, torch::kFloat64);
-  std::vector<float> f32(static_cast<size_t>(acts->spilled() ? N * w : 0));
-  std::vector<double> f64(static_cast<size_t>(N * w));
+  // Gram terms over column chunks: each chunk of activations read and centred on its rows'
+  // means into a reused float32 buffer of [N, w] (the means' part of the raw Gram added back
+  // in float64 from the sums, so the float32 products lose nothing to cancellation; a constant
+  // row centres to exact zeros, its float64 sum being exact); ranks, already centred, read in
+  // place when in memory. Each product a symmetric rank-w update (one triangle), mirrored at
+  // the end. (Reading the next chunk on a second thread while a product runs was tried: on
+  // two cores the product's threads then wait for each other, and the whole took longer.)
+  const int64_t w = std::clamp<int64_t>(budget / (N * 8), 1, D);
+  auto C = torch::zeros({N, N}, torch::kFloat64);   // Gram of the centred activation rows
+  auto SR = torch::zeros({N, N}, torch::kFloat64);  // Gram of the centred ranks
+  std::vector<double> means(sums);
+  for (auto& m : means) m /= static_cast<double>(D);
+  std::vector<float> buf(static_cast<size_t>(N * w)), part;
+  int64_t stride = 0;
   for (int64_t c0 = 0; c0 < D; c0 += w) {
     const int64_t cw = std::min(w, D - c0);
-    acts->columns(c0, cw, f32.data(), f64.data());
+    const float* X = acts->columns(c0, cw, buf.data(), &stride);
+    for (int64_t r = 0; r < N; ++r)  // in place when X is buf (stride cw)
+      for (int64_t c = 0; c < cw; ++c)
+        buf[static_cast<size_t>(r * cw + c)] =
+            static_cast<float>(static_cast<double>(X[r * stride + c]) - means[static_cast<size_t>(r)]);
     lap(read_s);
-    add_gram(G, f64.data(), N, cw);
+    add_gram(C, buf.data(), N, cw, cw, part);
     lap(gram_s);
-    ranks->columns(c0, cw, f32.data(), f64.data());
+    X = ranks->columns(c0, cw, buf.data(), &stride);
     lap(read_s);
-    add_gram(SR, f64.data(), N, cw);
+    add_gram(SR, X, N, stride, cw, part);
     lap(gram_s);
   }
-  G = mirror_lower(G);
+  part = std::vector<float>();
+  C = mirror_lower(C);
   SR = mirror_lower(SR);
   auto s = torch::from_blob(sums.data(), {N}, torch::kFloat64);
-  auto C = G - s.unsqueeze(1) * s.unsqueeze(0) / static_cast<double>(D);  // Gram of the centred rows
+  auto G = C + s.unsqueeze(1) * s.unsqueeze(0) / static_cast<double>(D);  // the raw Gram (SNR)
+  refine_near_pairs(G, C, sums, *acts, buf, w, read_s, t);
   auto P = correlation_from_centred_gram(C, G, 1e-12);
   auto S = correlation_from_centred_gram(SR, SR, 0.0);  // centred ranks of a constant row are exactly 0
   lap(gram_s);

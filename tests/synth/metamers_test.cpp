@@ -265,7 +265,9 @@ TEST_F(MetamersTest, NullDistributionMatchesBruteForce) {
 
 // The streaming null (rows in memory, or spilled to a temporary file and read back in
 // column chunks) gives the first, dense implementation's numbers within float rounding:
-// the same pairs, Gram terms summed in another order.
+// the same pairs; its Gram products are float32 (about 1e-6 of a correlation) where the
+// dense one's are float64, and a pair whose rows nearly coincide has its distance
+// remeasured in float64 (a duplicate's infinite SNR, a near-duplicate's 50-odd dB).
 TEST_F(MetamersTest, StreamingNullMatchesDense) {
   auto m = ModelHandle::open("zoo:tiny-cnn");
   auto xs = random_refs(11, {3, 64, 64}, 21);
@@ -274,6 +276,9 @@ TEST_F(MetamersTest, StreamingNullMatchesDense) {
   flat.data.assign(3 * 64 * 64, 0.25f);
   xs.push_back(flat);
   xs.push_back(xs[3]);  // a duplicate: infinite SNR, r = rho = 1
+  Array near = xs[5];   // a near-duplicate: an SNR float32 products cannot resolve
+  for (size_t i = 0; i < near.data.size(); i += 97) near.data[i] += 1e-4f;
+  xs.insert(xs.end() - 1, near);
   mm::test::TempDir tmp("null-spill");
   const std::string spill = tmp.path;
   auto files_in = [&] { return std::distance(fs::directory_iterator(spill), fs::directory_iterator()); };
@@ -290,22 +295,23 @@ TEST_F(MetamersTest, StreamingNullMatchesDense) {
       EXPECT_EQ(st.pairs, dense.pairs);
       EXPECT_EQ(st.stimuli, dense.stimuli);
       const auto D = static_cast<int64_t>(m.activations({xs[0]}, layer).at(0).size());
-      EXPECT_EQ(st.spilled, 2 * 13 * D * 4 > mem.budget_bytes) << "D " << D;  // both paths are taken
-      EXPECT_NEAR(st.spearman_max, dense.spearman_max, 1e-9);
-      EXPECT_NEAR(st.pearson_max, dense.pearson_max, 1e-9);
+      EXPECT_EQ(st.spilled, 2 * 14 * D * 4 > mem.budget_bytes) << "D " << D;  // both paths are taken
+      EXPECT_NEAR(st.spearman_max, dense.spearman_max, 1e-5);
+      EXPECT_NEAR(st.pearson_max, dense.pearson_max, 1e-5);
       EXPECT_GT(st.snr_max, 60.0);  // the duplicate: +inf, or far up from a rounding residue
       EXPECT_GT(dense.snr_max, 60.0);
-      EXPECT_NEAR(st.spearman_mean, dense.spearman_mean, 1e-9);
-      EXPECT_NEAR(st.pearson_mean, dense.pearson_mean, 1e-9);
+      EXPECT_NEAR(st.spearman_mean, dense.spearman_mean, 1e-5);
+      EXPECT_NEAR(st.pearson_mean, dense.pearson_mean, 1e-5);
     }
     // Without the duplicate the SNR maxima are finite and agree too.
     std::vector<Array> distinct(xs.begin(), xs.end() - 1);
     const auto d2 = null_distribution_dense(m, layer, distinct, 0, 0, 4);
     const auto s2 = null_distribution(m, layer, distinct, 0, 0, 4, NullMemory{4096, spill});
-    EXPECT_EQ(s2.pairs, 12 * 11);  // every ordered pair once
-    EXPECT_NEAR(s2.snr_max, d2.snr_max, 1e-7) << layer;
-    EXPECT_NEAR(s2.snr_mean, d2.snr_mean, 1e-7) << layer;
-    EXPECT_NEAR(s2.pearson_max, d2.pearson_max, 1e-9) << layer;
+    EXPECT_EQ(s2.pairs, 13 * 12);  // every ordered pair once
+    EXPECT_GT(d2.snr_max, 40.0) << layer;  // the near-duplicate, far past float32's reach
+    EXPECT_NEAR(s2.snr_max, d2.snr_max, 1e-3) << layer;
+    EXPECT_NEAR(s2.snr_mean, d2.snr_mean, 1e-3) << layer;
+    EXPECT_NEAR(s2.pearson_max, d2.pearson_max, 1e-5) << layer;
   }
   EXPECT_EQ(files_in(), 0) << "the temporary file is unlinked as soon as it is created";
   // A spill folder that cannot be written: one line naming the folder and --null-spill.
@@ -344,12 +350,12 @@ TEST_F(MetamersTest, NullPartsCombineToTheWholeDistribution) {
         }
         const auto n = mm::data::combine_null_parts(parts);
         EXPECT_EQ(n.pairs, whole.pairs);
-        EXPECT_NEAR(n.spearman_max, whole.spearman_max, 1e-12);
-        EXPECT_NEAR(n.pearson_max, whole.pearson_max, 1e-12);
-        EXPECT_NEAR(n.snr_max, whole.snr_max, 1e-10);
-        EXPECT_NEAR(n.spearman_mean, whole.spearman_mean, 1e-12);
-        EXPECT_NEAR(n.pearson_mean, whole.pearson_mean, 1e-12);
-        EXPECT_NEAR(n.snr_mean, whole.snr_mean, 1e-10);
+        EXPECT_NEAR(n.spearman_max, whole.spearman_max, 1e-5);
+        EXPECT_NEAR(n.pearson_max, whole.pearson_max, 1e-5);
+        EXPECT_NEAR(n.snr_max, whole.snr_max, 1e-4);
+        EXPECT_NEAR(n.spearman_mean, whole.spearman_mean, 1e-5);
+        EXPECT_NEAR(n.pearson_mean, whole.pearson_mean, 1e-5);
+        EXPECT_NEAR(n.snr_mean, whole.snr_mean, 1e-4);
       }
     }
   EXPECT_NE(mm::test::error_of([&] { null_distribution_part(m, "logits", 13, at, 0, 0, 14, 0); }).find("give fewer shards"),
