@@ -6,7 +6,8 @@
 //     row and centred ranks kept in a RowStore (memory, or an unlinked temporary file when
 //     the set does not fit the budget); Gram terms as float32 products over column chunks,
 //     summed in float64; near-coincident pairs remeasured in float64. Memory: the budget, a
-//     chunk buffer and one batch of the network, whatever the set's size.
+//     chunk buffer and one batch of the network, whatever the activation size, plus a few
+//     N x N float64 matrices.
 //   - null_distribution_dense: the first implementation (every row in memory as float64),
 //     kept as the reference the streaming one is tested and benchmarked against.
 //
@@ -216,7 +217,7 @@ torch::Tensor correlation_from_centred_gram(const torch::Tensor& C, const torch:
   auto d = C.diagonal().clone();
   auto constant = d <= scale.diagonal() * rel;
   auto n = d.clamp_min(0).sqrt().masked_fill(constant, 1.0);
-  auto R = C / n.unsqueeze(1) / n.unsqueeze(0);
+  auto R = (C / n.unsqueeze(1) / n.unsqueeze(0)).clamp(-1.0, 1.0);  // rounding can step just past 1
   auto keep = (~constant).to(torch::kFloat64);
   return R * keep.unsqueeze(1) * keep.unsqueeze(0);
 }
@@ -278,8 +279,8 @@ extern "C" void ssyrk_(const char* uplo, const char* trans, const int* n, const 
 
 namespace mm::synth {
 namespace {
-// Columns per float32 product: each span's products are summed in float32 (about 1e-6 of
-// the span's magnitude at most), the spans' sums in float64.
+// Columns per float32 product: each span's products are summed in float32 (typically about
+// 1e-6 of the span's magnitude), the spans' sums in float64.
 constexpr int64_t kGramSpan = 8192;
 
 // G += X X^T for X [rows, w] (row-major float32, `stride` apart), filling G's lower
@@ -309,50 +310,47 @@ torch::Tensor mirror_lower(const torch::Tensor& L) { return L.tril() + L.tril(-1
 // [SECTION] Streaming ---------------------------------------------------------------------
 namespace {
 // Pairs whose activations nearly coincide, remeasured. SNR reads the squared distance of a
-// pair off the Gram, |a|^2 + |b|^2 - 2 a.b, which cancels as the two rows approach each
-// other: with float32 products (about 1e-6 of |a|^2), a distance under 1% of |a|^2 (an SNR
-// above 10 dB) is measured again in float64 from the stored rows (as the network gave them,
-// not centred: a float32 centred row's rounding is as large as a near-duplicate's
-// difference) in one more pass over the column chunks, and G's entry set so that the Gram gives that distance back (two
-// identical stimuli: exactly 0, an infinite SNR). Natural pairs that close are rare; none
-// means no extra pass.
-void refine_near_pairs(torch::Tensor& G, const torch::Tensor& C, const std::vector<double>& sums, const RowStore& acts,
-                       std::vector<float>& buf, int64_t w, double& read_s, std::chrono::steady_clock::time_point& t) {
+// pair off the Gram: |a-b|^2 = C_aa + C_bb - 2 C_ab (centred rows) + (sum a - sum b)^2 / D,
+// whose centred part cancels as the two rows approach each other. Its float32 products err
+// by about 1e-6 of C_aa + C_bb (typically; more in the worst case), so a pair whose centred
+// distance comes out under 1% of the larger centred norm is measured again, in float64 from
+// the stored rows as the network gave them (not centred: a float32 centred row's rounding is
+// as large as a near-duplicate's difference), in one more pass over the column chunks, and
+// G's entry is set so that the Gram gives that distance back (two identical stimuli: exactly
+// 0, an infinite SNR; otherwise as exact as the dense float64 Gram). Natural pairs that close
+// are rare; none means no extra pass.
+void refine_near_pairs(torch::Tensor& G, const torch::Tensor& C, const RowStore& acts, std::vector<float>& buf,
+                       int64_t w) {
   const int64_t N = G.size(0), D = acts.cols();
   auto g = G.accessor<double, 2>();
   auto c = C.accessor<double, 2>();
   std::vector<std::pair<int64_t, int64_t>> near;
   for (int64_t i = 0; i < N; ++i)
-    for (int64_t j = 0; j < i; ++j) {
-      const double mean_part = (sums[static_cast<size_t>(i)] - sums[static_cast<size_t>(j)]) *
-                               (sums[static_cast<size_t>(i)] - sums[static_cast<size_t>(j)]) / static_cast<double>(D);
-      const double d2 = c[i][i] + c[j][j] - 2 * c[i][j] + mean_part;
-      if (d2 < 0.01 * std::max(g[i][i], g[j][j])) near.emplace_back(i, j);
-    }
+    for (int64_t j = 0; j < i; ++j)
+      if (c[i][i] + c[j][j] - 2 * c[i][j] < 0.01 * std::max(c[i][i], c[j][j])) near.emplace_back(i, j);
   if (near.empty()) return;
   std::vector<double> d2(near.size(), 0.0);
   int64_t stride = 0;
   for (int64_t c0 = 0; c0 < D; c0 += w) {
     const int64_t cw = std::min(w, D - c0);
     const float* X = acts.columns(c0, cw, buf.data(), &stride);
-    for (size_t k = 0; k < near.size(); ++k) {
-      const float* a = X + near[k].first * stride;
-      const float* b = X + near[k].second * stride;
-      double acc = 0;
-      for (int64_t q = 0; q < cw; ++q) {
-        const double d = static_cast<double>(a[q]) - static_cast<double>(b[q]);
-        acc += d * d;
+    at::parallel_for(0, static_cast<int64_t>(near.size()), 64, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        const float* a = X + near[static_cast<size_t>(k)].first * stride;
+        const float* b = X + near[static_cast<size_t>(k)].second * stride;
+        double acc = 0;
+        for (int64_t q = 0; q < cw; ++q) {
+          const double d = static_cast<double>(a[q]) - static_cast<double>(b[q]);
+          acc += d * d;
+        }
+        d2[static_cast<size_t>(k)] += acc;
       }
-      d2[k] += acc;
-    }
+    });
   }
   for (size_t k = 0; k < near.size(); ++k) {
     const auto [i, j] = near[k];
     g[i][j] = g[j][i] = 0.5 * (g[i][i] + g[j][j] - d2[k]);
   }
-  const auto now = std::chrono::steady_clock::now();
-  read_s += std::chrono::duration<double>(now - t).count();
-  t = now;
 }
 
 // The Gram terms of the stimuli `index` (ascending, of a set of `count`), streamed: see the
@@ -473,7 +471,7 @@ Grams grams_of(const ModelHandle& m, const std::string& layer, const std::vector
   SR = mirror_lower(SR);
   auto s = torch::from_blob(sums.data(), {N}, torch::kFloat64);
   auto G = C + s.unsqueeze(1) * s.unsqueeze(0) / static_cast<double>(D);  // the raw Gram (SNR)
-  refine_near_pairs(G, C, sums, *acts, buf, w, read_s, t);
+  refine_near_pairs(G, C, *acts, buf, w);
   auto P = correlation_from_centred_gram(C, G, 1e-12);
   auto S = correlation_from_centred_gram(SR, SR, 0.0);  // centred ranks of a constant row are exactly 0
   lap(gram_s);

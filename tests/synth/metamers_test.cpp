@@ -302,6 +302,7 @@ TEST_F(MetamersTest, StreamingNullMatchesDense) {
       EXPECT_GT(dense.snr_max, 60.0);
       EXPECT_NEAR(st.spearman_mean, dense.spearman_mean, 1e-5);
       EXPECT_NEAR(st.pearson_mean, dense.pearson_mean, 1e-5);
+      EXPECT_LE(st.pearson_max, 1.0);
     }
     // Without the duplicate the SNR maxima are finite and agree too.
     std::vector<Array> distinct(xs.begin(), xs.end() - 1);
@@ -312,6 +313,9 @@ TEST_F(MetamersTest, StreamingNullMatchesDense) {
     EXPECT_NEAR(s2.snr_max, d2.snr_max, 1e-3) << layer;
     EXPECT_NEAR(s2.snr_mean, d2.snr_mean, 1e-3) << layer;
     EXPECT_NEAR(s2.pearson_max, d2.pearson_max, 1e-5) << layer;
+    const auto m2 = null_distribution(m, layer, distinct, 0, 0, 4);  // in memory: refined from the store itself
+    EXPECT_FALSE(m2.spilled);
+    EXPECT_NEAR(m2.snr_max, d2.snr_max, 1e-3) << layer;
   }
   EXPECT_EQ(files_in(), 0) << "the temporary file is unlinked as soon as it is created";
   // A spill folder that cannot be written: one line naming the folder and --null-spill.

@@ -172,11 +172,12 @@ TEST_P(ZooNull, BundledNullLoadsAndMatchesARecomputationOfItsCheckSet) {
   for (const std::string layer : {"conv1", "stage3", "logits"}) {
     const auto& want = b->check_layers.at(layer);
     const auto got = mm::synth::null_distribution(m, layer, xs, b->check_pairs, b->check_seed);
-    // float32 Gram products (synth/null.cpp): within 1e-5 of the recorded value.
-    auto near = [](double a, double x) { return std::abs(a - x) <= 1e-5 * std::max(1.0, std::abs(x)); };
+    // float32 Gram products (synth/null.cpp): within 1e-5 of the recorded value (SNR, in dB,
+    // 1e-4 relative).
+    auto near = [](double a, double x, double rel = 1e-5) { return std::abs(a - x) <= rel * std::max(1.0, std::abs(x)); };
     EXPECT_TRUE(near(got.spearman_max, want.spearman_max)) << layer << " " << got.spearman_max << " " << want.spearman_max;
     EXPECT_TRUE(near(got.pearson_max, want.pearson_max)) << layer << " " << got.pearson_max << " " << want.pearson_max;
-    EXPECT_TRUE(near(got.snr_max, want.snr_max)) << layer << " " << got.snr_max << " " << want.snr_max;
+    EXPECT_TRUE(near(got.snr_max, want.snr_max, 1e-4)) << layer << " " << got.snr_max << " " << want.snr_max;
     EXPECT_TRUE(near(got.pearson_mean, want.pearson_mean)) << layer << " " << got.pearson_mean << " " << want.pearson_mean;
     // The full set's null is stricter than a small set's: more pairs, more near-duplicates.
     EXPECT_GE(b->layers.at(layer).pearson_max, want.pearson_max - 1e-12) << layer;
