@@ -174,6 +174,11 @@ struct SynthOptions {
   // the session ends): synthesize returns an empty vector, like stop_after.
   const std::atomic<bool>* cancel = nullptr;
   double converge_tol = 0.01; // converged: the last round lowered the loss by less than this fraction of its start
+  // Until converged: when above `rounds`, rounds go on past `rounds`, one at a time, up to
+  // this many; an example whose last round met the convergence rule is frozen there (its
+  // iterate kept), and the batch stops once every example is frozen. 0: exactly `rounds`.
+  int max_rounds = 0;
+  int last_round() const { return std::max(rounds, max_rounds); }  // rounds the schedule may run
   double step_for_round(int round) const;  // step * 0.5^round (with the default resolved)
 };
 
@@ -193,11 +198,12 @@ struct SynthOutcome {
   bool nonfinite = false;   // stopped on NaN or Inf
   std::string message;      // why it stopped, if it did
   // The loss as it fell: (step, loss of the iterate before that step), about 100 points and
-  // every round's start, then (total, final_loss).
+  // every round's start, then (the batch's last step, final_loss).
   std::vector<std::pair<int64_t, double>> loss_curve;
   // The loss changed by less than converge_tol of its starting value over the last round
   // (over the last half of the steps when there is one round): the metamer has converged.
   bool converged = false;
+  int rounds = 0;           // rounds this reference ran (until converged: where it was frozen)
 };
 // The convergence rule of SynthOutcome::converged, from a loss curve.
 bool loss_converged(const std::vector<std::pair<int64_t, double>>& curve, int64_t iterations, int rounds, double tol);

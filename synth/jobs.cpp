@@ -147,6 +147,7 @@ std::string options_json(const SynthJob& job, const ModelInfo& info) {
   j["optimizer"] = job.opt.optimizer == Optimizer::gd ? "gd" : "adam";
   j["loss"] = job.opt.loss == Loss::l2norm ? "l2norm" : "mse";
   j["rounds"] = job.opt.rounds;
+  if (job.opt.max_rounds > job.opt.rounds) j["until_converged_max_rounds"] = job.opt.max_rounds;
   j["iterations_per_round"] = job.opt.iterations;
   j["step"] = job.opt.step_for_round(0);
   j["step_schedule"] = "halves each round";
@@ -880,6 +881,7 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
   r.db = job.db;
   r.iterations = job.iterations;
   r.rounds = job.rounds;
+  r.max_rounds = job.max_rounds;
   r.null_pairs = kAutoPairs;
   r.command_line = job.command_line;
   r.device = job.device;
@@ -887,7 +889,8 @@ int run_demo_job(const DemoJob& job, std::ostream& out, std::ostream& err) {
       << device_name(job.device) << ")\n"
       << "metamers of one held-out " << (audio ? "clip" : "image") << " per category (" << set_dir
       << "/reference) at " << r.layers.size() << " layers of " << r.models[0] << " and " << r.models[1] << ", "
-      << r.rounds << " rounds x " << r.iterations << " steps; each tested against the null distribution and judged"
+      << r.rounds << (r.max_rounds > r.rounds ? " to " + std::to_string(r.max_rounds) + " rounds (until converged)" : " rounds")
+      << " x " << r.iterations << " steps; each tested against the null distribution and judged"
       << " by the other model\n";
   auto rows = run_zoo_report(r, out, err);
   int total = 0;

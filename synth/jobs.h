@@ -165,6 +165,7 @@ struct DemoJob {
   std::string samples_dir = "";    // default: stimuli/samples of the source tree
   int64_t iterations = 250;
   int rounds = 4;
+  int max_rounds = 8;   // until converged, up to this many rounds (SynthOptions::max_rounds)
   std::string command_line;
   Device device = Device::cpu;
 };

@@ -5,7 +5,9 @@
 // x <- clamp(x - eta * g / (||g|| + 1e-10)), eta halving every round; the last iterate is
 // kept. Adam and a mean-squared-error loss are the alternatives. A batch of B references
 // is B independent problems: losses and gradient norms are per example, and an example
-// whose loss turns NaN/Inf is frozen with a message while the others go on.
+// whose loss turns NaN/Inf is frozen with a message while the others go on. Until
+// converged (SynthOptions::max_rounds), an example whose last round met the convergence rule
+// is frozen too, from the start of the round after it, and the batch ends when all are.
 //
 // Checkpoints hold the exact float state (iterate, Adam moments, step, per-example
 // status), keyed by a hash of the references, layer, model and options. Because every
@@ -53,6 +55,7 @@ namespace {
 
 struct State {
   torch::Tensor x, m1, m2, active, iters;
+  torch::Tensor done;                    // [B] bool: frozen as converged (until converged)
   int64_t step = 0;
   std::vector<std::string> messages;
   std::vector<int64_t> curve_steps;      // the loss curve so far: steps
@@ -63,7 +66,8 @@ std::string state_key(const ModelInfo& info, const std::string& layer, const tor
   std::string s = info.sha256 + "|" + info.spec + "|" + layer + "|" + std::to_string(o.iterations) + "|" +
                   std::to_string(o.rounds) + "|" + std::to_string(o.step_for_round(0)) + "|" +
                   std::to_string(static_cast<int>(o.optimizer)) + "|" + std::to_string(static_cast<int>(o.loss)) + "|" +
-                  std::to_string(o.seed) + "|" + std::to_string(o.fake_relu) + "|" + std::to_string(o.audio_init_sigma) + "|";
+                  std::to_string(o.seed) + "|" + std::to_string(o.fake_relu) + "|" + std::to_string(o.audio_init_sigma) + "|" +
+                  (o.max_rounds > o.rounds ? "until " + std::to_string(o.max_rounds) + "|" : std::string());
   auto c = refs.to(torch::kCPU).contiguous();
   s.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
   return data::sha256_hex(s.data(), s.size());
@@ -77,6 +81,7 @@ void save_state(const std::string& path, const std::string& key, const State& st
   ar.write("m2", st.m2.to(torch::kCPU));
   ar.write("active", st.active.to(torch::kCPU));
   ar.write("iters", st.iters.to(torch::kCPU));
+  ar.write("done", st.done.to(torch::kCPU));
   ar.write("step", torch::tensor(st.step, torch::kInt64));
   std::string msgs;
   for (const auto& m : st.messages) msgs += m + '\x1f';
@@ -105,6 +110,7 @@ bool load_state(const std::string& path, const std::string& key, State& st) {
     ar.read("m2", st.m2);
     ar.read("active", st.active);
     ar.read("iters", st.iters);
+    ar.read("done", st.done);  // absent in checkpoints of older versions: start anew
     torch::Tensor step;
     ar.read("step", step);
     st.step = step.item<int64_t>();
@@ -130,6 +136,25 @@ bool load_state(const std::string& path, const std::string& key, State& st) {
   } catch (const std::exception&) {
     return false;  // a torn or foreign file: start from noise rather than fail
   }
+}
+
+// Until converged, at the start of round s / iterations (s a multiple of iterations): the
+// examples whose last round lowered the loss (the curve's points at the two rounds' starts,
+// the second just recorded) by less than converge_tol of the starting loss are frozen.
+// True when no example is left to optimize.
+bool freeze_converged(State& st, const SynthOptions& opt, int64_t s) {
+  torch::Tensor at_start, before, now;
+  for (size_t k = 0; k < st.curve_steps.size(); ++k) {
+    if (st.curve_steps[k] == 0) at_start = st.curve[k];
+    if (st.curve_steps[k] == s - opt.iterations) before = st.curve[k];
+    if (st.curve_steps[k] == s) now = st.curve[k];
+  }
+  if (!at_start.defined() || !before.defined() || !now.defined()) return false;
+  auto meets = (before - now).abs() < opt.converge_tol * at_start.abs();
+  auto done = st.done.to(torch::kCPU) | (meets & torch::isfinite(now));
+  st.done = done.to(st.done.device());
+  auto left = st.active.to(torch::kCPU) & ~done;
+  return !left.any().item<bool>();
 }
 
 }  // namespace
@@ -166,12 +191,14 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     st.m2 = torch::zeros_like(st.x);
     st.active = torch::ones({B}, torch::kBool);
     st.iters = torch::zeros({B}, torch::kInt64);
+    st.done = torch::zeros({B}, torch::kBool);
     st.step = 0;
     st.messages.assign(B, "");
   }
-  for (auto* t : {&st.x, &st.m1, &st.m2, &st.active, &st.iters}) *t = t->to(dev);
+  for (auto* t : {&st.x, &st.m1, &st.m2, &st.active, &st.iters, &st.done}) *t = t->to(dev);
 
-  const int64_t total = opt.iterations * opt.rounds;
+  const bool until_converged = opt.max_rounds > opt.rounds;
+  const int64_t total = opt.iterations * opt.last_round();  // until converged: at most
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   auto t0 = std::chrono::steady_clock::now();
   auto last_report = t0;
@@ -183,6 +210,8 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     return v.reshape(s);
   };
 
+  int64_t end = total;  // the step the batch stops at
+  std::vector<int> rounds_of(static_cast<size_t>(B), 0);  // where each example was frozen as converged (0: not)
   for (int64_t s = st.step; s < total; ++s) {
     if (opt.stop_after >= 0 && s >= opt.stop_after) {
       if (!checkpoint_path.empty()) save_state(checkpoint_path, key, st);
@@ -199,8 +228,12 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
       st.curve_steps.push_back(s);
       st.curve.push_back(loss.detach().to(torch::kCPU, torch::kFloat64));
     }
+    if (until_converged && s % opt.iterations == 0 && round >= opt.rounds && freeze_converged(st, opt, s)) {
+      end = s;  // every example frozen (or stopped): the batch ends here
+      break;
+    }
     auto finite = torch::isfinite(loss.detach());
-    auto use = st.active & finite;
+    auto use = st.active & ~st.done & finite;
     auto total_loss = torch::where(use, loss, torch::zeros_like(loss)).sum();
     torch::Tensor g;
     if (use.any().item<bool>()) {
@@ -222,7 +255,7 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
                            "); the last finite iterate is kept";
       st.active = st.active & ~newly_bad;
     }
-    auto act = bshape(st.active);
+    auto act = bshape(st.active & ~st.done);
     g = torch::where(act, g, torch::zeros_like(g));
     torch::Tensor delta;
     if (opt.optimizer == Optimizer::gd) {
@@ -238,7 +271,7 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
       delta = lr * (st.m1 / c1) / ((st.m2 / c2).sqrt() + eps);
     }
     st.x = torch::where(act, (st.x - delta).clamp(info.lo, info.hi), st.x).contiguous();
-    st.iters = st.iters + st.active.to(torch::kInt64);
+    st.iters = st.iters + (st.active & ~st.done).to(torch::kInt64);
     st.step = s + 1;
     if (!checkpoint_path.empty() && opt.checkpoint_every > 0 && st.step % opt.checkpoint_every == 0 && st.step < total)
       save_state(checkpoint_path, key, st);
@@ -278,8 +311,14 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     out[b].message = st.messages[b];
     for (size_t k = 0; k < st.curve_steps.size(); ++k)
       out[b].loss_curve.emplace_back(st.curve_steps[k], st.curve[k][b].item<double>());
-    out[b].loss_curve.emplace_back(total, out[b].final_loss);
-    out[b].converged = !out[b].nonfinite && loss_converged(out[b].loss_curve, opt.iterations, opt.rounds, opt.converge_tol);
+    out[b].loss_curve.emplace_back(end, out[b].final_loss);
+    const int ran = static_cast<int>((end + opt.iterations - 1) / opt.iterations);
+    out[b].converged = !out[b].nonfinite && loss_converged(out[b].loss_curve, opt.iterations, ran, opt.converge_tol);
+    out[b].rounds = ran;
+    if (until_converged && st.done[b].item<bool>()) {
+      // Frozen at the start of a round: its curve is flat from there; the rounds it ran.
+      out[b].rounds = static_cast<int>(out[b].iterations / opt.iterations);
+    }
   }
   return out;
 }

@@ -84,6 +84,7 @@ std::vector<ZooReportRow> run_zoo_report(const ZooReportJob& job, std::ostream& 
     sj.db = db;
     sj.opt.iterations = job.iterations;
     sj.opt.rounds = job.rounds;
+    sj.opt.max_rounds = job.max_rounds;
     sj.batch = static_cast<int>(std::min<size_t>(16, sj.inputs.size()));
     sj.null_pairs = job.null_pairs;
     sj.command_line = job.command_line;
@@ -132,7 +133,7 @@ std::vector<ZooReportRow> run_zoo_report(const ZooReportJob& job, std::ostream& 
     j.push_back({{"model", r.model}, {"layer", r.layer}, {"total", r.total}, {"passed", r.passed},
                  {"own_correct", r.own_correct}, {"other_correct_of_passed", o}});
   }
-  nlohmann::json doc = {{"iterations", job.iterations}, {"rounds", job.rounds}, {"null_pairs", job.null_pairs},
+  nlohmann::json doc = {{"iterations", job.iterations}, {"rounds", job.rounds}, {"max_rounds", job.max_rounds}, {"null_pairs", job.null_pairs},
                         {"per_category", job.per_category}, {"program_version", program_version()}, {"rows", j}};
   stimuli::write_file_atomic((fs::path(job.out_dir) / "report.json").string(), doc.dump(2) + "\n");
   out << "\n" << md << "\nwrote " << (fs::path(job.out_dir) / "report.md").string() << " and report.json; metamers and provenance in " << db << "\n";

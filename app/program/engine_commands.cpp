@@ -78,6 +78,7 @@ int cmd_synth(const Args& a) {
   } else {
     j.opt.iterations = positive(a, "iterations");
     j.opt.rounds = static_cast<int>(positive(a, "rounds"));
+    if (a.has("max-rounds")) j.opt.max_rounds = static_cast<int>(positive(a, "max-rounds"));
     if (a.has("step")) {
       j.opt.step = a.get_double("step");
       if (!(j.opt.step > 0) || !std::isfinite(j.opt.step)) throw UsageError("synth: --step must be positive and finite");
@@ -254,6 +255,7 @@ int cmd_demo(const Args& a) {
   const bool audio = j.modality == "audio";
   j.iterations = a.has("iterations") ? positive(a, "iterations") : (audio ? 100 : 250);
   j.rounds = static_cast<int>(a.has("rounds") ? positive(a, "rounds") : (audio ? 3 : 4));
+  j.max_rounds = static_cast<int>(positive(a, "max-rounds", 0));
   j.command_line = a.command_line;
   j.device = device_of(a);
   return synth::run_demo_job(j, std::cout, std::cerr);
@@ -279,6 +281,7 @@ int cmd_report(const Args& a) {
   j.per_category = static_cast<int>(positive(a, "per-category"));
   j.iterations = positive(a, "iterations");
   j.rounds = static_cast<int>(positive(a, "rounds"));
+  j.max_rounds = static_cast<int>(positive(a, "max-rounds", 0));
   j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs", 2) : synth::kAutoPairs;
   j.command_line = a.command_line;
   j.device = device_of(a);
@@ -379,6 +382,8 @@ std::vector<CommandEntry> engine_commands() {
         kDb,
         {"iterations", "N", "steps per round", "300"},
         {"rounds", "R", "rounds; the step halves after each", "8"},
+        {"max-rounds", "R", "until converged: rounds go on past --rounds, one at a time, until each metamer's last\n"
+                            "round lowered its loss by less than 1% of its start (it is then kept), up to R", ""},
         {"step", "S", "initial step size (gd: 1, adam: 0.01)", ""},
         {"paper", "", "the paper's schedule: 8 rounds x 3000 steps, step 1, gd, l2norm"},
         {"batch", "B", "references optimized together (independently)", "1"},
@@ -501,7 +506,8 @@ std::vector<CommandEntry> engine_commands() {
         {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
         {"modality", "", "emoji16 images or words16 clips", "image", false, false, {"image", "audio"}},
         {"iterations", "N", "steps per round (default: images 250, audio 100: every audio step runs the cochleagram)", ""},
-        {"rounds", "R", "rounds (default: images 4, audio 3)", ""}}},
+        {"rounds", "R", "rounds at least (default: images 4, audio 3)", ""},
+        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds)", "8"}}},
        cmd_demo, EngineUse::device},
       {{"resave",
        "rewrite a network metamerlab train wrote in the current file format (recipe, data, metrics kept)",
@@ -527,7 +533,8 @@ std::vector<CommandEntry> engine_commands() {
         {"words16", "DIR", "words16 data set (its reference/ folder is used)", "out/words16"},
         {"per-category", "N", "references per category", "1"},
         {"iterations", "N", "steps per round", "250"},
-        {"rounds", "R", "rounds (the step halves after each)", "4"},
+        {"rounds", "R", "rounds at least (the step halves after each)", "4"},
+        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds)", "8"},
         {"null-pairs", "N", "pairs of the null distribution when a model has no bundled null (default: 10^6,\n"
                             "or every ordered pair of the reference set)", ""}},
        "zoo",

@@ -44,6 +44,7 @@ struct Study {
   int references = 400;            // per modality, spread evenly over the 16 categories
   int64_t iterations = 500;
   int rounds = 6;
+  int max_rounds = 10;             // until converged, up to this many rounds (0: exactly `rounds`)
   std::string emoji16, words16;
   int permutations = 10000;
   synth::Device device = synth::Device::cpu;
@@ -99,9 +100,18 @@ struct ModelRun {
   std::vector<data::MetamerRecord> metamers;
 };
 
+// "6 rounds x 500 steps", or "6 to 10 rounds (until converged) x 500 steps".
+std::string schedule_text(const Study& s) {
+  const std::string r = s.max_rounds > s.rounds
+                            ? std::to_string(s.rounds) + " to " + std::to_string(s.max_rounds) + " rounds (until converged)"
+                            : std::to_string(s.rounds) + " rounds";
+  return r + " x " + std::to_string(s.iterations) + " steps";
+}
+
 // The study's key in the judgments table: the models, references and schedule.
 std::string study_key(const Study& s, const std::vector<stimuli::Item>& refs_all) {
   std::string k = "metamerlab reproduce|" + std::to_string(s.iterations) + "x" + std::to_string(s.rounds);
+  if (s.max_rounds > s.rounds) k += "-" + std::to_string(s.max_rounds);
   for (const auto& m : s.models) k += "|" + m;
   k += "|" + synth::natural_set_sha256(refs_all);
   return data::sha256_hex(k.data(), k.size());
@@ -147,8 +157,8 @@ int run_study(const Study& s, std::ostream& out, std::ostream& err) {
   }
   int64_t total_metamers = 0;
   for (const auto& r : runs) total_metamers += static_cast<int64_t>(refs[r.modality].size() * r.layers.size());
-  out << "reproduce: " << runs.size() << " models, " << total_metamers << " metamers (" << s.rounds << " rounds x "
-      << s.iterations << " steps), network-to-network judgments, analysis; database " << s.db << "\n";
+  out << "reproduce: " << runs.size() << " models, " << total_metamers << " metamers (" << schedule_text(s)
+      << "), network-to-network judgments, analysis; database " << s.db << "\n";
 
   // Synthesis, model by model; each resumes what an earlier run recorded.
   int64_t done_metamers = 0;
@@ -162,6 +172,7 @@ int run_study(const Study& s, std::ostream& out, std::ostream& err) {
     j.db = s.db;
     j.opt.iterations = s.iterations;
     j.opt.rounds = s.rounds;
+    j.opt.max_rounds = s.max_rounds;
     j.batch = 16;
     j.device = s.device;
     j.command_line = s.command_line;
@@ -220,8 +231,8 @@ int run_study(const Study& s, std::ostream& out, std::ostream& err) {
   // The report: synthesis per model x layer, network-to-network, and people when recorded.
   std::ostringstream md;
   md << "# The paper's experiment on the bundled models\n\n";
-  md << "`" << s.command_line << "`: " << runs.size() << " models, " << refs_all.size() << " references, " << s.rounds
-     << " rounds x " << s.iterations << " steps (the step halves each round), each metamer tested against its model's "
+  md << "`" << s.command_line << "`: " << runs.size() << " models, " << refs_all.size() << " references, "
+     << schedule_text(s) << " (the step halves each round), each metamer tested against its model's "
      << "bundled null distribution; time " << duration(std::chrono::duration<double>(Clock::now() - t0).count())
      << " on this machine.\n\n";
   md << "## Synthesis\n\n| model | layer | metamers | passed | converged | generating model correct | median final loss |\n"
@@ -286,10 +297,19 @@ int cmd_reproduce(const Args& a) {
   try {
     if (x == std::string::npos) throw std::invalid_argument(sched);
     s.iterations = std::stoll(sched.substr(0, x));
-    s.rounds = std::stoi(sched.substr(x + 1));
+    const auto dash = sched.find('-', x);
+    size_t used = 0;
+    s.rounds = std::stoi(sched.substr(x + 1, dash == std::string::npos ? std::string::npos : dash - x - 1), &used);
+    if (used != (dash == std::string::npos ? sched.size() : dash) - x - 1) throw std::invalid_argument(sched);
+    s.max_rounds = 0;
+    if (dash != std::string::npos) {
+      s.max_rounds = std::stoi(sched.substr(dash + 1), &used);
+      if (used != sched.size() - dash - 1 || s.max_rounds < s.rounds) throw std::invalid_argument(sched);
+    }
     if (s.iterations < 1 || s.rounds < 1) throw std::invalid_argument(sched);
   } catch (const std::exception&) {
-    throw UsageError("reproduce: --schedule needs STEPSxROUNDS, e.g. 500x6, not \"" + sched + "\"");
+    throw UsageError("reproduce: --schedule needs STEPSxROUNDS or STEPSxROUNDS-MAX (until converged, up to MAX rounds), "
+                     "e.g. 500x6-10, not \"" + sched + "\"");
   }
   s.emoji16 = a.get("emoji16");
   s.words16 = a.get("words16");
@@ -314,7 +334,8 @@ CommandEntry reproduce_command() {
             {"db", "FILE", "database (default OUT/metamerlab.db)", ""},
             {"model", "SPEC", "models (default: the four bundled)", "", false, true},
             {"references", "N", "references per modality (the reference sets hold 400)", "400"},
-            {"schedule", "STEPSxROUNDS", "synthesis schedule (the step halves each round)", "500x6"},
+            {"schedule", "STEPSxROUNDS[-MAX]", "synthesis schedule (the step halves each round); with -MAX, rounds go on\n"
+                                               "past ROUNDS until each metamer has converged, up to MAX", "500x6-10"},
             {"emoji16", "DIR", "emoji16 data set (its reference/ folder; built when missing)", "out/emoji16"},
             {"words16", "DIR", "words16 data set (its reference/ folder; built when missing)", "out/words16"},
             {"permutations", "N", "permutations of the people's tests", "10000"}}},

@@ -186,6 +186,71 @@ TEST_F(MetamersTest, ResumeFromCheckpointIsBitIdentical) {
   }
 }
 
+// Until converged: rounds go on past `rounds` until each example's last round lowered its
+// loss by less than converge_tol of its start; a converged example is frozen there (its
+// iterate kept, its steps counted to there) and the batch ends once all are. The result is a
+// deterministic function of the options, and resumes bit for bit.
+TEST_F(MetamersTest, UntilConvergedFreezesEachExampleAndStopsTheBatch) {
+  mm::test::TempDir tmp("until");
+  auto m = ModelHandle::open("zoo:tiny-cnn");
+  auto refs = random_refs(3, {3, 64, 64}, 8);
+  SynthOptions o;
+  o.iterations = 10;
+  o.rounds = 2;
+  o.max_rounds = 12;
+  o.step = 0.5;
+  auto out = synthesize(m, "stage1", refs, o);
+  ASSERT_EQ(out.size(), 3u);
+  int64_t last = 0;
+  for (const auto& r : out) {
+    SCOPED_TRACE(r.rounds);
+    EXPECT_TRUE(r.converged);  // 12 rounds of a halving step: every one flattens well before
+    EXPECT_GE(r.rounds, 3);    // at two rounds the loss still falls by more than 1% of its start
+    EXPECT_LT(r.rounds, 12);
+    EXPECT_EQ(r.iterations, 10 * r.rounds);
+    // Its last round met the rule: the curve's points at its last two round starts.
+    double before = -1, at = -1;
+    for (const auto& [step, loss] : r.loss_curve) {
+      if (step == 10 * (r.rounds - 1)) before = loss;
+      if (step == 10 * r.rounds) at = loss;
+    }
+    ASSERT_GE(before, 0);
+    EXPECT_LT(std::abs(before - at), 0.01 * r.loss_curve.front().second);
+    last = std::max(last, r.loss_curve.back().first);
+  }
+  // The batch stopped when its last example converged, not at 12 rounds.
+  int most = 0;
+  for (const auto& r : out) most = std::max(most, r.rounds);
+  EXPECT_EQ(last, 10 * most);
+  EXPECT_LT(last, 120);
+  // Frozen means kept: the examples that stopped early differ from a fixed schedule's
+  // iterate at the batch's end, and equal the fixed schedule's at their own end.
+  SynthOptions fixed = o;
+  fixed.max_rounds = 0;
+  fixed.rounds = out[0].rounds;
+  auto f = synthesize(m, "stage1", refs, fixed);
+  EXPECT_EQ(max_diff(f[0].metamer, out[0].metamer), 0.0);
+  // max_rounds not above rounds: exactly `rounds`.
+  SynthOptions same = o;
+  same.max_rounds = 2;
+  auto two = synthesize(m, "stage1", refs, same);
+  for (const auto& r : two) EXPECT_EQ(r.iterations, 20);
+  // Killed mid-way (past `rounds`) and resumed: the same bits.
+  SynthOptions stop = o;
+  stop.checkpoint_every = 7;
+  stop.stop_after = 35;
+  const std::string ck = tmp / "until.pt";
+  EXPECT_TRUE(synthesize(m, "stage1", refs, stop, ck).empty());
+  SynthOptions resume = o;
+  resume.checkpoint_every = 7;
+  auto again = synthesize(m, "stage1", refs, resume, ck);
+  ASSERT_EQ(again.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(max_diff(again[i].metamer, out[i].metamer), 0.0);
+    EXPECT_EQ(again[i].rounds, out[i].rounds);
+  }
+}
+
 TEST_F(MetamersTest, NanStopsOnlyThatReference) {
   register_zoo_model("test-sqrt", "", [](const std::string&, torch::Device) -> std::unique_ptr<Model> { return std::make_unique<SqrtModel>(); });
   auto m = ModelHandle::open("zoo:test-sqrt");
