@@ -140,6 +140,7 @@ std::string SynthQueue::add(const SynthRequest& r) {
   if (out.empty()) return "give an output folder";
   if (db_.empty()) return "the studio has no database to record into (--db)";
   if (r.iterations < 1 || r.rounds < 1) return "iterations and rounds must be at least 1";
+  if (r.max_rounds < 0) return "\"until converged, up to\" is a number of rounds, 0 for none";
   // Absolute paths: the queue outlives the window, and the next one may start elsewhere.
   const auto abs = [&](const std::string& p) { return fs::absolute(p, ec).lexically_normal().string(); };
   const std::string m = model.rfind("zoo:", 0) == 0 ? model : abs(model);
@@ -150,6 +151,7 @@ std::string SynthQueue::add(const SynthRequest& r) {
             "1",
             // a core left to the window, which draws on the CPU when the display has no GPU
             "--threads", std::to_string(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1))};
+  if (r.max_rounds > r.rounds) j.args.insert(j.args.end(), {"--max-rounds", std::to_string(r.max_rounds)});
   j.log = log_dir_ + "/job-" + std::to_string(j.id) + ".log";
   jobs_.push_back(j);
   save();
@@ -337,6 +339,8 @@ void draw_synthesis_panel(SynthQueue& q, SynthRequest& form, float scale, float 
   ImGui::InputInt("steps per round", &form.iterations);
   ImGui::SetNextItemWidth(120 * scale);
   ImGui::InputInt("rounds (the step halves after each)", &form.rounds);
+  ImGui::SetNextItemWidth(120 * scale);
+  ImGui::InputInt("then until converged, up to this many rounds (0: no)", &form.max_rounds);
   if (ImGui::Button("Queue")) form.message = q.add(form);
   probe.synth_queue = rect_of_item();
   if (!form.message.empty()) {

@@ -27,12 +27,13 @@ struct StudioProbe;
 namespace mm::app::studio {
 
 // What the form asks for: `metamerlab synth --model M --layers L --input IN --out OUT --db DB
-// --iterations I --rounds R`.
+// --iterations I --rounds R [--max-rounds M]`.
 struct SynthRequest {
   std::string model = "zoo:emoji16-standard";
   std::string layers = "stage3";
   std::string input, out;
   int iterations = 300, rounds = 8;
+  int max_rounds = 0;   // above rounds: then until converged, up to this many rounds
   std::string message;  // the form's last complaint ("" none)
 };
 

@@ -109,6 +109,7 @@ TEST(StudioQueue, AJobFromTheFormRunsInItsOwnProcessWhileTheWindowDraws) {
   const std::string in = make_input(tmp);
   StudioOptions o = options(tmp);
   o.synth_form.out = tmp / "out";
+  o.synth_form.max_rounds = 4;  // then until converged, up to 4 rounds
   int stage = 0;
   int64_t at = 0;
   std::string refused;
@@ -174,6 +175,7 @@ TEST(StudioQueue, AJobFromTheFormRunsInItsOwnProcessWhileTheWindowDraws) {
   const std::string queue = read(tmp / "cfg/synthesis-queue.toml");
   EXPECT_NE(queue.find("state = 'done'"), std::string::npos) << queue;
   EXPECT_NE(queue.find("'--threads'"), std::string::npos) << queue;
+  EXPECT_NE(queue.find("'--max-rounds',\n    '4'"), std::string::npos) << queue;
 }
 
 TEST(StudioQueue, ARunningJobResumesAfterTheWindowClosesAndCancelAndResumeWork) {
