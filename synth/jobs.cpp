@@ -147,7 +147,10 @@ std::string options_json(const SynthJob& job, const ModelInfo& info) {
   j["optimizer"] = job.opt.optimizer == Optimizer::gd ? "gd" : "adam";
   j["loss"] = job.opt.loss == Loss::l2norm ? "l2norm" : "mse";
   j["rounds"] = job.opt.rounds;
-  if (job.opt.max_rounds > job.opt.rounds) j["until_converged_max_rounds"] = job.opt.max_rounds;
+  if (job.opt.max_rounds > job.opt.rounds) {
+    j["until_converged_max_rounds"] = job.opt.max_rounds;
+    j["until_converged_tol"] = job.opt.converge_tol;  // decides where each metamer is frozen
+  }
   j["iterations_per_round"] = job.opt.iterations;
   j["step"] = job.opt.step_for_round(0);
   j["step_schedule"] = "halves each round";

@@ -67,7 +67,8 @@ std::string state_key(const ModelInfo& info, const std::string& layer, const tor
                   std::to_string(o.rounds) + "|" + std::to_string(o.step_for_round(0)) + "|" +
                   std::to_string(static_cast<int>(o.optimizer)) + "|" + std::to_string(static_cast<int>(o.loss)) + "|" +
                   std::to_string(o.seed) + "|" + std::to_string(o.fake_relu) + "|" + std::to_string(o.audio_init_sigma) + "|" +
-                  (o.max_rounds > o.rounds ? "until " + std::to_string(o.max_rounds) + "|" : std::string());
+                  (o.max_rounds > o.rounds ? "until " + std::to_string(o.max_rounds) + " " + std::to_string(o.converge_tol) + "|"
+                                           : std::string());
   auto c = refs.to(torch::kCPU).contiguous();
   s.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
   return data::sha256_hex(s.data(), s.size());
@@ -110,7 +111,8 @@ bool load_state(const std::string& path, const std::string& key, State& st) {
     ar.read("m2", st.m2);
     ar.read("active", st.active);
     ar.read("iters", st.iters);
-    ar.read("done", st.done);  // absent in checkpoints of older versions: start anew
+    if (!ar.try_read("done", st.done))  // absent in checkpoints of older versions: none frozen
+      st.done = torch::zeros({st.x.size(0)}, torch::kBool);
     torch::Tensor step;
     ar.read("step", step);
     st.step = step.item<int64_t>();
@@ -151,7 +153,7 @@ bool freeze_converged(State& st, const SynthOptions& opt, int64_t s) {
   }
   if (!at_start.defined() || !before.defined() || !now.defined()) return false;
   auto meets = (before - now).abs() < opt.converge_tol * at_start.abs();
-  auto done = st.done.to(torch::kCPU) | (meets & torch::isfinite(now));
+  auto done = st.done.to(torch::kCPU) | (meets & torch::isfinite(now) & st.active.to(torch::kCPU));
   st.done = done.to(st.done.device());
   auto left = st.active.to(torch::kCPU) & ~done;
   return !left.any().item<bool>();
@@ -211,7 +213,6 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
   };
 
   int64_t end = total;  // the step the batch stops at
-  std::vector<int> rounds_of(static_cast<size_t>(B), 0);  // where each example was frozen as converged (0: not)
   for (int64_t s = st.step; s < total; ++s) {
     if (opt.stop_after >= 0 && s >= opt.stop_after) {
       if (!checkpoint_path.empty()) save_state(checkpoint_path, key, st);
@@ -230,6 +231,15 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     }
     if (until_converged && s % opt.iterations == 0 && round >= opt.rounds && freeze_converged(st, opt, s)) {
       end = s;  // every example frozen (or stopped): the batch ends here
+      if (progress) {
+        SynthProgress p;
+        p.layer = layer;
+        p.step = p.total = end;
+        p.round = round;
+        p.mean_loss = loss.detach().mean().item<double>();
+        p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress(p);
+      }
       break;
     }
     auto finite = torch::isfinite(loss.detach());
@@ -311,7 +321,8 @@ std::vector<SynthOutcome> synthesize(const ModelHandle& m, const std::string& la
     out[b].message = st.messages[b];
     for (size_t k = 0; k < st.curve_steps.size(); ++k)
       out[b].loss_curve.emplace_back(st.curve_steps[k], st.curve[k][b].item<double>());
-    out[b].loss_curve.emplace_back(end, out[b].final_loss);
+    if (out[b].loss_curve.empty() || out[b].loss_curve.back().first != end)  // a batch ending early recorded it
+      out[b].loss_curve.emplace_back(end, out[b].final_loss);
     const int ran = static_cast<int>((end + opt.iterations - 1) / opt.iterations);
     out[b].converged = !out[b].nonfinite && loss_converged(out[b].loss_curve, opt.iterations, ran, opt.converge_tol);
     out[b].rounds = ran;

@@ -78,13 +78,19 @@ int cmd_synth(const Args& a) {
   } else {
     j.opt.iterations = positive(a, "iterations");
     j.opt.rounds = static_cast<int>(positive(a, "rounds"));
-    if (a.has("max-rounds")) j.opt.max_rounds = static_cast<int>(positive(a, "max-rounds"));
     if (a.has("step")) {
       j.opt.step = a.get_double("step");
       if (!(j.opt.step > 0) || !std::isfinite(j.opt.step)) throw UsageError("synth: --step must be positive and finite");
     }
     j.opt.optimizer = a.get("optimizer") == "adam" ? synth::Optimizer::adam : synth::Optimizer::gd;  // checked by the table
     j.opt.loss = a.get("loss") == "mse" ? synth::Loss::mse : synth::Loss::l2norm;
+  }
+  if (a.has("max-rounds")) {
+    const long long r = positive(a, "max-rounds", 0);
+    if (r != 0 && (r < j.opt.rounds || r > 1000))
+      throw UsageError("synth: --max-rounds " + std::to_string(r) + " must be 0 (exactly --rounds) or from --rounds (" +
+                       std::to_string(j.opt.rounds) + ") to 1000");
+    j.opt.max_rounds = static_cast<int>(r);
   }
   j.batch = static_cast<int>(positive(a, "batch"));
   j.opt.seed = static_cast<uint64_t>(positive(a, "seed", 0));
@@ -255,7 +261,7 @@ int cmd_demo(const Args& a) {
   const bool audio = j.modality == "audio";
   j.iterations = a.has("iterations") ? positive(a, "iterations") : (audio ? 100 : 250);
   j.rounds = static_cast<int>(a.has("rounds") ? positive(a, "rounds") : (audio ? 3 : 4));
-  j.max_rounds = static_cast<int>(positive(a, "max-rounds", 0));
+  j.max_rounds = static_cast<int>(a.has("max-rounds") ? std::min(positive(a, "max-rounds", 0), 1000LL) : (audio ? 12 : 8));
   j.command_line = a.command_line;
   j.device = device_of(a);
   return synth::run_demo_job(j, std::cout, std::cerr);
@@ -281,7 +287,7 @@ int cmd_report(const Args& a) {
   j.per_category = static_cast<int>(positive(a, "per-category"));
   j.iterations = positive(a, "iterations");
   j.rounds = static_cast<int>(positive(a, "rounds"));
-  j.max_rounds = static_cast<int>(positive(a, "max-rounds", 0));
+  j.max_rounds = static_cast<int>(std::min(positive(a, "max-rounds", 0), 1000LL));
   j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs", 2) : synth::kAutoPairs;
   j.command_line = a.command_line;
   j.device = device_of(a);
@@ -507,7 +513,8 @@ std::vector<CommandEntry> engine_commands() {
         {"modality", "", "emoji16 images or words16 clips", "image", false, false, {"image", "audio"}},
         {"iterations", "N", "steps per round (default: images 250, audio 100: every audio step runs the cochleagram)", ""},
         {"rounds", "R", "rounds at least (default: images 4, audio 3)", ""},
-        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds)", "8"}}},
+        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds; default: images 8,\n"
+                            "audio 12: its rounds are shorter)", ""}}},
        cmd_demo, EngineUse::device},
       {{"resave",
        "rewrite a network metamerlab train wrote in the current file format (recipe, data, metrics kept)",

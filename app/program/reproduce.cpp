@@ -295,8 +295,11 @@ int cmd_reproduce(const Args& a) {
   const std::string sched = a.get("schedule");
   const auto x = sched.find('x');
   try {
-    if (x == std::string::npos) throw std::invalid_argument(sched);
-    s.iterations = std::stoll(sched.substr(0, x));
+    if (x == std::string::npos || sched.find_first_not_of("0123456789x-") != std::string::npos)
+      throw std::invalid_argument(sched);
+    size_t steps_used = 0;
+    s.iterations = std::stoll(sched.substr(0, x), &steps_used);
+    if (steps_used != x) throw std::invalid_argument(sched);
     const auto dash = sched.find('-', x);
     size_t used = 0;
     s.rounds = std::stoi(sched.substr(x + 1, dash == std::string::npos ? std::string::npos : dash - x - 1), &used);
@@ -304,7 +307,7 @@ int cmd_reproduce(const Args& a) {
     s.max_rounds = 0;
     if (dash != std::string::npos) {
       s.max_rounds = std::stoi(sched.substr(dash + 1), &used);
-      if (used != sched.size() - dash - 1 || s.max_rounds < s.rounds) throw std::invalid_argument(sched);
+      if (used != sched.size() - dash - 1 || s.max_rounds < s.rounds || s.max_rounds > 1000) throw std::invalid_argument(sched);
     }
     if (s.iterations < 1 || s.rounds < 1) throw std::invalid_argument(sched);
   } catch (const std::exception&) {

@@ -159,7 +159,13 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"bad_threads", "info --model zoo:tiny-cnn --threads many", {"--threads", "\"many\""}},
         UsageCase{"negative_threads", "info --model zoo:tiny-cnn --threads -1", {"--threads"}},
         UsageCase{"huge_threads", "info --model zoo:tiny-cnn --threads 100000", {"--threads"}},
-        UsageCase{"int_wrap_threads", "info --model zoo:tiny-cnn --threads 4294967297", {"--threads"}}),
+        UsageCase{"int_wrap_threads", "info --model zoo:tiny-cnn --threads 4294967297", {"--threads"}},
+        UsageCase{"max_rounds_below_rounds", kSynth + "--rounds 8 --max-rounds 6", {"--max-rounds", "from --rounds (8)"}},
+        UsageCase{"max_rounds_huge", kSynth + "--max-rounds 2147483648", {"--max-rounds", "1000"}},
+        UsageCase{"schedule_below", "reproduce --schedule 500x6-5", {"--schedule", "500x6-5"}},
+        UsageCase{"schedule_trailing", "reproduce --schedule 500x6-", {"--schedule"}},
+        UsageCase{"schedule_exponent", "reproduce --schedule 5e2x6", {"--schedule", "5e2x6"}},
+        UsageCase{"schedule_sign", "reproduce --schedule +500x6", {"--schedule"}}),
     [](const ::testing::TestParamInfo<UsageCase>& i) { return i.param.name; });
 
 }  // namespace
