@@ -26,7 +26,7 @@ struct ZooReportJob {
   std::vector<std::string> layers;           // default: conv1 stage1 stage2 stage3 logits
   int64_t iterations = 250;                  // steps per round
   int rounds = 4;
-  int max_rounds = 8;                        // until converged, up to this many rounds
+  int max_rounds = 12;                       // until converged, up to this many rounds
   int64_t null_pairs = 1000;
   int per_category = 1;                      // references per category (the first, sorted)
   std::string command_line;

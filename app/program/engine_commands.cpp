@@ -541,7 +541,7 @@ std::vector<CommandEntry> engine_commands() {
         {"per-category", "N", "references per category", "1"},
         {"iterations", "N", "steps per round", "250"},
         {"rounds", "R", "rounds at least (the step halves after each)", "4"},
-        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds)", "8"},
+        {"max-rounds", "R", "then until converged, up to R rounds (0: exactly --rounds)", "12"},
         {"null-pairs", "N", "pairs of the null distribution when a model has no bundled null (default: 10^6,\n"
                             "or every ordered pair of the reference set)", ""}},
        "zoo",
