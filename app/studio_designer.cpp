@@ -806,6 +806,7 @@ void ExperimentDesigner::draw_sources() {
       c |= text(f + ".model_sha256", "model_sha256", s.model_sha256);
       c |= integer(f + ".iterations", "iterations", s.iterations);
       c |= integer(f + ".rounds", "rounds", s.rounds);
+      c |= integer(f + ".max_rounds", "max_rounds", s.max_rounds);
       c |= number(f + ".step", "step", s.step);
       c |= choice(f + ".optimizer", "optimizer", s.optimizer, {"gd", "adam"}, "(default) gd");
       c |= choice(f + ".loss", "loss", s.loss, {"l2norm", "mse"}, "(default) l2norm");

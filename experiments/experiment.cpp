@@ -351,7 +351,7 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
     const std::string where = "[[metamers]] #" + std::to_string(k);
     Tab m(*v.as_table(), where, file,
           {"model", "model_sha256", "label", "layers", "database", "folder", "table", "assume_passed", "generate",
-           "iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"},
+           "iterations", "rounds", "max_rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"},
           line_of(*n));
     MetamerSource s;
     s.where = m.at();
@@ -375,7 +375,7 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
     if (generate != "ahead" && generate != "live")
       m.fail("generate", where + " generate must be \"live\" (made during the session) or \"ahead\" (the default)");
     s.live = generate == "live";
-    for (const char* key : {"generate", "iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
+    for (const char* key : {"generate", "iterations", "rounds", "max_rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
       if (m.has(key)) s.lines[key] = m.line(key);
     if (s.live) {
       for (const char* key : {"database", "folder", "table", "assume_passed"})
@@ -383,6 +383,10 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
       LiveSettings& ls = s.live_settings;
       ls.iterations = m.integer("iterations", ls.iterations, 1, 1000000);
       ls.rounds = static_cast<int>(m.integer("rounds", ls.rounds, 1, 64));
+      ls.max_rounds = static_cast<int>(m.integer("max_rounds", ls.max_rounds, 0, 1000));
+      if (ls.max_rounds != 0 && ls.max_rounds < ls.rounds)
+        m.fail("max_rounds", where + " max_rounds (" + std::to_string(ls.max_rounds) + ") is below rounds (" +
+                                 std::to_string(ls.rounds) + "); give at least rounds, or 0 for exactly rounds");
       if (const toml::node* x = m.node("step")) {
         if (!x->is_number()) m.wrong_type("step", "a positive number");
         ls.step = x->is_integer() ? static_cast<double>(**x->as_integer()) : **x->as_floating_point();
@@ -412,7 +416,7 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
       if (ls.when_late != "wait" && ls.when_late != "reorder")
         m.fail("when_late", where + " when_late must be \"wait\" (a preparing screen) or \"reorder\" (a ready trial first)");
     } else {
-      for (const char* key : {"iterations", "rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
+      for (const char* key : {"iterations", "rounds", "max_rounds", "step", "optimizer", "loss", "seed", "null_set", "retries", "when_late"})
         if (m.has(key)) m.fail(key, where + " " + key + " is a setting of live generation; add generate = \"live\" or remove it");
     }
     if (m.has("database")) s.database = resolve_path(e.dir, m.str("database"));

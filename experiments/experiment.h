@@ -99,6 +99,7 @@ struct StimulusSet {
 struct LiveSettings {
   int64_t iterations = 250;          // steps per round
   int rounds = 4;                    // the step halves after each
+  int max_rounds = 0;                // until converged: rounds go on past `rounds`, up to this many (0: exactly `rounds`)
   double step = -1;                  // initial step (<0: the optimizer's default)
   std::string optimizer = "gd";      // gd | adam
   std::string loss = "l2norm";       // l2norm | mse

@@ -167,6 +167,7 @@ const auto source_keys = [](auto&& f) {
   f("generate", GenerateKey{&DraftSource::live});
   f("iterations", &DraftSource::iterations);
   f("rounds", &DraftSource::rounds);
+  f("max_rounds", &DraftSource::max_rounds);
   f("step", &DraftSource::step);
   f("optimizer", &DraftSource::optimizer);
   f("loss", &DraftSource::loss);

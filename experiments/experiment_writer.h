@@ -52,7 +52,7 @@ struct DraftSource {
   std::string database, folder, table;
   std::optional<bool> assume_passed;
   bool live = false;  // generate = "live" (the keys below are its settings)
-  std::optional<int64_t> iterations, rounds, retries;
+  std::optional<int64_t> iterations, rounds, max_rounds, retries;
   std::optional<double> step;
   std::string optimizer, loss, null_set, when_late;
   std::string seed;  // "participant", a whole number, or "" (not written)

@@ -7,6 +7,8 @@
 //   [SECTION] ModelHandle     open, check_layers, load_stimulus, classify, activations
 //   [SECTION] Similarity      Spearman (average ranks for ties), Pearson, SNR
 //   [SECTION] Runtime
+#include <dlfcn.h>
+
 #include <cmath>
 #include <random>
 #include <thread>
@@ -217,6 +219,13 @@ void init_runtime(const Runtime& r) {
     throw std::runtime_error("--threads " + std::to_string(threads) + " is far more than this machine's " +
                              std::to_string(cores) + " cores; give 0 (one per core) or at most " + std::to_string(8 * cores));
   torch::set_num_threads(threads);
+  // OpenBLAS (torch's BLAS here) keeps its own pool, one thread per core, started when the
+  // library loads and at the loading thread's priority: at --threads 1 (a shard, or the live
+  // worker that leaves a core to presentation) its second thread would still take CPU from
+  // the other core. Its thread count follows torch's; other BLAS libraries are left as they are.
+  using SetBlasThreads = void (*)(int);
+  if (const auto set_blas = reinterpret_cast<SetBlasThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set_blas(threads);
   if (r.device == Device::cuda) {
     if (!torch::cuda::is_available())
       throw std::runtime_error(std::string("--device cuda: ") +

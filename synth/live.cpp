@@ -55,6 +55,7 @@ double seconds_per_synthesis_step(const ModelHandle& m, const std::string& layer
   SynthOptions o = opt;
   o.checkpoint_every = 0;
   o.rounds = 1;
+  o.max_rounds = 0;  // exactly the steps timed, never until converged
   o.iterations = 1;  // warm-up: first-call allocations
   synthesize(m, layer, {target}, o);
   // The fastest of three timings: other programs on the machine only ever add time.

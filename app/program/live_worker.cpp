@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "data/sha256.h"
@@ -49,6 +50,7 @@ synth::SynthOptions synth_options(const experiments::LiveSettings& ls) {
   synth::SynthOptions o;
   o.iterations = ls.iterations;
   o.rounds = ls.rounds;
+  o.max_rounds = ls.max_rounds;
   o.step = ls.step;
   o.optimizer = ls.optimizer == "adam" ? synth::Optimizer::adam : synth::Optimizer::gd;
   o.loss = ls.loss == "mse" ? synth::Loss::mse : synth::Loss::l2norm;
@@ -231,6 +233,7 @@ void LiveWorker::work() {
                        {"source", src.label},
                        {"iterations_per_round", ls.iterations},
                        {"rounds", ls.rounds},
+                       {"max_rounds", ls.max_rounds},
                        {"step", spec.opt.step_for_round(0)},
                        {"step_schedule", "halves each round"},
                        {"optimizer", ls.optimizer},
@@ -362,7 +365,8 @@ std::vector<experiments::Issue> check_live_sources(const experiments::Experiment
   (void)refresh_hz;  // trial durations are whole frames already; a frame's rounding is far below the margins here
   std::vector<experiments::Issue> out;
   const auto error = [&](int line, const std::string& msg) { out.push_back({true, e.file, line, msg}); };
-  std::map<std::pair<int, std::string>, double> per_metamer;  // (source, layer) -> seconds
+  // (source, layer) -> seconds per metamer at `rounds`, and at max_rounds (until converged: the cap)
+  std::map<std::pair<int, std::string>, double> per_metamer, per_metamer_cap;
   std::vector<std::string> figures;
   const int threads = synth::runtime_threads();
   for (int si = 0; si < static_cast<int>(e.sources.size()); ++si) {
@@ -416,62 +420,82 @@ std::vector<experiments::Issue> check_live_sources(const experiments::Experiment
     }
     if (!layers_ok) continue;
     const synth::SynthOptions opt = synth_options(s.live_settings);
-    const int64_t steps = opt.iterations * opt.rounds;
-    std::string line = s.label + " (" + std::to_string(opt.iterations) + "x" + std::to_string(opt.rounds) + " steps):";
+    const bool until = opt.last_round() > opt.rounds;
+    std::string line = s.label + " (" + std::to_string(opt.iterations) + "x" + std::to_string(opt.rounds) + " steps" +
+                       (until ? ", then until converged up to " + std::to_string(opt.last_round()) + " rounds" : "") + "):";
     for (const auto& layer : s.layers) {
       const double sps = synth::seconds_per_synthesis_step(m, layer, opt);
-      const double per = sps * static_cast<double>(steps) * 1.05 + 0.05;  // + the test and the files
-      per_metamer[{si, layer}] = per;
-      line += " " + layer + " " + fixed(sps * 1000, 1) + " ms/step = " + fixed(per, 1) + " s,";
+      const auto seconds = [&](int rounds) {  // + the test and the files
+        return sps * static_cast<double>(opt.iterations * rounds) * 1.05 + 0.05;
+      };
+      per_metamer[{si, layer}] = seconds(opt.rounds);
+      per_metamer_cap[{si, layer}] = seconds(opt.last_round());
+      line += " " + layer + " " + fixed(sps * 1000, 1) + " ms/step = " + fixed(seconds(opt.rounds), 1) +
+              (until ? "-" + fixed(seconds(opt.last_round()), 1) : "") + " s,";
     }
     line.pop_back();
     figures.push_back(line);
   }
   if (per_metamer.empty()) return out;
 
-  // The lead, for one full rotation of participants.
+  // The lead, for one full rotation of participants: with every metamer done at `rounds`,
+  // and (until converged) with every one going on to the cap.
   int rotation = 1;
   for (const auto& b : e.blocks)
     if (b.kind == experiments::BlockKind::main)
       rotation = std::max(rotation, static_cast<int>(b.conditions.empty() ? e.conditions.size() : b.conditions.size()));
-  LeadSim worst;
-  int64_t worst_p = 0, late_sessions = 0, total_late = 0;
-  for (int64_t p = 1; p <= rotation; ++p) {
-    experiments::Plan plan;
-    try {
-      plan = experiments::make_plan(e, p);
-    } catch (const std::exception&) {
-      return out;  // validation reports what stops planning
+  struct Rotation {
+    LeadSim worst;
+    int64_t worst_p = 0, late_sessions = 0, total_late = 0;
+  };
+  const auto rotate = [&](const std::map<std::pair<int, std::string>, double>& per) -> std::optional<Rotation> {
+    Rotation r;
+    for (int64_t p = 1; p <= rotation; ++p) {
+      experiments::Plan plan;
+      try {
+        plan = experiments::make_plan(e, p);
+      } catch (const std::exception&) {
+        return std::nullopt;  // validation reports what stops planning
+      }
+      const LeadSim sim = simulate(e, plan, per);
+      if (sim.live_trials == 0) continue;
+      if (sim.late) ++r.late_sessions, r.total_late += sim.late;
+      if (r.worst_p == 0 || sim.min_lead_s < r.worst.min_lead_s) r.worst = sim, r.worst_p = p;
     }
-    const LeadSim sim = simulate(e, plan, per_metamer);
-    if (sim.live_trials == 0) continue;
-    if (sim.late) ++late_sessions, total_late += sim.late;
-    if (worst_p == 0 || sim.min_lead_s < worst.min_lead_s) worst = sim, worst_p = p;
-  }
+    return r;
+  };
+  const std::optional<Rotation> fast = rotate(per_metamer), cap = rotate(per_metamer_cap);
+  if (!fast || !cap) return out;
   std::string figs = "live generation on this machine (" + std::to_string(threads) + " torch thread" +
                      (threads == 1 ? "" : "s") + ", per metamer): ";
   for (size_t i = 0; i < figures.size(); ++i) figs += (i ? "; " : "") + figures[i];
-  if (worst_p == 0) {
+  if (fast->worst_p == 0) {
     out.push_back({false, e.file, 0, figs + ". No planned trial uses a live metamer"});
     return out;
   }
   const std::string assumed = " (participants 1-" + std::to_string(rotation) +
                               ", a fast participant: 1 s per answer, 3 s per text screen)";
-  if (total_late == 0) {
+  const bool until = per_metamer != per_metamer_cap;
+  if (cap->total_late == 0) {
     out.push_back({false, e.file, 0,
                    figs + ". The worker keeps ahead: every live metamer is ready at least " +
-                       fixed(worst.min_lead_s, 1) + " s before its trial" + assumed});
-  } else {
-    out.push_back({false, e.file, 0,
-                   figs + ". The worker would fall behind: " + std::to_string(total_late) + " live trial(s) in " +
-                       std::to_string(late_sessions) + " of " + std::to_string(rotation) +
-                       " sessions would wait (participant " + std::to_string(worst_p) + "'s trial " +
-                       std::to_string(worst.min_lead_trial) + " by " + fixed(-worst.min_lead_s, 1) + " s; its " +
-                       std::to_string(worst.live_trials) + " metamers take " + fixed(worst.worker_s, 0) +
-                       " s, its session about " + fixed(worst.session_s, 0) + " s)" + assumed +
-                       ". Shorten iterations or rounds, drop the slowest layers, put more practice before the main "
-                       "block, or make these metamers ahead with metamerlab synth"});
+                       fixed(cap->worst.min_lead_s, 1) + " s before its trial" +
+                       (until ? " even when every one runs to max_rounds" : "") + assumed});
+    return out;
   }
+  const Rotation& r = fast->total_late ? *fast : *cap;
+  std::string msg = figs + ". The worker would fall behind";
+  if (until) msg += fast->total_late ? " even if every metamer converged at `rounds`"
+                                     : " if the metamers ran to max_rounds (each converged at `rounds`: ahead by at least " +
+                                           fixed(fast->worst.min_lead_s, 1) + " s)";
+  msg += ": " + std::to_string(r.total_late) + " live trial(s) in " + std::to_string(r.late_sessions) + " of " +
+         std::to_string(rotation) + " sessions would wait (participant " + std::to_string(r.worst_p) + "'s trial " +
+         std::to_string(r.worst.min_lead_trial) + " by " + fixed(-r.worst.min_lead_s, 1) + " s; its " +
+         std::to_string(r.worst.live_trials) + " metamers take " + fixed(r.worst.worker_s, 0) +
+         " s, its session about " + fixed(r.worst.session_s, 0) + " s)" + assumed +
+         ". Shorten iterations or rounds, drop the slowest layers, put more practice before the main block, or make "
+         "these metamers ahead with metamerlab synth";
+  out.push_back({false, e.file, 0, msg});
   return out;
 }
 

@@ -25,13 +25,14 @@ std::string live_toml(const std::string& live_keys) {
 TEST(LiveSources, SettingsParseAndDefaults) {
   Lab lab("live-parse");
   Experiment e = load_experiment(lab.write(live_toml(
-      "iterations = 40\nrounds = 3\nstep = 0.5\noptimizer = \"adam\"\nloss = \"mse\"\nseed = 17\n"
+      "iterations = 40\nrounds = 3\nmax_rounds = 9\nstep = 0.5\noptimizer = \"adam\"\nloss = \"mse\"\nseed = 17\n"
       "null_set = \"practice\"\nretries = 4\nwhen_late = \"reorder\"")));
   ASSERT_EQ(e.sources.size(), 1u);
   const MetamerSource& s = e.sources[0];
   EXPECT_TRUE(s.live);
   EXPECT_EQ(s.live_settings.iterations, 40);
   EXPECT_EQ(s.live_settings.rounds, 3);
+  EXPECT_EQ(s.live_settings.max_rounds, 9);
   EXPECT_DOUBLE_EQ(s.live_settings.step, 0.5);
   EXPECT_EQ(s.live_settings.optimizer, "adam");
   EXPECT_EQ(s.live_settings.loss, "mse");
@@ -47,6 +48,7 @@ TEST(LiveSources, SettingsParseAndDefaults) {
   EXPECT_TRUE(ls.participant_seed);
   EXPECT_EQ(ls.iterations, 250);
   EXPECT_EQ(ls.rounds, 4);
+  EXPECT_EQ(ls.max_rounds, 0);
   EXPECT_EQ(ls.retries, 2);
   EXPECT_EQ(ls.when_late, "wait");
   EXPECT_TRUE(ls.null_set.empty());
@@ -59,6 +61,8 @@ TEST(LiveSources, BadValuesAreRefusedAtTheirLine) {
   } cases[] = {
       {"iterations = 0", "iterations = 0", "out of range"},
       {"rounds = 100", "rounds = 100", "out of range"},
+      {"rounds = 5\nmax_rounds = 4", "max_rounds = 4", "below rounds"},
+      {"max_rounds = 1001", "max_rounds = 1001", "out of range"},
       {"step = -1.0", "step = -1.0", "step must be positive"},
       {"optimizer = \"sgd\"", "optimizer = \"sgd\"", "\"gd\" or \"adam\""},
       {"loss = \"l1\"", "loss = \"l1\"", "\"l2norm\" or \"mse\""},

@@ -81,6 +81,7 @@ void expect_same(const Experiment& a, const Experiment& b) {
     const LiveSettings &p = x.live_settings, &q = y.live_settings;
     EXPECT_EQ(p.iterations, q.iterations);
     EXPECT_EQ(p.rounds, q.rounds);
+    EXPECT_EQ(p.max_rounds, q.max_rounds);
     EXPECT_EQ(p.step, q.step);
     EXPECT_EQ(p.optimizer, q.optimizer);
     EXPECT_EQ(p.loss, q.loss);
@@ -277,6 +278,7 @@ layers = ["l2"]
 generate = "live"
 iterations = 40
 rounds = 3
+max_rounds = 9
 step = 0.125
 optimizer = "adam"
 loss = "mse"

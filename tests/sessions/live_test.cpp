@@ -203,6 +203,42 @@ TEST(Live, ScriptedSessionsShowEachParticipantsOwnPassingLiveMetamers) {
   EXPECT_EQ(j.at("reference").at("path"), lms[0].metamer.reference_path);
 }
 
+// max_rounds: each live metamer goes on past `rounds`, one round at a time, until its loss
+// has flattened (frozen at its own round) or the cap; the run records the schedule, and plan
+// gives the per-metamer time from `rounds` to the cap.
+TEST(Live, UntilConvergedMetamersStopAtTheirOwnRound) {
+  mm::test::TempDir tmp("live_converged");
+  const std::string exp = make_live_lab(tmp.path, "iterations = 30\nrounds = 2\nmax_rounds = 10\nretries = 3");
+  const std::string db = tmp / "live.db";
+  const Cli pl = cli({"plan", exp, "--participant", "1", "--summary"}, tmp / "plan.txt");
+  EXPECT_EQ(pl.code, 0) << pl.out;
+  EXPECT_NE(pl.out.find("(30x2 steps, then until converged up to 10 rounds)"), std::string::npos) << pl.out;
+  const Cli c = cli(run_args(exp, db, 1), tmp / "out.txt");
+  ASSERT_EQ(c.code, 0) << c.out;
+  mm::data::Store s(db);
+  const auto x = s.list_sessions()[0];
+  EXPECT_EQ(x.answered, x.planned);
+  std::map<std::string, std::string> shown;
+  check_live_trials(s, x.id, 1, db, shown);
+  const auto lms = s.live_metamers(x.id);
+  ASSERT_FALSE(lms.empty());
+  std::set<int64_t> steps;
+  for (const auto& lm : lms) {
+    SCOPED_TRACE("trial " + std::to_string(lm.trial_index) + " attempt " + std::to_string(lm.attempt));
+    const mm::data::MetamerRecord& m = lm.metamer;
+    EXPECT_GE(m.iterations, 60);   // at least `rounds`
+    EXPECT_LE(m.iterations, 300);  // at most the cap
+    EXPECT_EQ(m.iterations % 30, 0);
+    // Stopped before the cap only because its last round met the convergence rule.
+    if (m.iterations > 60 && m.iterations < 300) EXPECT_EQ(m.converged, 1);
+    steps.insert(m.iterations);
+  }
+  EXPECT_GT(*steps.rbegin(), 60) << "no metamer went on past rounds";
+  const Cli tr = cli({"trace", lms[0].metamer.png_path, "--db", db, "--json"}, tmp / "trace.txt");
+  ASSERT_EQ(tr.code, 0) << tr.out;
+  EXPECT_EQ(json::parse(tr.out).at("run").at("options").at("max_rounds"), 10);
+}
+
 TEST(Live, KilledSessionResumesWithoutMakingItsMetamersAgain) {
   mm::test::TempDir tmp("live_kill");
   // A slow schedule: the worker is still busy when the session is killed.
