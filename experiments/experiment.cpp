@@ -386,7 +386,7 @@ void parse_metamers(const toml::table& root, const std::string& file, const Load
       ls.max_rounds = static_cast<int>(m.integer("max_rounds", ls.max_rounds, 0, 1000));
       if (ls.max_rounds != 0 && ls.max_rounds < ls.rounds)
         m.fail("max_rounds", where + " max_rounds (" + std::to_string(ls.max_rounds) + ") is below rounds (" +
-                                 std::to_string(ls.rounds) + "); give at least rounds, or 0 for exactly rounds");
+                                 std::to_string(ls.rounds) + "); give more than rounds to go on until converged, or 0");
       if (const toml::node* x = m.node("step")) {
         if (!x->is_number()) m.wrong_type("step", "a positive number");
         ls.step = x->is_integer() ? static_cast<double>(**x->as_integer()) : **x->as_floating_point();

@@ -9,7 +9,9 @@
 //   [SECTION] Runtime
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -222,10 +224,12 @@ void init_runtime(const Runtime& r) {
   // OpenBLAS (torch's BLAS here) keeps its own pool, one thread per core, started when the
   // library loads and at the loading thread's priority: at --threads 1 (a shard, or the live
   // worker that leaves a core to presentation) its second thread would still take CPU from
-  // the other core. Its thread count follows torch's; other BLAS libraries are left as they are.
+  // the other core. Its thread count follows torch's (at most one per core), unless
+  // OPENBLAS_NUM_THREADS says otherwise; other BLAS libraries are left as they are.
   using SetBlasThreads = void (*)(int);
-  if (const auto set_blas = reinterpret_cast<SetBlasThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set_blas(threads);
+  if (const auto set_blas = reinterpret_cast<SetBlasThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+      set_blas && !std::getenv("OPENBLAS_NUM_THREADS"))
+    set_blas(std::min(threads, cores));
   if (r.device == Device::cuda) {
     if (!torch::cuda::is_available())
       throw std::runtime_error(std::string("--device cuda: ") +

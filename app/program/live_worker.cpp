@@ -111,7 +111,9 @@ void LiveWorker::start(int64_t session_id, const experiments::Experiment& e, con
   finished_ = false;
   thread_ = std::thread([this] {
     // The worker yields the CPU to the presentation loop (and the display server): nice 10 for
-    // this thread and the engine threads it starts (Linux threads inherit it).
+    // this thread and the engine threads it starts (Linux threads inherit it). OpenBLAS's own
+    // pool, started when the library loaded, keeps the loader's priority; at --live-threads 1
+    // (the default on 2 cores) it is not used (synth::init_runtime sets its threads to torch's).
     errno = 0;
     if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10) != 0)
       note(std::string("live: could not lower the worker's priority (") + std::strerror(errno) + ")");
@@ -233,7 +235,6 @@ void LiveWorker::work() {
                        {"source", src.label},
                        {"iterations_per_round", ls.iterations},
                        {"rounds", ls.rounds},
-                       {"max_rounds", ls.max_rounds},
                        {"step", spec.opt.step_for_round(0)},
                        {"step_schedule", "halves each round"},
                        {"optimizer", ls.optimizer},
@@ -241,6 +242,10 @@ void LiveWorker::work() {
                        {"seed", ls.participant_seed ? json("participant") : json(ls.seed)},
                        {"null_set", ls.null_set.empty() ? json("bundled") : json(ls.null_set)},
                        {"retries", ls.retries}};
+          if (spec.opt.max_rounds > spec.opt.rounds) {  // as synth records it
+            opts["until_converged_max_rounds"] = spec.opt.max_rounds;
+            opts["until_converged_tol"] = spec.opt.converge_tol;
+          }
           spec.run_options = opts.dump();
           spec.command_line = command_line_;
           try {
@@ -480,21 +485,22 @@ std::vector<experiments::Issue> check_live_sources(const experiments::Experiment
     out.push_back({false, e.file, 0,
                    figs + ". The worker keeps ahead: every live metamer is ready at least " +
                        fixed(cap->worst.min_lead_s, 1) + " s before its trial" +
-                       (until ? " even when every one runs to max_rounds" : "") + assumed});
+                       (until ? " even when every first attempt runs to max_rounds" : "") + assumed});
     return out;
   }
   const Rotation& r = fast->total_late ? *fast : *cap;
   std::string msg = figs + ". The worker would fall behind";
   if (until) msg += fast->total_late ? " even if every metamer converged at `rounds`"
-                                     : " if the metamers ran to max_rounds (each converged at `rounds`: ahead by at least " +
-                                           fixed(fast->worst.min_lead_s, 1) + " s)";
+                                     : " if the metamers ran to max_rounds (if each converged at `rounds`, ahead by at "
+                                       "least " + fixed(fast->worst.min_lead_s, 1) + " s)";
   msg += ": " + std::to_string(r.total_late) + " live trial(s) in " + std::to_string(r.late_sessions) + " of " +
          std::to_string(rotation) + " sessions would wait (participant " + std::to_string(r.worst_p) + "'s trial " +
          std::to_string(r.worst.min_lead_trial) + " by " + fixed(-r.worst.min_lead_s, 1) + " s; its " +
          std::to_string(r.worst.live_trials) + " metamers take " + fixed(r.worst.worker_s, 0) +
          " s, its session about " + fixed(r.worst.session_s, 0) + " s)" + assumed +
-         ". Shorten iterations or rounds, drop the slowest layers, put more practice before the main block, or make "
-         "these metamers ahead with metamerlab synth";
+         ". Shorten iterations or rounds" + std::string(until ? " or lower max_rounds" : "") +
+         ", drop the slowest layers, put more practice before the main block, or make these metamers ahead with "
+         "metamerlab synth";
   out.push_back({false, e.file, 0, msg});
   return out;
 }

@@ -236,7 +236,7 @@ TEST(Live, UntilConvergedMetamersStopAtTheirOwnRound) {
   EXPECT_GT(*steps.rbegin(), 60) << "no metamer went on past rounds";
   const Cli tr = cli({"trace", lms[0].metamer.png_path, "--db", db, "--json"}, tmp / "trace.txt");
   ASSERT_EQ(tr.code, 0) << tr.out;
-  EXPECT_EQ(json::parse(tr.out).at("run").at("options").at("max_rounds"), 10);
+  EXPECT_EQ(json::parse(tr.out).at("run").at("options").at("until_converged_max_rounds"), 10);
 }
 
 TEST(Live, KilledSessionResumesWithoutMakingItsMetamersAgain) {
