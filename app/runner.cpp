@@ -428,7 +428,16 @@ data::TrialRecord Runner::run_trial(const PlannedTrial& t, const json& live) {
     play = audio_->play_at(sound, stim_req);
     stim_onset = play.onset_s;
     show_phase(stim, stim_n, stim_req, [&] { draw_fixation(*d_, style_); }, nullptr);
-    audio_->wait_done(sound, 5.0);
+    // The clip is heard until a little after its frames (it starts when the device plays it,
+    // play.onset_s). The fixation stays, frame by frame, until it has ended, so the response
+    // screen follows it on the next frame, not after a gap in the flips; these frames are the
+    // stimulus phase's frames_shown beyond its frames.
+    for (const double give_up = now_s() + 5.0; audio_->playing(sound) && now_s() < give_up;) {
+      draw_fixation(*d_, style_);
+      if (d_->flip().dropped) ++stim.dropped;
+      ++stim.shown;
+      poll();
+    }
   }
   // Response screen.
   const double resp_req = (mask_n > 0 ? msk.actual_s + mask_n * fs : stim.actual_s + stim_n * fs);

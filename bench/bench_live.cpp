@@ -2,7 +2,7 @@
 // keep ahead of the participant, and does presentation suffer while it works?
 //
 //   bench_live [--experiment FILE] [--participant N] [--answer-ms MS] [--max-trials N]
-//              [--live-threads N] [--db FILE]
+//              [--live-threads N] [--db FILE] [--no-worker]
 //
 // Runs one participant's session of a live experiment (default the bundled
 // experiments/demo-images-live.toml) in this process exactly as `metamerlab run` does: the
@@ -17,6 +17,8 @@
 //     recorded) against idle (after): dropped frames, |flip error| of the stimulus and mask
 //     phases (p50, p99, max), the trial commit latency (p50, p99, max), and the frame
 //     intervals' mean, SD, p99 and max (app/session_timing.h).
+// --no-worker runs the same session with no worker (every live trial shows its natural
+// stimulus at once): the idle baseline of presentation for the same trials.
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,6 +71,20 @@ void print_group(const char* name, const Group& g) {
                 static_cast<long long>(iv.n), iv.mean_ms, iv.sd_ms, iv.p99_ms, iv.max_ms);
 }
 
+// --no-worker: every live trial falls back at once, so nothing but presentation runs.
+class NoWorker final : public mm::app::LiveGenerator {
+ public:
+  void start(int64_t, const mm::experiments::Experiment&, const mm::experiments::Plan&, const std::set<int64_t>&) override {}
+  mm::app::LiveStimulus poll(int64_t) override {
+    mm::app::LiveStimulus s;
+    s.state = mm::app::LiveStimulus::State::failed;
+    s.reason = "bench_live --no-worker";
+    return s;
+  }
+  void stop() override {}
+  std::vector<std::string> take_notes() override { return {}; }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,10 +96,12 @@ int main(int argc, char** argv) {
        {"answer-ms", "MS", "the scripted participant's answer time after the response screen appears", "1000"},
        {"max-trials", "N", "stop after N trials (0: the whole session)", "0"},
        {"live-threads", "N", "torch threads of the worker (0: one fewer than the cores, at least 1)", "0"},
-       {"db", "FILE", "database (default: a fresh one in the temporary folder)", ""}},
+       {"db", "FILE", "database (default: a fresh one in the temporary folder)", ""},
+       {"no-worker", "", "no worker: every live trial shows its natural stimulus (presentation's idle baseline)"}},
       "", false, {}, "bench_live"};
   std::string experiment, db;
   long long participant = 1, answer_ms = 1000, max_trials = 0, threads = 0;
+  bool no_worker = false;
   try {
     const auto a = mm::app::parse_program_args(cmd, argc, argv);
     if (!a) return 0;
@@ -93,6 +111,7 @@ int main(int argc, char** argv) {
     answer_ms = a->get_int("answer-ms");
     max_trials = a->get_int("max-trials");
     threads = a->get_int("live-threads");
+    no_worker = a->flag("no-worker");
     if (participant < 1 || answer_ms < 0 || max_trials < 0 || threads < 0)
       throw mm::app::UsageError("bench_live: --participant must be 1 or more; --answer-ms, --max-trials and "
                                 "--live-threads 0 or more");
@@ -122,13 +141,15 @@ int main(int argc, char** argv) {
     o.windowed = true;
     o.auto_policy = "correct";
     o.auto_min_ms = o.auto_max_ms = static_cast<int>(answer_ms);
-    o.live = &worker;
+    NoWorker none;
+    o.live = no_worker ? static_cast<mm::app::LiveGenerator*>(&none) : &worker;
     o.live_check = [](const mm::experiments::Experiment& e, double hz) {
       return mm::app::check_live_sources(e, hz, mm::synth::Device::cpu);
     };
-    std::printf("bench_live: %s, participant %lld, answers after %lld ms, worker at %lld torch thread(s) of %u "
-                "cores%s\n",
-                fs::path(experiment).filename().c_str(), participant, answer_ms, threads, cores,
+    std::printf("bench_live: %s, participant %lld, answers after %lld ms, %s %lld torch thread(s) of %u "
+                "cores%s%s\n",
+                fs::path(experiment).filename().c_str(), participant, answer_ms,
+                no_worker ? "no worker (--no-worker; torch at" : "worker at", threads, cores, no_worker ? ")" : "",
                 xvfb.started() ? (", private Xvfb " + xvfb.display()).c_str() : "");
     std::ostringstream log;
     const double t0 = mm::app::now_s();
@@ -169,9 +190,11 @@ int main(int argc, char** argv) {
     const auto& lv = r.live;
     double waited_ms = 0, longest_ms = 0;
     for (double w : lv.wait_ms) waited_ms += w, longest_ms = std::max(longest_ms, w);
+    char lead[48] = "-";  // no metamer was ever ready (--no-worker)
+    if (!lives.empty()) std::snprintf(lead, sizeof lead, "%.2f s", lv.min_lead_s);
     std::printf("worker's lead: %d live trials, %d waited (%.0f ms in all, longest %.0f ms), %d reordered, %d fell "
-                "back, smallest lead %.2f s\n",
-                lv.trials, lv.waited, waited_ms, longest_ms, lv.reordered, lv.fell_back, lv.min_lead_s);
+                "back, smallest lead %s\n",
+                lv.trials, lv.waited, waited_ms, longest_ms, lv.reordered, lv.fell_back, lead);
 
     // Busy: trials answered before the worker's last metamer was recorded.
     std::string worker_done;
