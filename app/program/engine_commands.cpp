@@ -62,6 +62,17 @@ synth::NullMemory null_memory_of(const Args& a, const char* cmd) {
   return m;
 }
 
+// --max-rounds R (until converged, up to R rounds): 0 (exactly `rounds`) or from `rounds` to
+// 1000; `def` when not given.
+int max_rounds_arg(const Args& a, const std::string& command, int rounds, int def) {
+  if (!a.has("max-rounds")) return def;
+  const long long r = positive(a, "max-rounds", 0);
+  if (r != 0 && (r < rounds || r > 1000))
+    throw UsageError(command + ": --max-rounds " + std::to_string(r) + " must be 0 (exactly --rounds) or from --rounds (" +
+                     std::to_string(rounds) + ") to 1000");
+  return static_cast<int>(r);
+}
+
 int cmd_synth(const Args& a) {
   synth::SynthJob j;
   j.model = a.get("model");
@@ -85,13 +96,7 @@ int cmd_synth(const Args& a) {
     j.opt.optimizer = a.get("optimizer") == "adam" ? synth::Optimizer::adam : synth::Optimizer::gd;  // checked by the table
     j.opt.loss = a.get("loss") == "mse" ? synth::Loss::mse : synth::Loss::l2norm;
   }
-  if (a.has("max-rounds")) {
-    const long long r = positive(a, "max-rounds", 0);
-    if (r != 0 && (r < j.opt.rounds || r > 1000))
-      throw UsageError("synth: --max-rounds " + std::to_string(r) + " must be 0 (exactly --rounds) or from --rounds (" +
-                       std::to_string(j.opt.rounds) + ") to 1000");
-    j.opt.max_rounds = static_cast<int>(r);
-  }
+  j.opt.max_rounds = max_rounds_arg(a, "synth", j.opt.rounds, 0);
   j.batch = static_cast<int>(positive(a, "batch"));
   j.opt.seed = static_cast<uint64_t>(positive(a, "seed", 0));
   j.opt.fake_relu = !a.flag("no-fake-relu");
@@ -261,7 +266,7 @@ int cmd_demo(const Args& a) {
   const bool audio = j.modality == "audio";
   j.iterations = a.has("iterations") ? positive(a, "iterations") : (audio ? 100 : 250);
   j.rounds = static_cast<int>(a.has("rounds") ? positive(a, "rounds") : (audio ? 3 : 4));
-  j.max_rounds = static_cast<int>(a.has("max-rounds") ? std::min(positive(a, "max-rounds", 0), 1000LL) : (audio ? 12 : 8));
+  j.max_rounds = max_rounds_arg(a, "demo", j.rounds, audio ? 12 : 8);
   j.command_line = a.command_line;
   j.device = device_of(a);
   return synth::run_demo_job(j, std::cout, std::cerr);
@@ -287,7 +292,7 @@ int cmd_report(const Args& a) {
   j.per_category = static_cast<int>(positive(a, "per-category"));
   j.iterations = positive(a, "iterations");
   j.rounds = static_cast<int>(positive(a, "rounds"));
-  j.max_rounds = static_cast<int>(std::min(positive(a, "max-rounds", 0), 1000LL));
+  j.max_rounds = max_rounds_arg(a, "report", j.rounds, 12);
   j.null_pairs = a.has("null-pairs") ? positive(a, "null-pairs", 2) : synth::kAutoPairs;
   j.command_line = a.command_line;
   j.device = device_of(a);

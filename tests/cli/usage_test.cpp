@@ -162,6 +162,8 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"int_wrap_threads", "info --model zoo:tiny-cnn --threads 4294967297", {"--threads"}},
         UsageCase{"max_rounds_below_rounds", kSynth + "--rounds 8 --max-rounds 6", {"--max-rounds", "from --rounds (8)"}},
         UsageCase{"max_rounds_huge", kSynth + "--max-rounds 2147483648", {"--max-rounds", "1000"}},
+        UsageCase{"demo_max_rounds_below_rounds", "demo --max-rounds 2", {"demo: --max-rounds 2", "from --rounds (4)"}},
+        UsageCase{"report_max_rounds_huge", "report zoo --max-rounds 1001", {"report: --max-rounds 1001", "1000"}},
         UsageCase{"schedule_below", "reproduce --schedule 500x6-5", {"--schedule", "500x6-5"}},
         UsageCase{"schedule_trailing", "reproduce --schedule 500x6-", {"--schedule"}},
         UsageCase{"schedule_exponent", "reproduce --schedule 5e2x6", {"--schedule", "5e2x6"}},
