@@ -2,7 +2,7 @@
 //
 // Sections
 //   [SECTION] Constants and ERB scale
-//   [SECTION] Autograd functions    relu_identity_grad, clipped_power
+//   [SECTION] Autograd functions    relu_identity_grad, clipped_power, the band gather
 //   [SECTION] Filter bank           half-cosine ERB filters and the edge filters
 //   [SECTION] Low-pass kernel       Kaiser-windowed sinc for envelope downsampling
 //   [SECTION] Options check
@@ -85,6 +85,36 @@ struct ClippedPowerFunction : public torch::autograd::Function<ClippedPowerFunct
     const double clip = ctx->saved_data["clip"].toDouble();
     const torch::Tensor slope = ((x + kCompressionOffset).pow(power - 1.0) * power).clamp(-clip, clip);
     return {grad[0] * slope, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// Gathers each channel's band of rFFT bins: out[:, c*len + j] = spectrum[:, min(start_c + j, K-1)]
+// (index holds exactly those bins). The forward is index_select; its backward adds each
+// channel's contiguous run of gradients onto its bins, one slice per channel, where
+// index_select's own backward (index_add_ over F*len single bins) took half of a words
+// network's synthesis step.
+struct BandGatherFunction : public torch::autograd::Function<BandGatherFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor spectrum, torch::Tensor index,
+                               std::vector<int64_t> starts, int64_t len) {
+    ctx->saved_data["bins"] = spectrum.size(1);
+    ctx->saved_data["starts"] = starts;
+    ctx->saved_data["len"] = len;
+    return spectrum.index_select(1, index);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const int64_t bins = ctx->saved_data["bins"].toInt();
+    const int64_t len = ctx->saved_data["len"].toInt();
+    const std::vector<int64_t> starts = ctx->saved_data["starts"].toIntVector();
+    const torch::Tensor g = grad[0].reshape({grad[0].size(0), static_cast<int64_t>(starts.size()), len});
+    torch::Tensor out = torch::zeros({g.size(0), bins}, g.options());
+    for (size_t c = 0; c < starts.size(); ++c) {
+      const int64_t a = starts[c];
+      const int64_t run = std::min(len, bins - a);  // bins a .. a+run-1; the rest repeat bin K-1
+      const torch::Tensor gc = g.select(1, static_cast<int64_t>(c));
+      out.narrow(1, a, run).add_(gc.narrow(1, 0, run));
+      if (run < len) out.narrow(1, bins - 1, 1).add_(gc.narrow(1, run, len - run).sum(1, /*keepdim=*/true));
+    }
+    return {out, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -223,6 +253,15 @@ torch::Tensor clipped_power(const torch::Tensor& x, double power, double clip) {
   return ClippedPowerFunction::apply(x, power, clip);
 }
 
+torch::Tensor band_gather(const torch::Tensor& spectrum, const std::vector<int64_t>& starts, int64_t len) {
+  const int64_t bins = spectrum.size(1);
+  std::vector<int64_t> index;
+  index.reserve(starts.size() * size_t(len));
+  for (const int64_t a : starts)
+    for (int64_t j = 0; j < len; ++j) index.push_back(std::min(a + j, bins - 1));
+  return BandGatherFunction::apply(spectrum, torch::tensor(index, torch::kLong).to(spectrum.device()), starts, len);
+}
+
 // [SECTION] Module -----------------------------------------------------------------------
 CochleagramImpl::CochleagramImpl(CochleagramOptions o) : opt_(o) {
   downsample_ = check_options(opt_);
@@ -265,6 +304,7 @@ CochleagramImpl::CochleagramImpl(CochleagramOptions o) : opt_(o) {
             << len << "; use a smaller envelope_decimation";
         bad_option(msg.str());
       }
+      band_start_.push_back(a);
       for (int64_t j = 0; j < len; ++j) {
         const int64_t k = std::min(a + j, n_bins - 1);
         index[size_t(c * len + j)] = k;
@@ -314,8 +354,10 @@ torch::Tensor CochleagramImpl::forward(const torch::Tensor& wave) {
     // Each band shifted to DC: an (N/r)-point inverse FFT gives the analytic signal's
     // samples at every r-th instant times a phase; 1/r restores the N-point scaling.
     // (.to(kLong): Module::to(dtype) casts integer buffers too.)
-    const torch::Tensor bands = spectrum.index_select(1, band_index_.to(wave.device(), torch::kLong)).reshape({batch, channels, len}) *
-                                band_filter_.to(real_options);  // [B, F, N/r]
+    const torch::Tensor bands =
+        BandGatherFunction::apply(spectrum, band_index_.to(wave.device(), torch::kLong), band_start_, len)
+            .reshape({batch, channels, len}) *
+        band_filter_.to(real_options);  // [B, F, N/r]
     analytic = torch::fft::ifft(bands, len, -1) * (1.0 / double(r));
   }
   const torch::Tensor envelope =

@@ -53,14 +53,18 @@ class CochleagramImpl : public torch::nn::Module {
   torch::Tensor lowpass_;     // downsampling kernel (constant)
   torch::Tensor band_index_;  // r > 1: [F, N/r] rFFT bin of each shifted band sample (constant)
   torch::Tensor band_filter_; // r > 1: [F, N/r] one-sided filter weights at those bins (constant)
+  std::vector<int64_t> band_start_;  // r > 1: each channel's first bin (band_index_ runs on from it)
   std::vector<double> cfs_;
   int64_t downsample_ = 1;
   int64_t frames_ = 0;
 };
 TORCH_MODULE(Cochleagram);
 
-// ReLU forward with identity gradient, and compression with clipped gradient: exposed for tests.
+// ReLU forward with identity gradient, compression with clipped gradient and the band gather: exposed for tests.
 torch::Tensor relu_identity_grad(const torch::Tensor& x);
 torch::Tensor clipped_power(const torch::Tensor& x, double power, double clip);
+// Each channel's run of len rFFT bins from its start (bins past the last repeat the last):
+// [B, K] -> [B, starts.size() * len], with a backward that adds each run back in one slice.
+torch::Tensor band_gather(const torch::Tensor& spectrum, const std::vector<int64_t>& starts, int64_t len);
 
 }  // namespace mm::synth
