@@ -21,6 +21,7 @@
 
 #include "analysis/results.h"
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "app/results_input.h"
 #include "data/store.h"
 #include "experiments/plan.h"
@@ -45,6 +46,7 @@ std::string plan_json(const std::vector<std::string>& conditions, int64_t partic
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{"", "analyze at the paper's scale: 100 participants x 416 trials, 9 conditions", "",
                              {{"participants", "N", "completed sessions", "100"},
                               {"trials", "N", "main trials per session (plus 16 catch)", "400"},

@@ -18,12 +18,14 @@
 #include <vector>
 
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "app/timing.h"
 #include "data/store.h"
 
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{"", "per-trial commit latency of the session store (Store::add_trial, WAL, synchronous=FULL)", "",
                              {{"trials", "N", "trials to commit (at least 10)", "500"},
                               {"db", "FILE", "database (default: a fresh one in the temporary folder)", ""}},

@@ -30,6 +30,7 @@
 
 #include "app/display.h"
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "app/runner.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
@@ -175,6 +176,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{"", "time from session start to the first trial's fixation (the bundled demo experiments)", "",
                              {{"repeats", "N", "sessions per experiment (1 or more)", "3"}},
                              "", false, {}, "bench_first_trial"};

@@ -16,12 +16,14 @@
 #include <string>
 
 #include "app/display.h"
+#include "app/program/process.h"
 #include "app/screens.h"
 #include "app/program/cli.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{"", "frame-interval jitter of the session runner's presentation loop", "",
                              {{"frames", "N", "frames to draw (at least 100)", "1200"},
                               {"width", "W", "window width (at least 320)", "1024"},

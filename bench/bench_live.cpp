@@ -36,6 +36,7 @@
 
 #include "app/program/cli.h"
 #include "app/program/live_worker.h"
+#include "app/program/process.h"
 #include "app/runner.h"
 #include "app/session_timing.h"
 #include "app/timing.h"
@@ -88,6 +89,7 @@ class NoWorker final : public mm::app::LiveGenerator {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const std::string src = METAMERLAB_SOURCE_DIR;
   const mm::app::Command cmd{
       "", "live generation through a whole scripted session: the worker's lead and presentation while it works", "",

@@ -20,6 +20,7 @@
 
 #include "analysis/stats.h"
 #include "app/program/cli.h"
+#include "app/program/process.h"
 
 using mm::analysis::Array3;
 using mm::analysis::Matrix;
@@ -45,6 +46,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{"", "the paper's full analysis load on simulated data (ANOVAs with permutation p-values)", "",
                              {{"permutations", "N", "permutations per effect", "10000"},
                               {"participants", "N", "simulated participants", "100"},

@@ -34,6 +34,7 @@
 
 #include "app/display.h"
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "app/studio.h"
 #include "app/timing.h"
 #include "bench/bench_util.h"
@@ -118,6 +119,7 @@ void print(const std::string& name, const Phase& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{
       "", "frame time of the workbench with a large stimulus library and a synthesis job running", "",
       {{"metamers", "N", "metamers in the generated database (at least 10)", "2000"},

@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "synth/engine.h"
 #include "synth/engine_internal.h"
 #include "synth/model.h"
@@ -566,6 +567,7 @@ void print_breakdown(const mm::synth::ModelHandle& m, const std::string& layer,
 
 // [SECTION] Main ---------------------------------------------------------------------------
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   Args a;
   try {
     const auto parsed = parse_args(argc, argv);

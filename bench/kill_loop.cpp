@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "app/program/cli.h"
+#include "app/program/process.h"
 #include "bench/bench_util.h"
 #include "data/sha256.h"
 #include "data/store.h"
@@ -440,6 +441,7 @@ void mode_export(const Options& o, std::mt19937_64& rng) {
 
 // [SECTION] Main --------------------------------------------------------------------------
 int main(int argc, char** argv) {
+  mm::app::keep_freed_memory();  // as the metamerlab program does
   const mm::app::Command cmd{
       "",
       "SIGKILL at random moments through sessions, synth, train or export; checks nothing was lost",

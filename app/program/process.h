@@ -11,6 +11,9 @@ namespace mm::app {
 // took 6.4 s to touch), that dominated the null distribution's forward passes (bench_null,
 // ResNet-18 conv1 ReLU x 100, one thread: forward 17.3 s before, 3.9 s after). Peak memory
 // is the heap's high-water mark, as before; it is simply not handed back until exit.
+// A thread's own arena (the live worker's) trims its heap at the default threshold too:
+// without this setting a words synthesis step in the worker thread took 24-35 ms, a third
+// of it in the kernel, against 7-10 ms with it (bench_live, demo-words-live.toml).
 void keep_freed_memory();
 
 }  // namespace mm::app
