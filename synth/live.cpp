@@ -50,23 +50,34 @@ LiveMaker::~LiveMaker() = default;
 
 const ModelInfo& LiveMaker::info() const { return model_.info(); }
 
-double seconds_per_synthesis_step(const ModelHandle& m, const std::string& layer, const SynthOptions& opt, int steps) {
+SynthesisTiming time_synthesis(const ModelHandle& m, const std::string& layer, const SynthOptions& opt, int steps) {
   const stimuli::Array target = initial_noise(m.info(), 12345, std::max(opt.audio_init_sigma, 1e-3));
   SynthOptions o = opt;
   o.checkpoint_every = 0;
   o.rounds = 1;
   o.max_rounds = 0;  // exactly the steps timed, never until converged
+  // The fastest of three calls of n steps: other programs on the machine only ever add time.
+  const auto best_of_three = [&](int n) {
+    o.iterations = n;
+    double best = 1e300;
+    for (int k = 0; k < 3; ++k) {
+      const double t0 = now_s();
+      synthesize(m, layer, {target}, o);
+      best = std::min(best, now_s() - t0);
+    }
+    return best;
+  };
   o.iterations = 1;  // warm-up: first-call allocations
   synthesize(m, layer, {target}, o);
-  // The fastest of three timings: other programs on the machine only ever add time.
-  o.iterations = steps;
-  double best = 1e300;
-  for (int k = 0; k < 3; ++k) {
-    const double t0 = now_s();
-    synthesize(m, layer, {target}, o);
-    best = std::min(best, (now_s() - t0) / steps);
-  }
-  return best;
+  constexpr int kShort = 2;
+  const double t_short = best_of_three(kShort);
+  const double t_long = best_of_three(kShort + std::max(1, steps));
+  SynthesisTiming t;
+  // A step at least a tenth of the short call's share per step: the difference of two best
+  // times can come out near zero on a busy machine.
+  t.step_s = std::max((t_long - t_short) / std::max(1, steps), 0.1 * t_short / kShort);
+  t.call_s = std::max(0.0, t_short - kShort * t.step_s);
+  return t;
 }
 
 const NullEntry& LiveMaker::null_of(data::Store& store, const std::string& layer) {

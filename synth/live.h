@@ -35,10 +35,16 @@ struct LiveSpec {
   std::string command_line;
 };
 
-// Seconds one synthesis step of a single metamer takes at `layer` on this machine now
-// (timed over `steps` steps after one warm-up step, from noise towards noise).
-double seconds_per_synthesis_step(const ModelHandle& m, const std::string& layer, const SynthOptions& opt,
-                                  int steps = 4);
+// How long synthesizing a single metamer at `layer` takes on this machine now, from noise
+// towards noise: the seconds of one step, and a call's own cost besides its steps (the
+// reference's forward and the final one). Calls of 2 and 2 + `steps` steps are timed (the
+// fastest of three each, after a warm-up); their difference over `steps` is the step.
+struct SynthesisTiming {
+  double step_s = 0;
+  double call_s = 0;
+};
+SynthesisTiming time_synthesis(const ModelHandle& m, const std::string& layer, const SynthOptions& opt,
+                               int steps = 8);
 
 class LiveMaker {
  public:

@@ -4,7 +4,7 @@
 // Sections
 //   [SECTION] Seeds and clock
 //   [SECTION] Worker     start, poll, stop, the thread's work
-//   [SECTION] Check      models, layers, nulls, one timed step, the lead simulation
+//   [SECTION] Check      models, layers, nulls, the timed step, the lead simulation
 #include "app/program/live_worker.h"
 
 #include <sys/resource.h>
@@ -429,9 +429,10 @@ std::vector<experiments::Issue> check_live_sources(const experiments::Experiment
     std::string line = s.label + " (" + std::to_string(opt.iterations) + "x" + std::to_string(opt.rounds) + " steps" +
                        (until ? ", then until converged up to " + std::to_string(opt.last_round()) + " rounds" : "") + "):";
     for (const auto& layer : s.layers) {
-      const double sps = synth::seconds_per_synthesis_step(m, layer, opt);
-      const auto seconds = [&](int rounds) {  // + the test and the files
-        return sps * static_cast<double>(opt.iterations * rounds) * 1.05 + 0.05;
+      const synth::SynthesisTiming t = synth::time_synthesis(m, layer, opt);
+      const double sps = t.step_s;
+      const auto seconds = [&](int rounds) {  // the call's own cost again for the test, and the files
+        return sps * static_cast<double>(opt.iterations * rounds) + 2 * t.call_s + 0.05;
       };
       per_metamer[{si, layer}] = seconds(opt.rounds);
       per_metamer_cap[{si, layer}] = seconds(opt.last_round());
